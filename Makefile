@@ -1,0 +1,43 @@
+# Haechi — the same commands for developers and CI. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= dev,postgres,mysql,redis,s3
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/haechi: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $@
+
+install: $(BIN)/haechi ## Create .venv and install Haechi with its dev extras
+
+serve: install ## Run Haechi on embedded defaults (SQLite, in-process store) at :8080
+	$(BIN)/haechi serve --host 127.0.0.1 --port 8080
+
+test: install ## Run the whole test suite (unit + integration on SQLite/PostgreSQL/MariaDB × memory/Redis)
+	@$(BIN)/pytest -q $(PYTEST_ARGS); status=$$?; \
+	  if [ $$status = 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
+
+test-unit: install ## Unit tests only (no services needed)
+	$(BIN)/pytest -q tests/unit
+
+lint: install ## ruff lint + format check, mypy strict on src/
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+format: install ## Apply ruff formatting and safe fixes
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: help install serve test test-unit lint format clean

@@ -1,0 +1,76 @@
+"""Who is asking, and from which page: client IP and request hostname."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # "[::1]:443"
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # "1.2.3.4:5678"
+        text = text.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, nets: Sequence[Network]) -> bool:
+    return any(ip in net for net in nets)
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The socket peer, unless it is a trusted proxy: then the right-most untrusted XFF hop.
+
+    Hops are walked from the right (the one our proxy appended) leftwards, skipping trusted
+    proxies; the first untrusted address is the client. Anything unparsable stops the walk and
+    the last trusted hop is used, so a forged left part of the header is never believed.
+    """
+    peer_ip = _parse_ip(peer) if peer else None
+    if peer_ip is None:
+        return peer or "unknown"
+    if not trusted or not forwarded_for or not _trusted(peer_ip, trusted):
+        return str(peer_ip)
+    current = peer_ip
+    for hop in reversed(forwarded_for.split(",")):
+        ip = _parse_ip(hop)
+        if ip is None:
+            break
+        current = ip
+        if not _trusted(ip, trusted):
+            break
+    return str(current)
+
+
+def hostname_from_headers(origin: str | None, referer: str | None) -> str | None:
+    """Hostname of the page that made the request: ``Origin``, else ``Referer``; no port.
+
+    An ``Origin`` of "null" (sandboxed frames, file://) counts as missing.
+    """
+    for value in (origin, referer):
+        if not value or value == "null":
+            continue
+        try:
+            host = urlsplit(value.strip()).hostname
+        except ValueError:
+            continue
+        if host:
+            return host.rstrip(".").lower()
+    return None
+
+
+def hostname_allowed(host: str, allowed: Sequence[str]) -> bool:
+    """Exact match, or ``*.example.com`` entries match any subdomain (not the apex)."""
+    for entry in allowed:
+        if entry.startswith("*."):
+            if host.endswith(entry[1:]) and len(host) > len(entry) - 1:
+                return True
+        elif host == entry:
+            return True
+    return False

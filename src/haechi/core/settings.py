@@ -1,0 +1,198 @@
+"""One typed Settings for the whole process.
+
+Environment variables use the prefix ``HAECHI_`` and ``__`` for nesting, e.g.
+``HAECHI_DB__URL`` or ``HAECHI_STORE__URL``. Defaults run the embedded mode: SQLite in the data
+directory, an in-process store and in-process jobs. Keys that sign and seal are generated into the
+data directory on first start in development; in production they must be given explicitly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["all", "edge", "platform"]
+
+
+class DbSettings(BaseModel):
+    # Empty means "SQLite file in the data directory".
+    url: str = ""
+    echo: bool = False
+    pool_size: int = 10
+    auto_migrate: bool = True
+
+
+class StoreSettings(BaseModel):
+    # "memory" or a redis:// URL.
+    url: str = "memory"
+    key_prefix: str = "haechi:"
+    # How often in-process counters are flushed to the store.
+    counter_flush_seconds: float = 1.0
+
+    @property
+    def is_memory(self) -> bool:
+        return self.url == "memory"
+
+
+class JobsSettings(BaseModel):
+    # "inprocess" or "redis" (SAQ on the store's Redis, or on ``url`` when given).
+    backend: Literal["inprocess", "redis"] = "inprocess"
+    url: str = ""
+    queue: str = "haechi"
+
+
+class KeySettings(BaseModel):
+    """Keys shared by every replica.
+
+    ``keyring`` maps a key id to a base64url secret of at least 32 bytes; ``active`` is the id
+    that seals and signs. Old ids stay in the ring so that challenges and tokens issued under them
+    still open while they live: rotation is "add a key, make it active, drop the old one later".
+    ``secret_pepper`` keys the HMAC digest under which site secrets are stored.
+    """
+
+    keyring: dict[str, str] = Field(default_factory=dict)
+    active: str = ""
+    secret_pepper: str = ""
+
+
+class ProtocolSettings(BaseModel):
+    challenge_ttl_seconds: int = 300
+    token_ttl_seconds: int = 300
+    # Repeated /siteverify with the same idempotency_key returns the first answer this long.
+    idempotency_ttl_seconds: int = 300
+    secret_grace_seconds: int = 24 * 3600
+    site_cache_ttl_seconds: float = 5.0
+    max_body_bytes: int = 96 * 1024
+    max_telemetry_bytes: int = 64 * 1024
+    # Largest difficulty a plan may ask for, and most sub-puzzles.
+    max_pow_bits: int = 26
+    max_pow_count: int = 64
+
+
+class RateLimitSettings(BaseModel):
+    enabled: bool = True
+    window_seconds: int = 10
+    per_ip: int = 300
+    per_sitekey: int = 50_000
+
+
+class PlanBand(BaseModel):
+    """One row of the policy table: a risk band and the friction it gets."""
+
+    max_risk: int = Field(ge=0, le=100)
+    pow_bits: int = Field(ge=0, le=32)
+    pow_count: int = Field(default=1, ge=0, le=256)
+    # Challenge types tried in order; the first one that is installed is used.
+    challenges: list[str] = Field(default_factory=list)
+    block: bool = False
+
+
+def _default_bands() -> list[PlanBand]:
+    # The seed system's bands: <=10 pass, 11-25 grid, 26-40 abstract, 41-90 handwriting, >=91 block.
+    return [
+        PlanBand(max_risk=10, pow_bits=13, pow_count=4),
+        PlanBand(max_risk=25, pow_bits=14, pow_count=4, challenges=["grid"]),
+        PlanBand(max_risk=40, pow_bits=14, pow_count=6, challenges=["abstract", "grid"]),
+        PlanBand(
+            max_risk=90, pow_bits=15, pow_count=6, challenges=["handwriting", "abstract", "grid"]
+        ),
+        PlanBand(max_risk=100, pow_bits=16, pow_count=8, block=True),
+    ]
+
+
+class PolicySettings(BaseModel):
+    bands: list[PlanBand] = Field(default_factory=_default_bands)
+    # When a band asks for visual types and none is installed, the PoW gets this much heavier.
+    fallback_extra_bits: int = 2
+    # Added to risk by a site's security level before the band is chosen.
+    security_offsets: dict[str, int] = Field(
+        default_factory=lambda: {"low": -10, "medium": 0, "high": 15, "strict": 30}
+    )
+    # Missing or empty telemetry is never a free pass, and never a block on its own:
+    # its risk is capped below the first blocking band.
+    missing_telemetry_risk: int = 30
+    # Challenge types that exist for tests only (e.g. "glyph") are offered only when listed.
+    enabled_test_types: list[str] = Field(default_factory=list)
+
+    @field_validator("bands")
+    @classmethod
+    def _bands_cover_0_to_100(cls, bands: list[PlanBand]) -> list[PlanBand]:
+        if not bands:
+            raise ValueError("policy needs at least one band")
+        limits = [b.max_risk for b in bands]
+        if limits != sorted(limits) or len(set(limits)) != len(limits):
+            raise ValueError("bands must be sorted by max_risk, without repeats")
+        if limits[-1] != 100:
+            raise ValueError("the last band must end at max_risk 100")
+        return bands
+
+
+class LogSettings(BaseModel):
+    level: str = "INFO"
+    json_format: bool = Field(default=True, alias="json")
+    access: bool = True
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HAECHI_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    env: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path(".haechi")
+    role: Role = "all"
+    # CIDRs whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Public base URL of this deployment, used in links; empty means "from the request".
+    public_url: str = ""
+
+    db: DbSettings = Field(default_factory=DbSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
+    keys: KeySettings = Field(default_factory=KeySettings)
+    protocol: ProtocolSettings = Field(default_factory=ProtocolSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_real_keys(self) -> Settings:
+        if self.env == "production":
+            missing = [
+                name
+                for name, present in (
+                    ("HAECHI_KEYS__KEYRING", bool(self.keys.keyring)),
+                    ("HAECHI_KEYS__ACTIVE", bool(self.keys.active)),
+                    ("HAECHI_KEYS__SECRET_PEPPER", bool(self.keys.secret_pepper)),
+                )
+                if not present
+            ]
+            if missing:
+                raise ValueError("production refuses generated keys; set " + ", ".join(missing))
+        return self
+
+    @cached_property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(c, strict=False) for c in self.trusted_proxies)
+
+    @property
+    def database_url(self) -> str:
+        if self.db.url:
+            return self.db.url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'haechi.db').resolve()}"

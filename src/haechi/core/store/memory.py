@@ -1,0 +1,191 @@
+"""In-process ephemeral store for embedded mode: one server process, one event loop.
+
+No method awaits, so each one is atomic under asyncio without locks. Expired entries are dropped
+lazily when read, and by a sweep driven by a min-heap of expiry times that runs on every write,
+so memory stays bounded by what is live even when an attacker writes keys nobody reads again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from heapq import heappop, heappush
+from typing import Any
+
+from haechi.core.store.base import RateDecision, Store
+
+# Most entries one sweep looks at, so a mass expiry is spread over calls instead of stalling
+# the event loop. A write pushes at most one heap item and a sweep pops up to this many, so the
+# sweep always keeps up.
+SWEEP_BATCH = 256
+
+_INF = math.inf
+_VALUES, _COUNTERS, _WINDOWS = 0, 1, 2
+
+
+def window_retry_after(prev: int, cur: int, limit: int, elapsed: float, window: float) -> float:
+    """Seconds until a two-bucket sliding window lets one more hit in (rounded up to 1 ms).
+
+    ``prev`` and ``cur`` are the previous and current fixed-window counts and ``elapsed`` the time
+    into the current window. The previous bucket weighs ``1 - elapsed / window``.
+    """
+    if limit <= 0:
+        return window
+    if cur < limit and prev > 0:
+        # Allowed again in this window once the previous bucket's weight has fallen far enough.
+        wait = window * (1.0 - (limit - cur - 1) / prev) - elapsed
+    else:
+        # This window is full (cur >= limit >= 1): wait until its count has become the previous
+        # bucket and decayed enough.
+        wait = window - elapsed + window * max(0.0, 1.0 - (limit - 1) / cur)
+    return max(math.ceil(wait * 1000.0) / 1000.0, 0.001)
+
+
+class MemoryStore(Store):
+    """The ephemeral store in a dict: right for one process, lost on restart.
+
+    ``clock`` (monotonic seconds) can be replaced in tests to move time without sleeping.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        # Every entry is a tuple whose last item is its expiry time (inf: never).
+        self._values: dict[str, tuple[bytes, float]] = {}
+        self._counters: dict[str, tuple[int, float]] = {}
+        # key -> (window index, current count, previous count, expiry)
+        self._windows: dict[str, tuple[int, int, int, float]] = {}
+        self._tables: tuple[dict[str, Any], ...] = (self._values, self._counters, self._windows)
+        # (expires_at, table, key); every finite-expiry entry has an item at or before its expiry.
+        self._expiry: list[tuple[float, int, str]] = []
+
+    # ------------------------------------------------------------------ expiry bookkeeping
+
+    def _put(
+        self, table_id: int, key: str, entry: tuple[Any, ...], old: tuple[Any, ...] | None
+    ) -> None:
+        self._tables[table_id][key] = entry
+        expires_at: float = entry[-1]
+        # An existing item that comes due earlier re-queues the key when it pops, so only a new
+        # key or a shortened expiry needs an item of its own: one item per key, not per write.
+        if expires_at != _INF and (old is None or expires_at < old[-1]):
+            heappush(self._expiry, (expires_at, table_id, key))
+
+    def _sweep(self, now: float) -> None:
+        heap = self._expiry
+        tables = self._tables
+        for _ in range(SWEEP_BATCH):
+            if not heap or heap[0][0] > now:
+                return
+            _, table_id, key = heappop(heap)
+            table = tables[table_id]
+            entry = table.get(key)
+            if entry is None:
+                continue
+            if entry[-1] <= now:
+                del table[key]
+            elif entry[-1] != _INF:
+                heappush(heap, (entry[-1], table_id, key))
+
+    def __len__(self) -> int:
+        """Entries held, expired ones not yet swept included."""
+        return len(self._values) + len(self._counters) + len(self._windows)
+
+    # ------------------------------------------------------------------ values
+
+    async def spend(self, key: str, ttl_seconds: float, value: bytes = b"1") -> bytes | None:
+        now = self._clock()
+        if self._expiry and self._expiry[0][0] <= now:
+            self._sweep(now)
+        old = self._values.get(key)
+        if old is not None and old[1] > now:
+            return old[0]
+        self._put(_VALUES, key, (value, now + ttl_seconds), old)
+        return None
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._values.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= self._clock():
+            del self._values[key]
+            return None
+        return entry[0]
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        now = self._clock()
+        if self._expiry and self._expiry[0][0] <= now:
+            self._sweep(now)
+        self._put(_VALUES, key, (value, now + ttl_seconds), self._values.get(key))
+
+    async def delete(self, key: str) -> None:
+        self._values.pop(key, None)
+
+    # ------------------------------------------------------------------ counters
+
+    async def incr_many(self, counts: dict[str, int], ttl_seconds: float | None = None) -> None:
+        now = self._clock()
+        if self._expiry and self._expiry[0][0] <= now:
+            self._sweep(now)
+        counters = self._counters
+        for key, n in counts.items():
+            old = counters.get(key)
+            if old is not None and old[1] <= now:
+                old = None  # expired: starts again at 0 without a TTL, as in Redis
+            total = n if old is None else old[0] + n
+            if ttl_seconds is not None:
+                expires_at = now + ttl_seconds
+            else:
+                expires_at = _INF if old is None else old[1]
+            self._put(_COUNTERS, key, (total, expires_at), old)
+
+    async def get_counter(self, key: str) -> int:
+        entry = self._counters.get(key)
+        if entry is None or entry[1] <= self._clock():
+            return 0
+        return entry[0]
+
+    async def take_counters(self, prefix: str) -> dict[str, int]:
+        now = self._clock()
+        counters = self._counters
+        taken: dict[str, int] = {}
+        for key in [key for key in counters if key.startswith(prefix)]:
+            n, expires_at = counters.pop(key)
+            if expires_at > now and n:
+                taken[key] = n
+        return taken
+
+    # ------------------------------------------------------------------ rate limits
+
+    async def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision:
+        now = self._clock()
+        if self._expiry and self._expiry[0][0] <= now:
+            self._sweep(now)
+        index = math.floor(now / window_seconds)
+        old = self._windows.get(key)
+        if old is None:
+            cur = prev = 0
+        else:
+            old_index, cur, prev, _ = old
+            if old_index != index:
+                prev = cur if old_index == index - 1 else 0
+                cur = 0
+        elapsed = now - index * window_seconds
+        weighted = prev * (1.0 - elapsed / window_seconds)
+        if weighted + cur + 1 <= limit:
+            cur += 1
+            # Both buckets are empty two windows after this one began.
+            self._put(_WINDOWS, key, (index, cur, prev, (index + 2) * window_seconds), old)
+            return RateDecision(True, cur + math.ceil(weighted), limit, 0.0)
+        retry = window_retry_after(prev, cur, limit, elapsed, window_seconds)
+        return RateDecision(False, cur + math.ceil(weighted), limit, retry)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        for table in self._tables:
+            table.clear()
+        self._expiry.clear()

@@ -1,0 +1,276 @@
+"""Redis ephemeral store, shared by every replica (Redis 6.2 or newer).
+
+Values, counters and rate-limit windows live in separate key spaces under the store's prefix
+(``v:``, ``c:``, ``r:``) so that taking counters can never touch a spent token. Multi-step
+operations are Lua scripts (EVALSHA, one round trip, atomic); the rate-limit script reads the
+server's clock so replicas with skewed clocks still share one window. redis-py picks the hiredis
+parser by itself when it is installed (the ``redis`` extra installs it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import re
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, cast
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
+
+from haechi.core.store.base import RateDecision, Store, StoreUnavailable
+
+# KEYS[1] token; ARGV[1] value, ARGV[2] ttl in ms. Returns the earlier value, or nil when spent now.
+# (SET NX GET would do in one command but needs Redis 7.0.)
+_SPEND = """
+local earlier = redis.call('GET', KEYS[1])
+if earlier then return earlier end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+"""
+
+# Two-bucket sliding window counter. KEYS[1] a hash {i: window index, c: count in it,
+# p: count in the window before}; ARGV[1] limit, ARGV[2] window in microseconds.
+# Returns {allowed, count, retry_after_ms}. The same arithmetic as MemoryStore.hit.
+_HIT = """
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local index = math.floor(now / window)
+local state = redis.call('HMGET', KEYS[1], 'i', 'c', 'p')
+local old = tonumber(state[1])
+local cur = tonumber(state[2]) or 0
+local prev = tonumber(state[3]) or 0
+if old ~= index then
+  if old == index - 1 then prev = cur else prev = 0 end
+  cur = 0
+end
+local elapsed = now - index * window
+local weighted = prev * (1 - elapsed / window)
+if weighted + cur + 1 <= limit then
+  cur = cur + 1
+  redis.call('HSET', KEYS[1], 'i', string.format('%d', index), 'c', cur, 'p', prev)
+  redis.call('PEXPIRE', KEYS[1], math.ceil(((index + 2) * window - now) / 1000))
+  return {1, cur + math.ceil(weighted), 0}
+end
+local wait
+if limit <= 0 then
+  wait = window
+elseif cur < limit and prev > 0 then
+  wait = window * (1 - (limit - cur - 1) / prev) - elapsed
+else
+  wait = window - elapsed + window * math.max(0, 1 - (limit - 1) / cur)
+end
+return {0, cur + math.ceil(weighted), math.max(math.ceil(wait / 1000), 1)}
+"""
+
+_SCAN_COUNT = 1000
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+
+
+def _glob_escape(text: str) -> str:
+    return _GLOB_SPECIAL.sub(r"\\\1", text)
+
+
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+class _Unavailable:
+    """Re-raises any backend failure as StoreUnavailable, the one error callers fail closed on."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if isinstance(error, RedisError | OSError):
+            raise StoreUnavailable(f"redis: {error!r}") from error
+
+
+_unavailable = _Unavailable()
+
+
+class RedisStore(Store):
+    """The ephemeral store in Redis, every key under ``key_prefix``."""
+
+    # /readyz must answer quickly even when Redis hangs rather than refuses.
+    ping_timeout_seconds = 2.0
+
+    def __init__(self, redis: Redis, *, key_prefix: str = "haechi:") -> None:
+        self._redis = redis
+        self._prefix = key_prefix
+        self._values = f"{key_prefix}v:"
+        self._counters = f"{key_prefix}c:"
+        self._windows = f"{key_prefix}r:"
+        self._spend = redis.register_script(_SPEND)
+        self._hit = redis.register_script(_HIT)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        key_prefix: str = "haechi:",
+        max_connections: int = 64,
+        pool_timeout: float = 5.0,
+        socket_timeout: float = 5.0,
+        socket_connect_timeout: float = 2.0,
+    ) -> RedisStore:
+        """A store on a pool of at most ``max_connections`` connections to ``url``.
+
+        The pool blocks (up to ``pool_timeout``) when every connection is busy: the default
+        redis-py pool raises instead, which would turn a burst of traffic into an outage.
+        """
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=pool_timeout,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_connect_timeout,
+            health_check_interval=30,
+        )
+        redis = Redis.from_pool(pool)
+        return cls(redis, key_prefix=key_prefix)
+
+    # ------------------------------------------------------------------ values
+
+    async def spend(self, key: str, ttl_seconds: float, value: bytes = b"1") -> bytes | None:
+        with _unavailable:
+            earlier = await self._spend(keys=[self._values + key], args=[value, _ms(ttl_seconds)])
+        return None if earlier is None else bytes(earlier)
+
+    async def get(self, key: str) -> bytes | None:
+        with _unavailable:
+            # decode_responses is off: replies are bytes, never str.
+            return cast("bytes | None", await self._redis.get(self._values + key))
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        with _unavailable:
+            await self._redis.set(self._values + key, value, px=_ms(ttl_seconds))
+
+    async def delete(self, key: str) -> None:
+        with _unavailable:
+            await self._redis.delete(self._values + key)
+
+    # ------------------------------------------------------------------ counters
+
+    async def incr_many(self, counts: dict[str, int], ttl_seconds: float | None = None) -> None:
+        if not counts:
+            return
+        ttl_ms = None if ttl_seconds is None else _ms(ttl_seconds)
+        with _unavailable:
+            # MULTI/EXEC: the batch is applied whole or not at all, so a retry after a failure
+            # cannot count part of it twice.
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for key, n in counts.items():
+                    name = self._counters + key
+                    pipe.incrby(name, n)
+                    if ttl_ms is not None:
+                        pipe.pexpire(name, ttl_ms)
+                await pipe.execute()
+
+    async def get_counter(self, key: str) -> int:
+        with _unavailable:
+            value = await self._redis.get(self._counters + key)
+        return 0 if value is None else int(value)
+
+    async def take_counters(self, prefix: str) -> dict[str, int]:
+        """See Store.take_counters. Each SCAN page is taken with GETDEL in one MULTI/EXEC.
+
+        When Redis fails part-way, what was already taken is returned (the rest stays for the
+        next call) rather than dropped; only a failure before anything was taken raises.
+        """
+        pattern = _glob_escape(self._counters + prefix) + "*"
+        cut = len(self._counters.encode())
+        taken: dict[str, int] = {}
+        try:
+            with _unavailable:
+                async for names in self._scan_pages(pattern):
+                    async with self._redis.pipeline(transaction=True) as pipe:
+                        for name in names:
+                            pipe.getdel(name)
+                        values = await pipe.execute()
+                    for name, value in zip(names, values, strict=True):
+                        if value is not None and (n := int(value)):
+                            key = name[cut:].decode()
+                            taken[key] = taken.get(key, 0) + n
+        except StoreUnavailable:
+            if not taken:
+                raise
+        return taken
+
+    # ------------------------------------------------------------------ rate limits
+
+    async def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision:
+        window_us = max(1, round(window_seconds * 1_000_000))
+        with _unavailable:
+            allowed, count, retry_ms = await self._hit(
+                keys=[self._windows + key], args=[limit, window_us]
+            )
+        return RateDecision(bool(allowed), int(count), limit, int(retry_ms) / 1000.0)
+
+    # ------------------------------------------------------------------ broadcast
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        with _unavailable:
+            await self._redis.publish(self._prefix + channel, message)
+
+    async def subscribe(self, channel: str) -> AsyncIterator[bytes]:
+        """Messages published on ``channel`` (by any replica), as they arrive.
+
+        The subscription starts on the first iteration; messages published before it are not
+        seen. Raises StoreUnavailable when the connection is lost for good.
+        """
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            with _unavailable:
+                await pubsub.subscribe(self._prefix + channel)
+            while True:
+                # A bounded wait instead of listen(): older redis-py applies socket_timeout to
+                # a blocking read and would raise on a quiet channel.
+                with _unavailable:
+                    message: dict[str, Any] | None = await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=1.0
+                    )
+                if message is not None and message["type"] == "message":
+                    yield bytes(message["data"])
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def ping(self) -> bool:
+        try:
+            async with asyncio.timeout(self.ping_timeout_seconds):
+                return bool(await self._redis.ping())
+        except Exception:
+            return False
+
+    async def flush_prefix(self) -> None:
+        """Delete every key under this store's prefix (tests, and resetting a deployment)."""
+        pattern = _glob_escape(self._prefix) + "*"
+        with _unavailable:
+            async for names in self._scan_pages(pattern):
+                await self._redis.unlink(*names)
+
+    async def _scan_pages(self, pattern: str) -> AsyncIterator[list[bytes]]:
+        cursor = 0
+        while True:
+            cursor, names = await self._redis.scan(cursor, match=pattern, count=_SCAN_COUNT)
+            if names:
+                yield cast("list[bytes]", names)
+            if cursor == 0:
+                return
+
+    async def close(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.aclose()

@@ -1,0 +1,298 @@
+"""The CAPTCHA protocol: issue a challenge, check a solution, verify a token.
+
+Issuing writes nothing: everything the server needs later is sealed into the challenge. Solving
+spends the challenge once (one key-value write) and returns a sealed, single-use token; verifying
+spends the token once (a second write). Checks run in a fixed order and stop at the first
+failure: format, seal, expiry, site, hostname, proof-of-work, spend, answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from haechi.challenges.base import ChallengeContext, ChallengeRegistry, pick_locale
+from haechi.core.crypto import Keyring, SealError
+from haechi.core.errors import Invalid, Unavailable
+from haechi.core.metrics import Metrics
+from haechi.core.net import hostname_allowed
+from haechi.core.settings import Settings
+from haechi.core.store import Store
+from haechi.core.store.base import StoreUnavailable
+from haechi.core.store.counters import CounterBuffer
+from haechi.protocol import pow as pow_
+from haechi.protocol.messages import PROTOCOL_VERSION, ChallengeRequest, SolveRequest
+from haechi.protocol.sites import SiteCache, SiteInfo
+from haechi.risk.policy import Plan, Policy
+from haechi.risk.scoring import RiskInput, RiskResult, RiskScorer
+from haechi.risk.telemetry import parse_telemetry
+
+log = logging.getLogger("haechi.protocol")
+
+CHALLENGE_PURPOSE = "challenge"
+TOKEN_PURPOSE = "token"
+MAX_TOKEN_CHARS = 2048
+_SYSTEM_RNG = random.SystemRandom()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What /v1/solve answers: ``token``, ``step_up`` (with a new challenge) or ``fail``."""
+
+    kind: str
+    body: dict[str, Any]
+
+    @classmethod
+    def fail(cls, code: str) -> Outcome:
+        return cls("fail", {"v": PROTOCOL_VERSION, "outcome": "fail", "code": code})
+
+
+def usage_key(sitekey: str, event: str, now: float) -> str:
+    day = time.strftime("%Y%m%d", time.gmtime(now))
+    return f"usage:{day}:{sitekey}:{event}"
+
+
+class ProtocolService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        keyring: Keyring,
+        store: Store,
+        sites: SiteCache,
+        registry: ChallengeRegistry,
+        policy: Policy,
+        scorer: RiskScorer,
+        counters: CounterBuffer,
+        metrics: Metrics,
+        pepper: bytes,
+        resources: dict[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pepper = pepper
+        self.keyring = keyring
+        self.store = store
+        self.sites = sites
+        self.registry = registry
+        self.policy = policy
+        self.scorer = scorer
+        self.counters = counters
+        self.metrics = metrics
+        self.resources = resources or {}
+        # Replaceable in tests (expiry) without patching the time module.
+        self.clock: Callable[[], float] = time.time
+        self._challenge_ttl = settings.protocol.challenge_ttl_seconds
+        self._token_ttl = settings.protocol.token_ttl_seconds
+
+    # ------------------------------------------------------------------ helpers
+
+    def _score(self, telemetry: Any, stage: str) -> RiskResult:
+        parsed = parse_telemetry(telemetry)
+        try:
+            return self.scorer.score(RiskInput(telemetry=parsed, ip_rate=None, stage=stage))
+        except Exception:
+            log.exception("risk scorer failed; treating as high risk")
+            return RiskResult(risk=90, reasons=("scorer-error",), model="fallback")
+
+    def _plan(self, site: SiteInfo, risk: RiskResult) -> Plan:
+        if site.test_mode is not None:
+            return Plan(0, 0, pow_bits=1, pow_count=1, challenge=None, block=False)
+        may_block = risk.reasons != ("no-telemetry",)
+        return self.policy.decide(
+            risk.risk, security_level=site.security_level, may_block=may_block
+        )
+
+    async def site_for_request(self, sitekey: str) -> SiteInfo:
+        try:
+            site = await self.sites.get_by_sitekey(sitekey)
+        except Exception as error:
+            log.exception("site lookup failed")
+            raise Unavailable("site lookup failed; try again") from error
+        if site is None or not site.active:
+            raise Invalid("unknown sitekey", code="invalid-sitekey")
+        return site
+
+    @staticmethod
+    def check_hostname(site: SiteInfo, hostname: str | None) -> None:
+        if site.test_mode is not None:
+            return
+        if hostname is None:
+            raise Invalid("no Origin or Referer header names the page", code="missing-hostname")
+        if not hostname_allowed(hostname, site.hostnames):
+            raise Invalid("this hostname is not allowed for the sitekey", code="invalid-hostname")
+
+    # ------------------------------------------------------------------ challenge
+
+    async def issue(
+        self, request: ChallengeRequest, *, hostname: str | None, now: float | None = None
+    ) -> dict[str, Any]:
+        site = await self.site_for_request(request.sitekey)
+        self.check_hostname(site, hostname)
+        risk = self._score(request.telemetry, "challenge")
+        plan = self._plan(site, risk)
+        now = self.clock() if now is None else now
+        body = await self._seal_challenge(
+            site=site,
+            hostname=hostname or "",
+            action=request.action,
+            cdata=request.cdata,
+            locale=pick_locale(request.locale),
+            plan=plan,
+            risk=risk.risk,
+            step=0,
+            now=now,
+        )
+        self.counters.add(usage_key(site.sitekey, "challenges", now))
+        self.metrics.challenges_issued.labels(site.sitekey, plan.challenge or "none").inc()
+        return body
+
+    async def _seal_challenge(
+        self,
+        *,
+        site: SiteInfo,
+        hostname: str,
+        action: str | None,
+        cdata: str | None,
+        locale: str,
+        plan: Plan,
+        risk: int,
+        step: int,
+        now: float,
+    ) -> dict[str, Any]:
+        challenge_id = secrets.token_urlsafe(16)
+        task: dict[str, Any] | None = None
+        answer: Any = None
+        if plan.challenge is not None:
+            kind = self.registry.get(plan.challenge)
+            assert kind is not None
+            ctx = ChallengeContext(site.sitekey, hostname, self.resources)
+            difficulty = min(1.0, max(0.0, (plan.effective_risk - 10) / 90))
+            task, answer = await kind.generate(ctx, _SYSTEM_RNG, difficulty, locale)
+        pow_count = plan.pow_count if step == 0 else 0
+        expires = int(now + self._challenge_ttl)
+        sealed = {
+            "id": challenge_id,
+            "sk": site.sitekey,
+            "h": hostname,
+            "a": action,
+            "cd": cdata,
+            "iat": now,
+            "exp": expires,
+            "pb": plan.pow_bits,
+            "pc": pow_count,
+            "r": risk,
+            "ty": plan.challenge,
+            "ans": answer,
+            "st": step,
+            "lc": locale,
+            "blk": plan.block,
+        }
+        params = pow_.PowParams(challenge_id, plan.pow_bits, pow_count)
+        return {
+            "v": PROTOCOL_VERSION,
+            "challenge": self.keyring.seal(CHALLENGE_PURPOSE, orjson.dumps(sealed)),
+            "pow": params.public(),
+            "task": task,
+            "expires_at": expires,
+            "expires_in": self._challenge_ttl,
+        }
+
+    # ------------------------------------------------------------------ solve
+
+    async def solve(
+        self, request: SolveRequest, *, hostname: str | None, now: float | None = None
+    ) -> Outcome:
+        now = self.clock() if now is None else now
+        try:
+            data = orjson.loads(self.keyring.open(CHALLENGE_PURPOSE, request.challenge))
+        except (SealError, orjson.JSONDecodeError):
+            return Outcome.fail("invalid-challenge")
+        site_label = str(data.get("sk", ""))
+        outcome = await self._solve_opened(data, request, hostname=hostname, now=now)
+        if outcome.kind == "fail":
+            self.metrics.challenges_failed.labels(site_label, outcome.body["code"]).inc()
+        else:
+            self.metrics.challenges_solved.labels(site_label, outcome.kind).inc()
+            self.counters.add(usage_key(site_label, "solves", now))
+        return outcome
+
+    async def _solve_opened(
+        self, data: dict[str, Any], request: SolveRequest, *, hostname: str | None, now: float
+    ) -> Outcome:
+        if now >= data["exp"]:
+            return Outcome.fail("expired")
+        site = await self.sites.get_by_sitekey(data["sk"])
+        if site is None or not site.active:
+            return Outcome.fail("invalid-sitekey")
+        if site.test_mode is None:
+            if hostname is None:
+                return Outcome.fail("missing-hostname")
+            if hostname != data["h"] or not hostname_allowed(hostname, site.hostnames):
+                return Outcome.fail("invalid-hostname")
+        if not pow_.check(pow_.PowParams(data["id"], data["pb"], data["pc"]), request.pow):
+            return Outcome.fail("invalid-pow")
+        # Spend before checking any answer: one attempt per challenge.
+        try:
+            first = await self.store.spend(f"ch:{data['id']}", max(1.0, data["exp"] - now + 1))
+        except StoreUnavailable as error:
+            raise Unavailable("the store is unavailable; try again") from error
+        if first is not None:
+            return Outcome.fail("already-solved")
+        if site.test_mode == "fail" or data["blk"]:
+            return Outcome.fail("denied")
+        if data["ty"] is not None:
+            kind = self.registry.get(data["ty"])
+            if kind is None or not kind.check(data["ans"], request.answer).ok:
+                return Outcome.fail("wrong-answer")
+        risk = self._score(request.telemetry, "solve")
+        final_risk = max(risk.risk, data["r"]) if data["ty"] is None else risk.risk
+        plan = self._plan(site, risk)
+        if plan.block:
+            return Outcome.fail("denied")
+        if plan.challenge is not None and data["ty"] is None and data["st"] == 0:
+            challenge = await self._seal_challenge(
+                site=site,
+                hostname=data["h"],
+                action=data["a"],
+                cdata=data["cd"],
+                locale=data["lc"],
+                plan=plan,
+                risk=risk.risk,
+                step=1,
+                now=now,
+            )
+            return Outcome(
+                "step_up",
+                {"v": PROTOCOL_VERSION, "outcome": "step_up", "challenge": challenge},
+            )
+        return Outcome(
+            "token",
+            {
+                "v": PROTOCOL_VERSION,
+                "outcome": "token",
+                "token": self._issue_token(data, risk=final_risk, now=now),
+                "expires_in": self._token_ttl,
+            },
+        )
+
+    def _issue_token(self, data: dict[str, Any], *, risk: int, now: float) -> str:
+        payload = {
+            "id": secrets.token_urlsafe(16),
+            "sk": data["sk"],
+            "h": data["h"],
+            "a": data["a"],
+            "cd": data["cd"],
+            "r": risk,
+            "ts": int(now),
+            "exp": int(now + self._token_ttl),
+        }
+        token = self.keyring.seal(TOKEN_PURPOSE, orjson.dumps(payload))
+        assert len(token) <= MAX_TOKEN_CHARS
+        return token

@@ -1,0 +1,106 @@
+"""Server-side verification of a response token, in the order format → signature → expiry →
+site → replay. Returns a ``Verdict``; the dialects render it in each vendor's shape.
+
+A token verifies once. The spend stores the first verdict with the caller's ``idempotency_key``,
+so a retry of the same verification (same key, within the TTL) gets the first answer again while
+any other repeat fails as a duplicate.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+
+from haechi.core.crypto import SealError, constant_time_equal, secret_digest
+from haechi.core.store.base import StoreUnavailable
+from haechi.protocol.dialects import VerifyRequest, test_key_verdict
+from haechi.protocol.service import MAX_TOKEN_CHARS, TOKEN_PURPOSE, ProtocolService, usage_key
+from haechi.protocol.verdict import Failure, Verdict
+
+log = logging.getLogger("haechi.siteverify")
+MAX_IDEMPOTENCY_KEY = 128
+
+
+async def verify(
+    service: ProtocolService,
+    request: VerifyRequest,
+    *,
+    strict_remoteip: bool = False,
+    now: float | None = None,
+) -> Verdict:
+    """Check ``request``. ``strict_remoteip`` rejects a ``remoteip`` that is not an IP address
+    (Haechi's own dialect; hCaptcha allows blinded values, the others ignore it)."""
+    now = service.clock() if now is None else now
+    if not request.secret:
+        return Verdict.fail(Failure.MISSING_SECRET)
+    test = test_key_verdict(request.secret, now=now)
+    if test is not None:
+        return test
+    if not request.response:
+        return Verdict.fail(Failure.MISSING_RESPONSE)
+    if request.idempotency_key is not None and len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        return Verdict.fail(Failure.BAD_REQUEST)
+    if request.remoteip and strict_remoteip:
+        try:
+            ipaddress.ip_address(request.remoteip)
+        except ValueError:
+            return Verdict.fail(Failure.INVALID_REMOTEIP)
+
+    digest = secret_digest(service.pepper, request.secret)
+    try:
+        site = await service.sites.get_by_secret_digest(digest)
+    except Exception:
+        log.exception("secret lookup failed")
+        return Verdict.fail(Failure.INTERNAL)
+    if site is None or not site.active or not site.secret_matches(digest, now):
+        return Verdict.fail(Failure.INVALID_SECRET)
+    if request.sitekey is not None and not constant_time_equal(request.sitekey, site.sitekey):
+        return Verdict.fail(Failure.SITEKEY_MISMATCH)
+
+    # format, signature
+    if len(request.response) > MAX_TOKEN_CHARS:
+        return Verdict.fail(Failure.MALFORMED_RESPONSE)
+    try:
+        data: dict[str, Any] = orjson.loads(service.keyring.open(TOKEN_PURPOSE, request.response))
+    except SealError as error:
+        kind = Failure.BAD_SIGNATURE if error.kind == "bad-tag" else Failure.MALFORMED_RESPONSE
+        return Verdict.fail(kind)
+    opened = {
+        "challenge_ts": float(data["ts"]),
+        "hostname": data["h"],
+        "action": data["a"],
+        "cdata": data["cd"],
+        "sitekey": data["sk"],
+        "token_id": data["id"],
+    }
+    # expiry, site
+    if now >= data["exp"]:
+        return Verdict.fail(Failure.EXPIRED, **opened)
+    if not constant_time_equal(data["sk"], site.sitekey):
+        return Verdict.fail(Failure.SITE_MISMATCH)
+    # replay
+    verdict = Verdict(success=True, risk=int(data["r"]), **opened)  # type: ignore[arg-type]
+    record = orjson.dumps({"k": request.idempotency_key, "v": asdict(verdict)})
+    ttl = max(1.0, data["exp"] - now) + service.settings.protocol.idempotency_ttl_seconds
+    try:
+        first = await service.store.spend(f"tk:{data['id']}", ttl, record)
+    except StoreUnavailable:
+        log.exception("store unavailable at siteverify")
+        return Verdict.fail(Failure.INTERNAL)
+    if first is None:
+        service.counters.add(usage_key(site.sitekey, "verifies", now))
+        return verdict
+    previous = orjson.loads(first)
+    if (
+        request.idempotency_key is not None
+        and previous.get("k") is not None
+        and constant_time_equal(previous["k"], request.idempotency_key)
+    ):
+        repeated: dict[str, Any] = previous["v"]
+        repeated["failure"] = None
+        return Verdict(**repeated)
+    return Verdict.fail(Failure.DUPLICATE, **opened)

@@ -1,0 +1,92 @@
+"""From a risk score to a plan: how much proof-of-work, which visual task, or a block.
+
+The policy table lives in settings (``policy.bands``). A site's security level and the site's
+current attack level shift the risk before a band is chosen. A band that asks for visual types
+uses the first one installed; when none is, the proof-of-work gets heavier instead, so a missing
+type raises friction rather than lowering it. A score that rests on missing telemetry alone never
+reaches a blocking band: touch and keyboard-only visitors get more friction, not a dead end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from haechi.challenges.base import ChallengeRegistry
+from haechi.core.settings import PolicySettings
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    band: int
+    effective_risk: int
+    pow_bits: int
+    pow_count: int
+    challenge: str | None
+    block: bool
+
+
+class Policy:
+    def __init__(
+        self,
+        settings: PolicySettings,
+        registry: ChallengeRegistry,
+        *,
+        max_pow_bits: int = 26,
+        max_pow_count: int = 64,
+    ) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._max_bits = max_pow_bits
+        self._max_count = max_pow_count
+        first_block = next((b.max_risk for b in settings.bands if b.block), None)
+        # Highest effective risk that does not block (for the "never block alone" rule).
+        previous = [b.max_risk for b in settings.bands if not b.block]
+        self._last_non_blocking = max(previous) if previous and first_block is not None else 100
+        self._plans = [self._band_plan(i) for i in range(len(settings.bands))]
+
+    def _band_plan(self, index: int) -> Plan:
+        band = self._settings.bands[index]
+        challenge = next(
+            (
+                name
+                for name in band.challenges
+                if self._registry.usable(name, self._settings.enabled_test_types)
+            ),
+            None,
+        )
+        bits = band.pow_bits
+        if band.challenges and challenge is None:
+            bits += self._settings.fallback_extra_bits
+        return Plan(
+            band=index,
+            effective_risk=band.max_risk,
+            pow_bits=min(bits, self._max_bits),
+            pow_count=min(band.pow_count, self._max_count),
+            challenge=challenge,
+            block=band.block,
+        )
+
+    def decide(
+        self,
+        risk: int,
+        *,
+        security_level: str = "medium",
+        attack_level: int = 0,
+        may_block: bool = True,
+    ) -> Plan:
+        offset = self._settings.security_offsets.get(security_level, 0)
+        effective = max(0, min(100, risk + offset + attack_level))
+        if not may_block:
+            effective = min(effective, self._last_non_blocking)
+        for index, band in enumerate(self._settings.bands):
+            if effective <= band.max_risk:
+                plan = self._plans[index]
+                return Plan(
+                    band=plan.band,
+                    effective_risk=effective,
+                    pow_bits=plan.pow_bits,
+                    pow_count=plan.pow_count,
+                    challenge=plan.challenge,
+                    block=plan.block,
+                )
+        raise AssertionError("the last band ends at 100")  # pragma: no cover

@@ -1,0 +1,373 @@
+"""Behaviour telemetry v1: a fast, lenient reader for what the widget records.
+
+The format is specified in ``docs/telemetry.md`` (JSON Schema: ``docs/schemas/telemetry.v1.json``).
+This reader runs on the hot path of ``/v1/challenge`` and ``/v1/solve``, so it is plain Python
+over the already decoded JSON value: no pydantic, no schema validation. It never raises and never
+trusts its input. Whatever a conforming recorder would not send is dropped and counted in
+``Telemetry.anomalies``, so bad input scores as suspicious instead of failing the request.
+Entries keep the order they were sent in; times that go backwards are counted, not sorted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
+from typing import Final, Literal, TypeAlias
+
+VERSION: Final = 1
+MAX_EVENTS: Final = 2_000
+MAX_KEYS: Final = 500
+MAX_BYTES: Final = 64 * 1024  # the default of ``protocol.max_telemetry_bytes``
+MAX_T_MS: Final = 1_800_000
+# A time may step back this much without counting: recorders mix event and clock timestamps.
+JITTER_MS: Final = 16
+MAX_COORD: Final = 100_000  # |x|, |y| of pointer, focus and blur events, CSS px
+MAX_SCROLL: Final = 50_000_000  # |x|, |y| of scroll offsets, CSS px
+MAX_VIEWPORT: Final = 100_000
+MAX_SLOT: Final = 255
+MAX_DROPPED: Final = 2**31 - 1
+MAX_HINTS: Final = 64  # a hints object with more keys than this is one anomaly
+
+Pointer: TypeAlias = Literal["mouse", "touch", "pen", "none"]
+HintValue: TypeAlias = bool | int | float
+# (t ms, kind "m"|"d"|"u"|"s"|"f"|"b", x, y, button -1..4, pointer type "m"|"t"|"p")
+Event: TypeAlias = tuple[int, str, float, float, int, str]
+# (t ms, "d"|"u", slot 0..255)
+Key: TypeAlias = tuple[int, str, int]
+
+# Positions in an ``Event`` tuple.
+T, KIND, X, Y, BUTTON, PTYPE = range(6)
+
+POINTER_KINDS: Final = frozenset("mdu")
+EVENT_KINDS: Final = frozenset("mdusfb")
+POINTER_TYPES: Final = frozenset("mtp")
+# The primary pointer gives an event's type when it carries none; "none" reads as mouse.
+_PRIMARY_PTYPE: Final[dict[str, str]] = {"mouse": "m", "touch": "t", "pen": "p", "none": "m"}
+_POINTERS: Final[dict[str, Pointer]] = {
+    "mouse": "mouse",
+    "touch": "touch",
+    "pen": "pen",
+    "none": "none",
+}
+# Per event kind: largest |x| and |y|, lowest and highest button.
+_EVENT_LIMITS: Final[dict[str, tuple[int, int, int]]] = {
+    "m": (MAX_COORD, -1, 4),
+    "d": (MAX_COORD, 0, 4),
+    "u": (MAX_COORD, 0, 4),
+    "s": (MAX_SCROLL, -1, -1),
+    "f": (MAX_COORD, -1, -1),
+    "b": (MAX_COORD, -1, -1),
+}
+_NUMBER: Final = frozenset({int, float})
+_CONTAINER: Final = frozenset({dict, list, tuple})
+_SEQUENCE: Final = frozenset({list, tuple})
+
+# Whitelisted hints: name -> (kind, lowest, highest). Anything else is ignored.
+HINTS: Final[dict[str, tuple[type, float, float]]] = {
+    "webdriver": (bool, 0, 1),
+    "headless": (bool, 0, 1),
+    "in_iframe": (bool, 0, 1),
+    "hidden_at_start": (bool, 0, 1),
+    "cookies": (bool, 0, 1),
+    "pdf_viewer": (bool, 0, 1),
+    "languages": (int, 0, 100),
+    "cores": (int, 0, 4096),
+    "touch_points": (int, 0, 256),
+    "plugins": (int, 0, 1024),
+    "color_depth": (int, 0, 64),
+    "tz_offset": (int, -1440, 1440),
+    "memory": (float, 0, 4096),
+    "dpr": (float, 0, 16),
+    "screen_w": (float, 0, MAX_VIEWPORT),
+    "screen_h": (float, 0, MAX_VIEWPORT),
+}
+
+_NO_HINTS: Final[Mapping[str, HintValue]] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetrySummary:
+    """Cheap counters for logs and the baseline scorer."""
+
+    events: int
+    moves: int
+    clicks: int  # pointer downs
+    keys: int  # key downs
+    scrolls: int
+    blurs: int
+    duration_ms: int  # first to last time over events and keys
+    path_px: float
+    anomalies: int
+    dropped: int
+
+    def as_dict(self) -> dict[str, int | float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Telemetry:
+    """One parsed telemetry object; ``present`` is False when none was sent."""
+
+    present: bool = False
+    version: int | None = None
+    viewport: tuple[float, float] | None = None
+    pointer: Pointer = "none"
+    events: tuple[Event, ...] = ()
+    keys: tuple[Key, ...] = ()
+    hints: Mapping[str, HintValue] = field(default_factory=lambda: _NO_HINTS)
+    anomalies: int = 0
+    dropped: int = 0
+
+    @property
+    def empty(self) -> bool:
+        """Nothing recorded: no events and no keys (sent or not)."""
+        return not self.events and not self.keys
+
+    def summary(self) -> TelemetrySummary:
+        moves = clicks = scrolls = blurs = 0
+        path = 0.0
+        hypot = math.hypot
+        # Path: consecutive pointer events of one pointer type; a touch down starts a new chain.
+        last_ptype = ""
+        lx = ly = 0.0
+        for _t, kind, x, y, _button, ptype in self.events:
+            if kind in POINTER_KINDS:
+                if kind == "m":
+                    moves += 1
+                elif kind == "d":
+                    clicks += 1
+                    if ptype == "t":
+                        last_ptype = ""
+                if ptype == last_ptype:
+                    path += hypot(x - lx, y - ly)
+                last_ptype, lx, ly = ptype, x, y
+            elif kind == "s":
+                scrolls += 1
+            elif kind == "b":
+                blurs += 1
+        times = [e[0] for e in self.events] + [k[0] for k in self.keys]
+        return TelemetrySummary(
+            events=len(self.events),
+            moves=moves,
+            clicks=clicks,
+            keys=sum(1 for k in self.keys if k[1] == "d"),
+            scrolls=scrolls,
+            blurs=blurs,
+            duration_ms=max(times) - min(times) if times else 0,
+            path_px=round(path, 1),
+            anomalies=self.anomalies,
+            dropped=self.dropped,
+        )
+
+
+MISSING: Final = Telemetry()
+
+
+def parse_telemetry(
+    obj: object, *, encoded_size: int | None = None, max_bytes: int = MAX_BYTES
+) -> Telemetry:
+    """Read a decoded telemetry value (``None`` when the request carried none); never raises.
+
+    ``encoded_size`` is the serialized size when the caller knows it; above ``max_bytes``
+    the whole object is discarded as one anomaly.
+    """
+    if obj is None:
+        return MISSING
+    try:
+        return _parse(obj, encoded_size, max_bytes)
+    except Exception:
+        # Unreachable for decoded JSON; a safety net for odd Python callers (CLI, training).
+        return Telemetry(present=True, anomalies=1)
+
+
+def _parse(obj: object, encoded_size: int | None, max_bytes: int) -> Telemetry:
+    if type(obj) is not dict:
+        return Telemetry(present=True, anomalies=1)
+    bad = 0
+    v = obj.get("v")
+    version = v if type(v) is int else None
+    if version != VERSION:
+        bad += 1  # read on as v1, best effort
+    if encoded_size is not None and encoded_size > max_bytes:
+        return Telemetry(present=True, version=version, anomalies=bad + 1)
+
+    viewport: tuple[float, float] | None = None
+    if "viewport" not in obj:
+        bad += 1
+    else:
+        vp = obj["viewport"]
+        if vp is not None:
+            if type(vp) in _SEQUENCE and len(vp) == 2:
+                w, h = vp[0], vp[1]
+                if (
+                    type(w) in _NUMBER
+                    and type(h) in _NUMBER
+                    and 0 < w <= MAX_VIEWPORT
+                    and 0 < h <= MAX_VIEWPORT
+                ):
+                    viewport = (w, h)
+                else:
+                    bad += 1
+            else:
+                bad += 1
+
+    p = obj.get("pointer")
+    pointer = _POINTERS.get(p) if type(p) is str else None
+    if pointer is None:
+        pointer = "none"
+        bad += 1
+
+    if "events" in obj:
+        events, n_bad = _read_events(obj["events"], _PRIMARY_PTYPE[pointer])
+        bad += n_bad
+    else:
+        events, bad = [], bad + 1
+
+    keys: list[Key] = []
+    if "keys" in obj:
+        keys, n_bad = _read_keys(obj["keys"])
+        bad += n_bad
+
+    hints = _NO_HINTS
+    if "hints" in obj:
+        hints, n_bad = _read_hints(obj["hints"])
+        bad += n_bad
+
+    dropped = 0
+    if "dropped" in obj:
+        d = obj["dropped"]
+        if type(d) is int and 0 <= d <= MAX_DROPPED:
+            dropped = d
+        else:
+            bad += 1
+
+    return Telemetry(
+        present=True,
+        version=version,
+        viewport=viewport,
+        pointer=pointer,
+        events=tuple(events),
+        keys=tuple(keys),
+        hints=hints,
+        anomalies=bad,
+        dropped=dropped,
+    )
+
+
+def _read_events(raw: object, primary: str) -> tuple[list[Event], int]:
+    if type(raw) not in _SEQUENCE:
+        return [], 1
+    assert isinstance(raw, list | tuple)
+    bad = 0
+    if len(raw) > MAX_EVENTS:
+        bad = len(raw) - MAX_EVENTS
+        raw = raw[:MAX_EVENTS]
+    out: list[Event] = []
+    append = out.append
+    number, ptypes, limits = _NUMBER, POINTER_TYPES, _EVENT_LIMITS
+    last_t = 0
+    for e in raw:
+        kind_of = type(e)
+        if kind_of is not list and kind_of is not tuple:
+            bad += 1
+            continue
+        n = len(e)
+        if n == 5:
+            t, kind, x, y, button = e
+            ptype = primary
+        elif n == 6:
+            t, kind, x, y, button, ptype = e
+            if type(ptype) is not str or ptype not in ptypes:
+                bad += 1
+                continue
+        else:
+            bad += 1
+            continue
+        spec = limits.get(kind) if type(kind) is str else None
+        if spec is None:
+            bad += 1
+            continue
+        lim, lowest, highest = spec
+        if not (
+            type(t) in number
+            and 0 <= t <= MAX_T_MS
+            and type(x) in number
+            and -lim <= x <= lim
+            and type(y) in number
+            and -lim <= y <= lim
+            and type(button) is int
+            and lowest <= button <= highest
+        ):
+            bad += 1
+            continue
+        if type(t) is float:
+            t = int(t)
+        if t < last_t - JITTER_MS:
+            bad += 1  # kept where it was sent; counted
+        last_t = t
+        append((t, kind, x, y, button, ptype))
+    return out, bad
+
+
+def _read_keys(raw: object) -> tuple[list[Key], int]:
+    if type(raw) not in _SEQUENCE:
+        return [], 1
+    assert isinstance(raw, list | tuple)
+    bad = 0
+    if len(raw) > MAX_KEYS:
+        bad = len(raw) - MAX_KEYS
+        raw = raw[:MAX_KEYS]
+    out: list[Key] = []
+    last_t = 0
+    for k in raw:
+        if type(k) not in _SEQUENCE or len(k) != 3:
+            bad += 1
+            continue
+        t, kind, slot = k[0], k[1], k[2]
+        if (
+            type(t) not in _NUMBER
+            or not 0 <= t <= MAX_T_MS
+            or (kind != "d" and kind != "u")
+            or type(slot) is not int
+            or not 0 <= slot <= MAX_SLOT
+        ):
+            bad += 1
+            continue
+        t = int(t)
+        if t < last_t - JITTER_MS:
+            bad += 1
+        last_t = t
+        out.append((t, kind, slot))
+    return out, bad
+
+
+def _read_hints(raw: object) -> tuple[Mapping[str, HintValue], int]:
+    if type(raw) is not dict:
+        return _NO_HINTS, 1
+    bad = 0
+    if len(raw) > MAX_HINTS:
+        bad += 1
+    else:
+        # Hints are scalars; never descend into a nested value, just count it.
+        for name, value in raw.items():
+            if type(value) in _CONTAINER and name not in HINTS:
+                bad += 1
+    hints: dict[str, HintValue] = {}
+    for name, (kind, lo, hi) in HINTS.items():
+        if name not in raw:
+            continue
+        value = raw[name]
+        kind_of = type(value)
+        if kind is bool:
+            ok = kind_of is bool
+        elif kind is int:
+            ok = kind_of is int and lo <= value <= hi
+        else:
+            ok = kind_of in _NUMBER and lo <= value <= hi
+        if ok:
+            hints[name] = value
+        else:
+            bad += 1
+    return (MappingProxyType(hints) if hints else _NO_HINTS), bad

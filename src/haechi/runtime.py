@@ -1,0 +1,190 @@
+"""Everything a running Haechi process holds, built once from Settings and closed once.
+
+Nothing here is module-level: tests build a Runtime of their own with their own settings, store
+and database, and several can live in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from haechi.challenges import ChallengeRegistry, default_registry
+from haechi.core import db
+from haechi.core.crypto import Keyring, b64d, load_or_create_dev_keys
+from haechi.core.metrics import Metrics
+from haechi.core.settings import Settings
+from haechi.core.store import Store, create_store
+from haechi.core.store.counters import CounterBuffer
+from haechi.protocol.service import ProtocolService
+from haechi.protocol.sites import SiteCache, SiteInfo
+from haechi.risk.policy import Policy
+from haechi.risk.scoring import HeuristicScorer, RiskScorer
+
+log = logging.getLogger("haechi.runtime")
+INVALIDATE_CHANNEL = "sites:invalidate"
+
+
+def resolve_keys(settings: Settings) -> tuple[Keyring, bytes]:
+    keys = settings.keys
+    if keys.keyring and keys.active and keys.secret_pepper:
+        return Keyring.from_settings(keys.keyring, keys.active), b64d(keys.secret_pepper)
+    # Development and tests: generated once, kept in the data directory (mode 0600).
+    stored = load_or_create_dev_keys(settings.data_dir)
+    keyring = stored["keyring"]
+    assert isinstance(keyring, dict)
+    return (
+        Keyring.from_settings(keyring, str(stored["active"])),
+        b64d(str(stored["secret_pepper"])),
+    )
+
+
+def site_info(site: Any) -> SiteInfo:
+    expires = site.previous_secret_expires_at
+    return SiteInfo(
+        id=str(site.id),
+        sitekey=site.sitekey,
+        hostnames=tuple(site.hostnames or ()),
+        security_level=site.security_level,
+        widget_mode=site.widget_mode,
+        active=bool(site.active),
+        secret_digest=site.secret_digest,
+        previous_secret_digest=site.previous_secret_digest,
+        previous_secret_expires_at=expires.timestamp() if expires is not None else None,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    keyring: Keyring
+    pepper: bytes
+    store: Store
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    sites: SiteCache
+    registry: ChallengeRegistry
+    policy: Policy
+    scorer: RiskScorer
+    counters: CounterBuffer
+    metrics: Metrics
+    protocol: ProtocolService
+    owns_store: bool = True
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def build(cls, settings: Settings, *, store: Store | None = None) -> Runtime:
+        from haechi.platform.sites import service as site_service
+
+        keyring, pepper = resolve_keys(settings)
+        owns_store = store is None
+        store = store or create_store(settings.store)
+        engine = db.create_engine(settings)
+        sessions = db.session_factory(engine)
+
+        async def by_sitekey(sitekey: str) -> SiteInfo | None:
+            async with sessions() as session:
+                site = await site_service.get_by_sitekey(session, sitekey=sitekey)
+                return site_info(site) if site is not None else None
+
+        async def by_digest(digest: str) -> SiteInfo | None:
+            async with sessions() as session:
+                found = await site_service.get_by_secret_digest(
+                    session, digest=digest, now=db.utcnow()
+                )
+                # Inactive sites are returned too; the protocol checks ``active``.
+                return site_info(found[0]) if found is not None else None
+
+        ttl = settings.protocol.site_cache_ttl_seconds
+        sites = SiteCache(by_sitekey=by_sitekey, by_secret_digest=by_digest, ttl=ttl)
+        registry = default_registry()
+        policy = Policy(
+            settings.policy,
+            registry,
+            max_pow_bits=settings.protocol.max_pow_bits,
+            max_pow_count=settings.protocol.max_pow_count,
+        )
+        scorer = HeuristicScorer(missing_telemetry_risk=settings.policy.missing_telemetry_risk)
+        counters = CounterBuffer()
+        metrics = Metrics()
+        protocol = ProtocolService(
+            settings=settings,
+            keyring=keyring,
+            store=store,
+            sites=sites,
+            registry=registry,
+            policy=policy,
+            scorer=scorer,
+            counters=counters,
+            metrics=metrics,
+            pepper=pepper,
+        )
+        return cls(
+            settings=settings,
+            keyring=keyring,
+            pepper=pepper,
+            store=store,
+            engine=engine,
+            sessions=sessions,
+            sites=sites,
+            registry=registry,
+            policy=policy,
+            scorer=scorer,
+            counters=counters,
+            metrics=metrics,
+            protocol=protocol,
+            owns_store=owns_store,
+        )
+
+    async def start(self) -> None:
+        if self.settings.db.auto_migrate:
+            await db.migrate(self.settings.database_url)
+        self._stop.clear()
+        interval = self.settings.store.counter_flush_seconds
+        self._tasks.append(asyncio.create_task(self.counters.run(self.store, interval, self._stop)))
+        subscribe = getattr(self.store, "subscribe", None)
+        if subscribe is not None:
+            self._tasks.append(asyncio.create_task(self._listen_invalidations(subscribe)))
+
+    async def _listen_invalidations(self, subscribe: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                async for message in subscribe(INVALIDATE_CHANNEL):
+                    self.sites.invalidate(message.decode() or None)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("invalidation listener failed; retrying", exc_info=True)
+                await asyncio.sleep(1.0)
+
+    async def invalidate_site(self, sitekey: str | None) -> None:
+        """Forget a changed site here and in every other process sharing the store."""
+        self.sites.invalidate(sitekey)
+        with contextlib.suppress(Exception):
+            await self.store.publish(INVALIDATE_CHANNEL, (sitekey or "").encode())
+
+    async def ready(self) -> dict[str, bool]:
+        return {"store": await self.store.ping(), "database": await db.ping(self.engine)}
+
+    async def close(self) -> None:
+        self._stop.set()
+        flusher, *others = self._tasks or [None]
+        for task in others:
+            task.cancel()
+        if flusher is not None:
+            # The flusher ends on its own after a final flush: counts are never dropped.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(flusher, timeout=5.0)
+        for task in others:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self.owns_store:
+            await self.store.close()
+        await self.engine.dispose()
