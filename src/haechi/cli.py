@@ -95,11 +95,24 @@ def serve(host: str, port: int, role: str | None, workers: int) -> None:
 def worker() -> None:
     """Run background jobs from the Redis queue (HAECHI_JOBS__BACKEND=redis)."""
     from haechi.core import logging as haechi_logging
-    from haechi.jobs import run_worker
+    from haechi.runtime import Runtime
 
     settings = _settings()
+    if settings.jobs.backend != "redis":
+        raise click.ClickException(
+            "in-process jobs run inside `haechi serve`; set HAECHI_JOBS__BACKEND=redis "
+            "to run them in separate workers"
+        )
     haechi_logging.configure(settings.log.level, settings.log.json_format)
-    asyncio.run(run_worker(settings))
+
+    async def work() -> None:
+        runtime = Runtime.build(settings)
+        try:
+            await runtime.job_runner(start_worker=True).worker()  # type: ignore[attr-defined]
+        finally:
+            await runtime.close()
+
+    asyncio.run(work())
 
 
 @main.command()

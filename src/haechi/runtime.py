@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from haechi.challenges import ChallengeRegistry, default_registry
 from haechi.core import db
 from haechi.core.crypto import Keyring, b64d, load_or_create_dev_keys
+from haechi.core.jobs import JobRunner, create_runner, registry as job_registry
 from haechi.core.metrics import Metrics
 from haechi.core.settings import Settings
 from haechi.core.store import Store, create_store
@@ -28,6 +29,15 @@ from haechi.risk.scoring import HeuristicScorer, RiskScorer
 
 log = logging.getLogger("haechi.runtime")
 INVALIDATE_CHANNEL = "sites:invalidate"
+# Modules whose import registers jobs on ``haechi.core.jobs.registry``. Features add theirs here.
+JOB_MODULES: tuple[str, ...] = ()
+
+
+def load_jobs() -> None:
+    import importlib
+
+    for name in JOB_MODULES:
+        importlib.import_module(name)
 
 
 def resolve_keys(settings: Settings) -> tuple[Keyring, bytes]:
@@ -75,6 +85,7 @@ class Runtime:
     metrics: Metrics
     protocol: ProtocolService
     owns_store: bool = True
+    jobs: JobRunner | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -142,9 +153,25 @@ class Runtime:
             owns_store=owns_store,
         )
 
-    async def start(self) -> None:
+    def resources(self) -> dict[str, Any]:
+        """What a job may use: it opens its own sessions through the same providers as HTTP."""
+        return {"store": self.store, "sessions": self.sessions, "runtime": self}
+
+    def job_runner(self, *, start_worker: bool) -> JobRunner:
+        load_jobs()
+        return create_runner(
+            self.settings, job_registry, self.resources(), start_worker=start_worker
+        )
+
+    async def start(self, *, jobs: bool = True) -> None:
+        """Migrate (when asked), start counter flushing, invalidation and, unless ``jobs`` is
+        False, the job runner: in-process jobs run here; on Redis this process only enqueues
+        and ``haechi worker`` processes work them off."""
         if self.settings.db.auto_migrate:
             await db.migrate(self.settings.database_url)
+        if jobs:
+            self.jobs = self.job_runner(start_worker=False)
+            await self.jobs.start()
         self._stop.clear()
         interval = self.settings.store.counter_flush_seconds
         self._tasks.append(asyncio.create_task(self.counters.run(self.store, interval, self._stop)))
@@ -174,6 +201,9 @@ class Runtime:
 
     async def close(self) -> None:
         self._stop.set()
+        if self.jobs is not None:
+            await self.jobs.stop()
+            self.jobs = None
         flusher, *others = self._tasks or [None]
         for task in others:
             task.cancel()

@@ -41,7 +41,6 @@ Key: TypeAlias = tuple[int, str, int]
 T, KIND, X, Y, BUTTON, PTYPE = range(6)
 
 POINTER_KINDS: Final = frozenset("mdu")
-EVENT_KINDS: Final = frozenset("mdusfb")
 POINTER_TYPES: Final = frozenset("mtp")
 # The primary pointer gives an event's type when it carries none; "none" reads as mouse.
 _PRIMARY_PTYPE: Final[dict[str, str]] = {"mouse": "m", "touch": "t", "pen": "p", "none": "m"}
@@ -126,6 +125,7 @@ class Telemetry:
         return not self.events and not self.keys
 
     def summary(self) -> TelemetrySummary:
+        """Counters in one pass; the path sums steps between consecutive pointer events."""
         moves = clicks = scrolls = blurs = 0
         path = 0.0
         hypot = math.hypot
@@ -186,8 +186,7 @@ def _parse(obj: object, encoded_size: int | None, max_bytes: int) -> Telemetry:
     if type(obj) is not dict:
         return Telemetry(present=True, anomalies=1)
     bad = 0
-    v = obj.get("v")
-    version = v if type(v) is int else None
+    version = _as_int(obj.get("v"))
     if version != VERSION:
         bad += 1  # read on as v1, best effort
     if encoded_size is not None and encoded_size > max_bytes:
@@ -237,8 +236,8 @@ def _parse(obj: object, encoded_size: int | None, max_bytes: int) -> Telemetry:
 
     dropped = 0
     if "dropped" in obj:
-        d = obj["dropped"]
-        if type(d) is int and 0 <= d <= MAX_DROPPED:
+        d = _as_int(obj["dropped"])
+        if d is not None and 0 <= d <= MAX_DROPPED:
             dropped = d
         else:
             bad += 1
@@ -297,13 +296,15 @@ def _read_events(raw: object, primary: str) -> tuple[list[Event], int]:
             and -lim <= x <= lim
             and type(y) in number
             and -lim <= y <= lim
-            and type(button) is int
+            and (type(button) is int or (type(button) is float and button.is_integer()))
             and lowest <= button <= highest
         ):
             bad += 1
             continue
         if type(t) is float:
             t = int(t)
+        if type(button) is float:
+            button = int(button)
         if t < last_t - JITTER_MS:
             bad += 1  # kept where it was sent; counted
         last_t = t
@@ -325,12 +326,12 @@ def _read_keys(raw: object) -> tuple[list[Key], int]:
         if type(k) not in _SEQUENCE or len(k) != 3:
             bad += 1
             continue
-        t, kind, slot = k[0], k[1], k[2]
+        t, kind, slot = k[0], k[1], _as_int(k[2])
         if (
             type(t) not in _NUMBER
             or not 0 <= t <= MAX_T_MS
             or (kind != "d" and kind != "u")
-            or type(slot) is not int
+            or slot is None
             or not 0 <= slot <= MAX_SLOT
         ):
             bad += 1
@@ -363,7 +364,8 @@ def _read_hints(raw: object) -> tuple[Mapping[str, HintValue], int]:
         if kind is bool:
             ok = kind_of is bool
         elif kind is int:
-            ok = kind_of is int and lo <= value <= hi
+            value = _as_int(value)
+            ok = value is not None and lo <= value <= hi
         else:
             ok = kind_of in _NUMBER and lo <= value <= hi
         if ok:
@@ -371,3 +373,12 @@ def _read_hints(raw: object) -> tuple[Mapping[str, HintValue], int]:
         else:
             bad += 1
     return (MappingProxyType(hints) if hints else _NO_HINTS), bad
+
+
+def _as_int(value: object) -> int | None:
+    """An integer, or a float with an integral value (JSON does not tell 1.0 from 1); not a bool."""
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return None

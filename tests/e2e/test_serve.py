@@ -1,0 +1,163 @@
+"""`haechi serve` as a real process on loopback, driven by curl, the CLI and the SDK."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from haechi.client import verify
+
+ROOT = Path(__file__).resolve().parents[2]
+HAECHI = str(Path(sys.executable).parent / "haechi")
+# Light work so the shell script's sha256sum loop stays quick.
+LIGHT_POLICY = json.dumps([{"max_risk": 100, "pow_bits": 5, "pow_count": 2}])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def env_for(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAECHI_")}
+    env.update(
+        HAECHI_DATA_DIR=str(data_dir),
+        HAECHI_POLICY__BANDS=LIGHT_POLICY,
+        HAECHI_LOG__ACCESS="true",
+    )
+    return env
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir.parent / f"serve-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [HAECHI, "serve", "--port", str(self.port)],
+                env=env_for(self.data_dir),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("server did not become ready:\n" + self.log.read_text())
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [HAECHI, *args],
+            env=env_for(self.data_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "data")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_demo_site_curl_flow_and_restart(server: Server) -> None:
+    demo_file = server.data_dir / "demo-site.json"
+    assert demo_file.stat().st_mode & 0o777 == 0o600
+    demo = json.loads(demo_file.read_text())
+    if shutil.which("curl") is None or shutil.which("sha256sum") is None:
+        pytest.fail("curl and sha256sum are needed for the curl flow")
+    result = subprocess.run(
+        ["bash", str(ROOT / "docs/examples/curl-flow.sh"), server.url, demo["sitekey"],
+         demo["secret"], "http://localhost:8080"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    first, second = (json.loads(line) for line in result.stdout.strip().splitlines())
+    assert first["success"] is True and first["hostname"] == "localhost", first
+    assert second == {"success": False, "error-codes": ["timeout-or-duplicate"], "messages": []}
+
+    # After a restart the demo secret (kept in the data directory) still verifies.
+    server.stop()
+    server.start()
+    assert json.loads(demo_file.read_text()) == demo
+    token = server.cli("solve", "--url", server.url, "--sitekey", demo["sitekey"],
+                       "--origin", "http://localhost").stdout.strip().splitlines()[-1]
+    assert verify(secret=demo["secret"], response=token, url=server.url).success
+    log = server.log.read_text()
+    assert demo["secret"] not in log
+    assert '"request_id"' in log and '"route": "/v1/solve"' in log.replace('":"', '": "')
+
+
+def test_cli_sites_and_rotation_against_a_live_server(server: Server) -> None:
+    created = server.cli("sites", "create", "--name", "Shop", "--hostname", "shop.example.com",
+                         "--hostname", "*.example.org", "--json")
+    assert created.returncode == 0, created.stderr
+    site = json.loads(created.stdout)
+    assert set(site) >= {"sitekey", "secret"}
+    listed = json.loads(server.cli("sites", "list", "--json").stdout)
+    assert site["sitekey"] in {s["sitekey"] for s in listed["data"]}
+    assert "secret" not in json.dumps(listed).replace('"secret_', "")
+
+    solved = server.cli("solve", "--url", server.url, "--sitekey", site["sitekey"],
+                        "--origin", "https://a.example.org")
+    assert solved.returncode == 0, solved.stderr
+    token = solved.stdout.strip().splitlines()[-1]
+    rotated = json.loads(server.cli("sites", "rotate-secret", site["sitekey"], "--json").stdout)
+    assert rotated["secret"] != site["secret"] and rotated["previous_secret_valid_until"]
+    # The old secret keeps working inside the grace period (the server's cache is bounded by TTL).
+    time.sleep(5.5)
+    assert verify(secret=site["secret"], response=token, url=server.url).success
+    token2 = server.cli("solve", "--url", server.url, "--sitekey", site["sitekey"],
+                        "--origin", "https://shop.example.com").stdout.strip().splitlines()[-1]
+    assert verify(secret=rotated["secret"], response=token2, url=server.url).success
+
+    wrong = server.cli("solve", "--url", server.url, "--sitekey", site["sitekey"],
+                       "--origin", "https://evil.example.net")
+    assert wrong.returncode != 0 and "invalid-hostname" in wrong.stderr
+    bad = server.cli("sites", "create", "--name", "x", "--hostname", "http://bad/")
+    assert bad.returncode != 0 and "hostname" in bad.stderr.lower()
+    missing = server.cli("sites", "rotate-secret", "hk_nope")
+    assert missing.returncode != 0 and "no site" in missing.stderr
+
+
+def test_serve_refuses_several_workers_with_the_memory_store(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [HAECHI, "serve", "--workers", "2", "--port", str(free_port())],
+        env=env_for(tmp_path), capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert proc.returncode != 0 and "in-process store" in proc.stderr
