@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from haechi.challenges import ChallengeRegistry, default_registry
 from haechi.core import db
 from haechi.core.crypto import Keyring, b64d, load_or_create_dev_keys
-from haechi.core.jobs import JobRunner, create_runner, registry as job_registry
+from haechi.core.jobs import JobRunner, create_runner
+from haechi.core.jobs import registry as job_registry
 from haechi.core.metrics import Metrics
 from haechi.core.settings import Settings
 from haechi.core.store import Store, create_store
@@ -204,7 +205,7 @@ class Runtime:
         if self.jobs is not None:
             await self.jobs.stop()
             self.jobs = None
-        flusher, *others = self._tasks or [None]
+        flusher, others = (self._tasks[0], self._tasks[1:]) if self._tasks else (None, [])
         for task in others:
             task.cancel()
         if flusher is not None:

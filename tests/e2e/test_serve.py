@@ -103,9 +103,18 @@ def test_demo_site_curl_flow_and_restart(server: Server) -> None:
     if shutil.which("curl") is None or shutil.which("sha256sum") is None:
         pytest.fail("curl and sha256sum are needed for the curl flow")
     result = subprocess.run(
-        ["bash", str(ROOT / "docs/examples/curl-flow.sh"), server.url, demo["sitekey"],
-         demo["secret"], "http://localhost:8080"],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            "bash",
+            str(ROOT / "docs/examples/curl-flow.sh"),
+            server.url,
+            demo["sitekey"],
+            demo["secret"],
+            "http://localhost:8080",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     first, second = (json.loads(line) for line in result.stdout.strip().splitlines())
     assert first["success"] is True and first["hostname"] == "localhost", first
@@ -115,8 +124,19 @@ def test_demo_site_curl_flow_and_restart(server: Server) -> None:
     server.stop()
     server.start()
     assert json.loads(demo_file.read_text()) == demo
-    token = server.cli("solve", "--url", server.url, "--sitekey", demo["sitekey"],
-                       "--origin", "http://localhost").stdout.strip().splitlines()[-1]
+    token = (
+        server.cli(
+            "solve",
+            "--url",
+            server.url,
+            "--sitekey",
+            demo["sitekey"],
+            "--origin",
+            "http://localhost",
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert verify(secret=demo["secret"], response=token, url=server.url).success
     log = server.log.read_text()
     assert demo["secret"] not in log
@@ -124,8 +144,17 @@ def test_demo_site_curl_flow_and_restart(server: Server) -> None:
 
 
 def test_cli_sites_and_rotation_against_a_live_server(server: Server) -> None:
-    created = server.cli("sites", "create", "--name", "Shop", "--hostname", "shop.example.com",
-                         "--hostname", "*.example.org", "--json")
+    created = server.cli(
+        "sites",
+        "create",
+        "--name",
+        "Shop",
+        "--hostname",
+        "shop.example.com",
+        "--hostname",
+        "*.example.org",
+        "--json",
+    )
     assert created.returncode == 0, created.stderr
     site = json.loads(created.stdout)
     assert set(site) >= {"sitekey", "secret"}
@@ -133,8 +162,15 @@ def test_cli_sites_and_rotation_against_a_live_server(server: Server) -> None:
     assert site["sitekey"] in {s["sitekey"] for s in listed["data"]}
     assert "secret" not in json.dumps(listed).replace('"secret_', "")
 
-    solved = server.cli("solve", "--url", server.url, "--sitekey", site["sitekey"],
-                        "--origin", "https://a.example.org")
+    solved = server.cli(
+        "solve",
+        "--url",
+        server.url,
+        "--sitekey",
+        site["sitekey"],
+        "--origin",
+        "https://a.example.org",
+    )
     assert solved.returncode == 0, solved.stderr
     token = solved.stdout.strip().splitlines()[-1]
     rotated = json.loads(server.cli("sites", "rotate-secret", site["sitekey"], "--json").stdout)
@@ -142,12 +178,30 @@ def test_cli_sites_and_rotation_against_a_live_server(server: Server) -> None:
     # The old secret keeps working inside the grace period (the server's cache is bounded by TTL).
     time.sleep(5.5)
     assert verify(secret=site["secret"], response=token, url=server.url).success
-    token2 = server.cli("solve", "--url", server.url, "--sitekey", site["sitekey"],
-                        "--origin", "https://shop.example.com").stdout.strip().splitlines()[-1]
+    token2 = (
+        server.cli(
+            "solve",
+            "--url",
+            server.url,
+            "--sitekey",
+            site["sitekey"],
+            "--origin",
+            "https://shop.example.com",
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert verify(secret=rotated["secret"], response=token2, url=server.url).success
 
-    wrong = server.cli("solve", "--url", server.url, "--sitekey", site["sitekey"],
-                       "--origin", "https://evil.example.net")
+    wrong = server.cli(
+        "solve",
+        "--url",
+        server.url,
+        "--sitekey",
+        site["sitekey"],
+        "--origin",
+        "https://evil.example.net",
+    )
     assert wrong.returncode != 0 and "invalid-hostname" in wrong.stderr
     bad = server.cli("sites", "create", "--name", "x", "--hostname", "http://bad/")
     assert bad.returncode != 0 and "hostname" in bad.stderr.lower()
@@ -158,6 +212,10 @@ def test_cli_sites_and_rotation_against_a_live_server(server: Server) -> None:
 def test_serve_refuses_several_workers_with_the_memory_store(tmp_path: Path) -> None:
     proc = subprocess.run(
         [HAECHI, "serve", "--workers", "2", "--port", str(free_port())],
-        env=env_for(tmp_path), capture_output=True, text=True, timeout=30, check=False,
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert proc.returncode != 0 and "in-process store" in proc.stderr

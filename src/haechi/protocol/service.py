@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -93,7 +93,7 @@ class ProtocolService:
 
     # ------------------------------------------------------------------ helpers
 
-    def _score(self, telemetry: Any, stage: str) -> RiskResult:
+    def _score(self, telemetry: Any, stage: Literal["challenge", "solve"]) -> RiskResult:
         parsed = parse_telemetry(telemetry)
         try:
             return self.scorer.score(RiskInput(telemetry=parsed, ip_rate=None, stage=stage))

@@ -67,6 +67,7 @@ def test_site(sitekey: str) -> SiteInfo | None:
         test_mode=mode,
     )
 
+
 Loader = Callable[[str], Awaitable[SiteInfo | None]]
 
 

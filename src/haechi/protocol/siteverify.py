@@ -83,7 +83,7 @@ async def verify(
     if not constant_time_equal(data["sk"], site.sitekey):
         return Verdict.fail(Failure.SITE_MISMATCH)
     # replay
-    verdict = Verdict(success=True, risk=int(data["r"]), **opened)  # type: ignore[arg-type]
+    verdict = Verdict(success=True, risk=int(data["r"]), **opened)
     record = orjson.dumps({"k": request.idempotency_key, "v": asdict(verdict)})
     ttl = max(1.0, data["exp"] - now) + service.settings.protocol.idempotency_ttl_seconds
     try:

@@ -251,7 +251,7 @@ class RedisStore(Store):
     async def ping(self) -> bool:
         try:
             async with asyncio.timeout(self.ping_timeout_seconds):
-                return bool(await self._redis.ping())
+                return bool(await self._redis.ping())  # type: ignore[misc]
         except Exception:
             return False
 
