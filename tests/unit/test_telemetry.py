@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import json
 import math
 import re
@@ -31,6 +33,7 @@ def doc_example() -> dict[str, Any]:
     return value
 
 
+@functools.cache
 def validator() -> jsonschema.Draft202012Validator:
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -400,8 +403,9 @@ def test_odd_python_values_never_raise() -> None:
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
 json_values = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=6)
-    | st.dictionaries(st.text(max_size=8), children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=8), children, max_size=6)
+    ),
     max_leaves=40,
 )
 # Near-valid pieces, so that the fuzzer reaches the checks inside events, keys and hints.
@@ -422,7 +426,7 @@ near_telemetry = st.fixed_dictionaries(
         "pointer": st.sampled_from(["mouse", "touch", "pen", "none", "", None, 1]),
         "events": st.lists(near_entries, max_size=30) | json_values,
         "keys": st.lists(near_entries, max_size=10) | json_values,
-        "hints": st.dictionaries(st.sampled_from(sorted(tm.HINTS) + ["other"]), json_values)
+        "hints": st.dictionaries(st.sampled_from([*sorted(tm.HINTS), "other"]), json_values)
         | json_values,
         "dropped": near_scalars,
     },
@@ -464,6 +468,6 @@ def test_fuzz_near_valid_telemetry_never_raises(value: dict[str, Any]) -> None:
 def _out_of_order(value: dict[str, Any]) -> bool:
     for member in ("events", "keys"):
         times = [entry[0] for entry in value.get(member, [])]
-        if any(b < a - tm.JITTER_MS for a, b in zip(times, times[1:], strict=False)):
+        if any(b < a - tm.JITTER_MS for a, b in itertools.pairwise(times)):
             return True
     return False

@@ -220,6 +220,8 @@ def _dt_std(times: list[int]) -> float:
 
 def _linear_share(mt: list[int], mx: list[float], my: list[float], starts: list[int]) -> float:
     """The share of movement (by length) on straight, constant-speed runs; 0 when none."""
+    if not starts:
+        return 0.0
     hypot = math.hypot
     total = linear = 0.0
     ends = [*starts[1:], len(mt)]

@@ -1,0 +1,87 @@
+"""Runtime wiring: cache invalidation across processes, jobs, settings safety."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from haechi.core.jobs import InProcessRunner
+from haechi.core.settings import Settings
+from haechi.core.store.redis import RedisStore
+from haechi.runtime import Runtime
+
+from ..conftest import REDIS_URL, unavailable, unique
+from .conftest import edge_settings, start_edge
+
+
+async def test_site_changes_reach_other_replicas_through_redis(tmp_path: Path) -> None:
+    """Two runtimes share SQLite and Redis: a rotation in one invalidates the other's cache."""
+    prefix = unique("haechi_inv") + ":"
+    stores = [RedisStore.from_url(REDIS_URL, key_prefix=prefix) for _ in range(2)]
+    if not await stores[0].ping():
+        unavailable("Redis", ConnectionError(REDIS_URL))
+    settings = edge_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}")
+    # Long TTL: only the explicit invalidation can make the second replica notice.
+    settings.protocol.site_cache_ttl_seconds = 3600
+    a_iter, b_iter = start_edge(settings, stores[0]), start_edge(settings, stores[1])
+    a, b = await a_iter.__anext__(), await b_iter.__anext__()
+    try:
+        site = await a.create_site()
+        token = await b.token(site.sitekey)
+        assert (await b.verify(secret=site.secret, response=token))["success"]
+        before = await a.runtime.sites.get_by_sitekey(site.sitekey)  # cached in replica a
+        assert before is not None and before.security_level == "medium"
+        await asyncio.sleep(0.2)  # let both listeners subscribe
+        await b.set_security_level(site.sitekey, "strict")  # publishes an invalidation
+        for _ in range(50):
+            cached = await a.runtime.sites.get_by_sitekey(site.sitekey)
+            if cached is not None and cached.security_level == "strict":
+                break
+            await asyncio.sleep(0.05)
+        assert cached is not None and cached.security_level == "strict"
+    finally:
+        for it in (a_iter, b_iter):
+            with pytest.raises(StopAsyncIteration):
+                await it.__anext__()
+        await stores[0].flush_prefix()
+        for s in stores:
+            await s.close()
+
+
+async def test_embedded_runtime_runs_in_process_jobs(tmp_path: Path) -> None:
+    from haechi.core.store.memory import MemoryStore
+
+    settings = edge_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'j.db'}")
+    runtime = Runtime.build(settings, store=MemoryStore())
+    await runtime.start()
+    try:
+        assert isinstance(runtime.jobs, InProcessRunner)
+        assert (await runtime.ready()) == {"store": True, "database": True}
+    finally:
+        await runtime.close()
+    assert runtime.jobs is None
+
+
+def test_production_refuses_generated_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAECHI_ENV", "production")
+    with pytest.raises(ValueError, match="HAECHI_KEYS__KEYRING"):
+        Settings()
+    monkeypatch.setenv("HAECHI_KEYS__KEYRING", '{"k1": "' + "A" * 43 + '"}')
+    monkeypatch.setenv("HAECHI_KEYS__ACTIVE", "k1")
+    monkeypatch.setenv("HAECHI_KEYS__SECRET_PEPPER", "B" * 43)
+    assert Settings().keys.active == "k1"
+
+
+def test_nested_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAECHI_STORE__URL", "redis://127.0.0.1:6379/3")
+    monkeypatch.setenv("HAECHI_TRUSTED_PROXIES", '["10.0.0.0/8"]')
+    monkeypatch.setenv("HAECHI_POLICY__BANDS", '[{"max_risk": 100, "pow_bits": 4}]')
+    settings = Settings()
+    assert settings.store.url.endswith("/3") and not settings.store.is_memory
+    assert settings.trusted_networks[0].prefixlen == 8
+    assert settings.policy.bands[0].pow_count == 1
+    monkeypatch.setenv("HAECHI_POLICY__BANDS", '[{"max_risk": 50, "pow_bits": 4}]')
+    with pytest.raises(ValueError, match="max_risk 100"):
+        Settings()
