@@ -30,7 +30,7 @@ def score(obj: object, *, ip_rate: float | None = None, missing: int = 30) -> Ri
     return scorer.score(RiskInput(telemetry=parse_telemetry(obj), ip_rate=ip_rate))
 
 
-def telemetry(events: list[list[Any]], **extra: Any) -> dict[str, Any]:
+def telemetry(events: list[Any], /, **extra: Any) -> dict[str, Any]:
     return {"v": 1, "viewport": [1280, 720], "pointer": "mouse", "events": events, **extra}
 
 

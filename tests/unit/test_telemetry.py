@@ -40,7 +40,7 @@ def validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def payload(events: list[Any] | None = None, **extra: Any) -> dict[str, Any]:
+def payload(events: list[Any] | None = None, /, **extra: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"v": 1, "viewport": [1280, 720], "pointer": "mouse"}
     base["events"] = [[0, "m", 10, 20, -1], [17, "m", 12, 21, -1]] if events is None else events
     base.update(extra)
@@ -72,7 +72,7 @@ def test_docs_example_parses_without_anomalies() -> None:
     assert summary.keys == 5
     assert summary.scrolls == 2
     assert summary.blurs == 1
-    assert summary.duration_ms == example["keys"][-1][0]
+    assert summary.duration_ms == example["keys"][-1][0] - example["events"][0][0]
     assert summary.path_px > 0
     assert summary.as_dict()["moves"] == summary.moves
 

@@ -31,7 +31,7 @@ from haechi.protocol import pow as pow_
 from haechi.protocol.messages import PROTOCOL_VERSION, ChallengeRequest, SolveRequest
 from haechi.protocol.sites import SiteCache, SiteInfo
 from haechi.risk.policy import Plan, Policy
-from haechi.risk.scoring import RiskInput, RiskResult, RiskScorer
+from haechi.risk.scoring import RiskInput, RiskResult, RiskScorer, rests_on_missing
 from haechi.risk.telemetry import parse_telemetry
 
 log = logging.getLogger("haechi.protocol")
@@ -104,7 +104,8 @@ class ProtocolService:
     def _plan(self, site: SiteInfo, risk: RiskResult) -> Plan:
         if site.test_mode is not None:
             return Plan(0, 0, pow_bits=1, pow_count=1, challenge=None, block=False)
-        may_block = risk.reasons != ("no-telemetry",)
+        # Missing telemetry (touch, keyboard-only, scripted) raises friction, never blocks alone.
+        may_block = not rests_on_missing(risk)
         return self.policy.decide(
             risk.risk, security_level=site.security_level, may_block=may_block
         )
