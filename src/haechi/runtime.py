@@ -10,19 +10,21 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from haechi.challenges import ChallengeRegistry, default_registry
 from haechi.core import db
-from haechi.core.crypto import Keyring, b64d, load_or_create_dev_keys
+from haechi.core.crypto import Keyring, b64d, load_or_create_dev_keys, write_private_bytes
 from haechi.core.jobs import JobRunner, create_runner
 from haechi.core.jobs import registry as job_registry
 from haechi.core.metrics import Metrics
 from haechi.core.settings import Settings
 from haechi.core.store import Store, create_store
 from haechi.core.store.counters import CounterBuffer
+from haechi.core.store.memory import MemoryStore
 from haechi.protocol.service import ProtocolService
 from haechi.protocol.sites import SiteCache, SiteInfo
 from haechi.risk.policy import Policy
@@ -30,6 +32,7 @@ from haechi.risk.scoring import HeuristicScorer, RiskScorer
 
 log = logging.getLogger("haechi.runtime")
 INVALIDATE_CHANNEL = "sites:invalidate"
+SNAPSHOT_FILE = "store-snapshot.json"
 # Modules whose import registers jobs on ``haechi.core.jobs.registry``. Features add theirs here.
 JOB_MODULES: tuple[str, ...] = ()
 
@@ -170,6 +173,7 @@ class Runtime:
         and ``haechi worker`` processes work them off."""
         if self.settings.db.auto_migrate:
             await db.migrate(self.settings.database_url)
+        self._restore_memory_store()
         if jobs:
             self.jobs = self.job_runner(start_worker=False)
             await self.jobs.start()
@@ -179,6 +183,29 @@ class Runtime:
         subscribe = getattr(self.store, "subscribe", None)
         if subscribe is not None:
             self._tasks.append(asyncio.create_task(self._listen_invalidations(subscribe)))
+
+    @property
+    def _snapshot_path(self) -> Path:
+        return self.settings.data_dir / SNAPSHOT_FILE
+
+    def _restore_memory_store(self) -> None:
+        if not (self.owns_store and isinstance(self.store, MemoryStore)):
+            return
+        path = self._snapshot_path
+        if path.exists():
+            try:
+                count = self.store.load(path.read_bytes())
+                log.info("restored the in-process store", extra={"entries": count})
+            except (ValueError, KeyError, TypeError):
+                log.warning("ignored an unreadable store snapshot", exc_info=True)
+            path.unlink()
+
+    def _snapshot_memory_store(self) -> None:
+        """Embedded mode: keep spent ids and unflushed counts across a graceful restart."""
+        if not (self.owns_store and isinstance(self.store, MemoryStore)):
+            return
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        write_private_bytes(self._snapshot_path, self.store.dump())
 
     async def _listen_invalidations(self, subscribe: Any) -> None:
         while not self._stop.is_set():
@@ -216,6 +243,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self._snapshot_memory_store()
         if self.owns_store:
             await self.store.close()
         await self.engine.dispose()

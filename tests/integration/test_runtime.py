@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,30 @@ def test_nested_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("HAECHI_POLICY__BANDS", '[{"max_risk": 50, "pow_bits": 4}]')
     with pytest.raises(ValueError, match="max_risk 100"):
         Settings()
+
+
+async def test_embedded_restart_keeps_spent_tokens_and_counts(tmp_path: Path) -> None:
+    """A graceful restart of embedded mode neither reopens a replay nor drops usage counts."""
+    settings = edge_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
+    first = start_edge(settings, None)
+    edge = await first.__anext__()
+    assert edge.runtime.owns_store
+    site = await edge.create_site()
+    token = await edge.token(site.sitekey)
+    assert (await edge.verify(secret=site.secret, response=token))["success"]
+    with pytest.raises(StopAsyncIteration):
+        await first.__anext__()
+    snapshot = settings.data_dir / "store-snapshot.json"
+    assert snapshot.stat().st_mode & 0o777 == 0o600
+
+    second = start_edge(settings, None)
+    edge = await second.__anext__()
+    try:
+        assert not snapshot.exists()
+        again = await edge.verify(secret=site.secret, response=token)
+        assert again["error-codes"] == ["timeout-or-duplicate"]
+        day = time.strftime("%Y%m%d", time.gmtime())
+        assert await edge.runtime.store.get_counter(f"usage:{day}:{site.sitekey}:verifies") == 1
+    finally:
+        with pytest.raises(StopAsyncIteration):
+            await second.__anext__()

@@ -157,7 +157,11 @@ def load_or_create_dev_keys(data_dir: Path) -> dict[str, object]:
 
 def write_private(path: Path, text: str) -> None:
     """Write a file readable only by its owner, created with that mode (no window)."""
+    write_private_bytes(path, text.encode("utf-8"))
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
     os.chmod(path, 0o600)

@@ -7,11 +7,14 @@ so memory stays bounded by what is live even when an attacker writes keys nobody
 
 from __future__ import annotations
 
+import base64
 import math
 import time
 from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import Any
+
+import orjson
 
 from haechi.core.store.base import RateDecision, Store
 
@@ -189,3 +192,49 @@ class MemoryStore(Store):
         for table in self._tables:
             table.clear()
         self._expiry.clear()
+
+    # ------------------------------------------------------------------ restart survival
+
+    def dump(self) -> bytes:
+        """Live values and counters with their remaining TTLs, for a graceful restart.
+
+        Embedded mode keeps spent challenge/token ids and unflushed usage counts here; writing
+        them out on shutdown and reading them back on start keeps a restart from reopening a
+        replay window or dropping counts. Rate-limit windows are not kept.
+        """
+        now = self._clock()
+
+        def remaining(expires: float) -> float | None:
+            return None if expires == _INF else expires - now
+
+        values = [
+            [key, base64.b64encode(value).decode("ascii"), remaining(expires)]
+            for key, (value, expires) in self._values.items()
+            if expires > now
+        ]
+        counters = [
+            [key, count, remaining(expires)]
+            for key, (count, expires) in self._counters.items()
+            if expires > now
+        ]
+        return orjson.dumps({"v": 1, "values": values, "counters": counters})
+
+    def load(self, data: bytes) -> int:
+        """Restore what ``dump`` wrote (merging counters); returns the number of entries."""
+        snapshot = orjson.loads(data)
+        if snapshot.get("v") != 1:
+            raise ValueError("unknown snapshot version")
+        now = self._clock()
+        loaded = 0
+        for key, encoded, ttl in snapshot["values"]:
+            expires = _INF if ttl is None else now + float(ttl)
+            if expires > now:
+                self._put(_VALUES, key, (base64.b64decode(encoded), expires), None)
+                loaded += 1
+        for key, count, ttl in snapshot["counters"]:
+            expires = _INF if ttl is None else now + float(ttl)
+            old = self._counters.get(key)
+            total = int(count) + (old[0] if old is not None and old[1] > now else 0)
+            self._put(_COUNTERS, key, (total, expires), old)
+            loaded += 1
+        return loaded
