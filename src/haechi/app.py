@@ -39,14 +39,21 @@ class EdgeMiddleware:
         self.app = app
         self.settings = settings
         self.routes = routes
-        self.runtime: Runtime | None = None
+        # Exact route paths seen so far (a finite set: only Route paths are cached).
+        self._names: dict[str, str] = {}
 
     def _route_name(self, scope: Scope) -> str:
+        path = scope["path"]
+        name = self._names.get(path)
+        if name is not None:
+            return name
         for route in self.routes:
             match, _ = route.matches(scope)
-            if match is Match.FULL:
-                path = getattr(route, "path", None)
-                return str(path) if path else "other"
+            if match is not Match.NONE:
+                if isinstance(route, Route):
+                    self._names[path] = route.path
+                    return route.path
+                return str(getattr(route, "path", "other"))
         return "unmatched"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -80,9 +87,8 @@ class EdgeMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = self._route_name(scope)
-            runtime: Runtime | None = getattr(scope.get("app"), "state", None) and getattr(
-                scope["app"].state, "runtime", None
-            )
+            app = scope.get("app")
+            runtime: Runtime | None = getattr(app.state, "runtime", None) if app else None
             if runtime is not None:
                 runtime.metrics.requests.labels(route, scope["method"], str(status)).inc()
                 runtime.metrics.latency.labels(route).observe(elapsed)
