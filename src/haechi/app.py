@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import secrets
@@ -18,6 +19,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from haechi import __version__
+from haechi.core.crypto import constant_time_equal
 from haechi.core.logging import request_id_var
 from haechi.core.net import client_ip
 from haechi.core.settings import Settings
@@ -121,8 +123,26 @@ async def readyz(request: Request) -> Response:
     )
 
 
+def metrics_allowed(settings: Settings, request: Request) -> bool:
+    token = settings.metrics.token
+    if token:
+        given = request.headers.get("authorization", "")
+        if constant_time_equal(given, f"Bearer {token}"):
+            return True
+    peer = request.client.host if request.client else ""
+    try:
+        ip = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in ipaddress.ip_network(c, strict=False) for c in settings.metrics.allow)
+
+
 async def metrics(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
+    if not metrics_allowed(runtime.settings, request):
+        return JSONResponse({"error": "not found"}, status_code=404)
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

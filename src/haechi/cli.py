@@ -275,6 +275,8 @@ def solve(
     url: str, sitekey: str, origin: str | None, action: str | None, cdata: str | None
 ) -> None:
     """Fetch and solve a challenge without a browser; the token is the last line printed."""
+    import httpx
+
     from haechi.client import SolveError, asolve
 
     try:
@@ -283,8 +285,10 @@ def solve(
         )
     except SolveError as error:
         raise click.ClickException(f"the challenge was not solved: {error.code}") from None
-    except OSError as error:
+    except (httpx.HTTPError, OSError) as error:
         raise click.ClickException(f"cannot reach {url}: {error}") from None
+    except ValueError:
+        raise click.ClickException(f"{url} did not answer like a Haechi edge") from None
     click.echo(token)
 
 

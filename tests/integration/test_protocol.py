@@ -466,7 +466,14 @@ async def test_health_ready_and_metrics(quick_edge: Edge) -> None:
     assert (await quick_edge.http.get("/healthz")).json()["status"] == "ok"
     ready = await quick_edge.http.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"store": True, "database": True}
-    text = (await quick_edge.http.get("/metrics")).text
+    # /metrics lists every site's traffic: not for a public client without the token.
+    assert (await quick_edge.http.get("/metrics")).status_code == 404
+    quick_edge.runtime.settings.metrics.token = "scrape-me"
+    wrong = await quick_edge.http.get("/metrics", headers={"authorization": "Bearer nope"})
+    assert wrong.status_code == 404
+    text = (
+        await quick_edge.http.get("/metrics", headers={"authorization": "Bearer scrape-me"})
+    ).text
     assert f'haechi_challenges_issued_total{{site="{site.sitekey}",type="none"}} 1.0' in text
     assert (
         f'haechi_tokens_verified_total{{dialect="haechi",result="success",site="{site.sitekey}"}} 1.0'

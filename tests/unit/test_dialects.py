@@ -59,7 +59,7 @@ EXPECTED: dict[Failure, dict[Dialect, tuple[int, str]]] = {
     F.SITE_MISMATCH: {
         H: (200, "invalid-input-response"),
         R: (200, "invalid-input-response"),
-        C: (200, "sitekey-secret-mismatch"),
+        C: (200, "invalid-input-response"),
         T: (200, "invalid-input-response"),
     },
     F.SITEKEY_MISMATCH: {
@@ -94,6 +94,12 @@ EXPECTED: dict[Failure, dict[Dialect, tuple[int, str]]] = {
     },
     F.INTERNAL: {
         H: (200, "internal-error"),
+        R: (200, "bad-request"),
+        C: (200, "bad-request"),
+        T: (200, "internal-error"),
+    },
+    F.RATE_LIMITED: {
+        H: (200, "rate-limited"),
         R: (200, "bad-request"),
         C: (200, "bad-request"),
         T: (200, "internal-error"),
@@ -133,7 +139,7 @@ DOCUMENTED = {
         "internal-error",
     },
 }
-DOCUMENTED[H] = DOCUMENTED[T] | {"sitekey-secret-mismatch", "invalid-remoteip"}
+DOCUMENTED[H] = DOCUMENTED[T] | {"sitekey-secret-mismatch", "invalid-remoteip", "rate-limited"}
 
 CASES = [
     (dialect, failure, status, code)
@@ -471,7 +477,7 @@ def test_multipart_with_unicode_and_repeated_fields() -> None:
     body = body.replace(
         b"--\r\n", b'\r\nContent-Disposition: form-data; name="secret"\r\n\r\nb\r\n'
     )
-    body += b"--hb--\r\n"
+    body += b"------hb--\r\n"
     # The first occurrence of a repeated field counts.
     got = parse_request(T, ctype, body, {})
     assert got == VerifyRequest(secret="a", response="töken")
@@ -629,3 +635,20 @@ def test_haechi_test_secrets() -> None:
 
     assert dialects.test_key_verdict("not-a-test-secret", now=now) is None
     assert dialects.test_key_verdict(HAECHI_PASS[0], now=now) is None  # a sitekey
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b'; x="' + b"(" * 60_000 + b'"', b";" * 60_000],
+)
+def test_hostile_multipart_headers_are_cheap_bad_requests(header: bytes) -> None:
+    import time
+
+    body = (
+        b'------hb\r\nContent-Disposition: form-data; name="secret"'
+        + header
+        + b"\r\n\r\nabc\r\n------hb--\r\n"
+    )
+    started = time.perf_counter()
+    assert parse_request(T, "multipart/form-data; boundary=----hb", body, {}) is Failure.BAD_REQUEST
+    assert time.perf_counter() - started < 0.05

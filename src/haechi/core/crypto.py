@@ -1,13 +1,17 @@
 """Sealing, signing and secret digests.
 
 Everything a browser carries between requests — a challenge, a response token — is sealed with
-AES-256-GCM under a key from a shared keyring, so it is both authenticated (tampering is detected)
-and confidential (a challenge's answer and a token's score never reach the browser in clear).
+AES-256-GCM-SIV under a key from a shared keyring, so it is both authenticated (tampering is
+detected) and confidential (a challenge's answer and a token's score never reach the browser in
+clear).
 
 Each sealed value reads ``v1.<kid>.<base64url(nonce || ciphertext || tag)>``. The key id selects
 the ring entry; a per-purpose subkey is derived with HKDF so a challenge can never be replayed as
-a token, and the purpose and key id are bound as associated data. Rotation without downtime: add a
-new key to every replica's ring, then make it active; old ids keep opening until dropped.
+a token, and the purpose and key id are bound as associated data. GCM-SIV tolerates random nonce
+collisions (plain GCM would need a key change every 2**32 seals, days at full load). Callers pad
+plaintexts to a fixed size, because a ciphertext's length is its plaintext's length: a sealed
+answer must not tell how many cells are correct. Rotation without downtime: add a new key to
+every replica's ring, then make it active; old ids keep opening until dropped.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 SEAL_VERSION = "v1"
@@ -59,7 +63,7 @@ class SealError(Exception):
 @dataclass(frozen=True, slots=True)
 class _Key:
     kid: str
-    aead: AESGCM
+    aead: AESGCMSIV
     aad: bytes
 
 
@@ -92,13 +96,17 @@ class Keyring:
         sub = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"haechi/" + purpose.encode()
         ).derive(raw)
-        key = _Key(kid, AESGCM(sub), f"{SEAL_VERSION}|{purpose}|{kid}".encode())
+        key = _Key(kid, AESGCMSIV(sub), f"{SEAL_VERSION}|{purpose}|{kid}".encode())
         self._cache[(purpose, kid)] = key
         return key
 
-    def seal(self, purpose: str, plaintext: bytes) -> str:
+    def seal(self, purpose: str, plaintext: bytes, *, pad_to: int = 0) -> str:
+        """Seal ``plaintext``; with ``pad_to``, pad it with spaces to a multiple of that many
+        bytes first (JSON ignores trailing whitespace), hiding its exact length."""
         key = self._key(purpose, self.active)
         assert key is not None
+        if pad_to:
+            plaintext += b" " * (-len(plaintext) % pad_to)
         nonce = os.urandom(_NONCE_BYTES)
         sealed = key.aead.encrypt(nonce, plaintext, key.aad)
         return f"{SEAL_VERSION}.{key.kid}.{b64e(nonce + sealed)}"

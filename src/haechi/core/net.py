@@ -16,9 +16,13 @@ def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
     elif text.count(":") == 1:  # "1.2.3.4:5678"
         text = text.split(":", 1)[0]
     try:
-        return ipaddress.ip_address(text)
+        ip = ipaddress.ip_address(text)
     except ValueError:
         return None
+    # An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d.
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 def _trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, nets: Sequence[Network]) -> bool:
@@ -74,3 +78,18 @@ def hostname_allowed(host: str, allowed: Sequence[str]) -> bool:
         elif host == entry:
             return True
     return False
+
+
+def ip_bucket(ip: str) -> str:
+    """Rate-limit bucket for a client address: IPv4 as is, IPv6 by its /64.
+
+    One IPv6 subscriber usually holds a whole /64, so counting single addresses would give an
+    attacker 2**64 budgets.
+    """
+    if ":" not in ip:
+        return ip
+    try:
+        network = ipaddress.ip_network(f"{ip}/64", strict=False)
+    except ValueError:
+        return ip
+    return str(network)

@@ -79,6 +79,9 @@ class RateLimitSettings(BaseModel):
     window_seconds: int = 10
     per_ip: int = 300
     per_sitekey: int = 50_000
+    # /siteverify per calling IP (site backends): generous, it bounds secret guessing and the
+    # database lookups unknown secrets cost.
+    siteverify_per_ip: int = 20_000
 
 
 class PlanBand(BaseModel):
@@ -132,6 +135,31 @@ class PolicySettings(BaseModel):
         return bands
 
 
+class MetricsSettings(BaseModel):
+    """Who may read /metrics: socket peers in ``allow`` (never taken from X-Forwarded-For), or
+    anyone presenting ``Authorization: Bearer <token>`` when a token is set. It lists every
+    site's traffic, so it is not public."""
+
+    allow: list[str] = Field(
+        default_factory=lambda: [
+            "127.0.0.0/8",
+            "::1/128",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "fc00::/7",
+        ]
+    )
+    token: str = ""
+
+    @field_validator("allow")
+    @classmethod
+    def _valid_cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)
+        return value
+
+
 class LogSettings(BaseModel):
     level: str = "INFO"
     json_format: bool = Field(default=True, alias="json")
@@ -163,6 +191,7 @@ class Settings(BaseSettings):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -25,12 +25,10 @@ from __future__ import annotations
 import enum
 import ipaddress
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
 from typing import Final, Literal
 from urllib.parse import parse_qs
 
@@ -139,6 +137,8 @@ def parse_request(
             values[name] = value or None
     except _BadRequest:
         return Failure.BAD_REQUEST
+    except Exception:
+        return Failure.BAD_REQUEST
     remoteip = values["remoteip"]
     if remoteip is not None and dialect in _LENIENT_REMOTEIP:
         remoteip = _lenient_ip(remoteip)
@@ -207,25 +207,38 @@ def _read_json(body: bytes, wanted: frozenset[str]) -> dict[str, str | None]:
     return fields
 
 
+_BOUNDARY_RE = re.compile(r'boundary=(?:"([^"]{1,70})"|([^\s;,"]{1,70}))', re.IGNORECASE)
+_PART_NAME_RE = re.compile(rb'^content-disposition:\s*form-data\s*;.*?\bname="([^"]{1,64})"', re.I)
+_MAX_PART_HEADERS = 1024
+
+
 def _read_multipart(content_type: str, body: bytes) -> dict[str, str | None]:
-    try:
-        head = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n"
-        message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
-    except (ValueError, LookupError, TypeError) as exc:  # UnicodeEncodeError; parser defects
-        raise _BadRequest from exc
-    if not isinstance(message, EmailMessage) or not message.is_multipart():
+    """A small, bounded multipart/form-data reader: linear time, no recursion.
+
+    Only simple text fields are read; each part's header block is capped at 1 KiB.
+    """
+    match = _BOUNDARY_RE.search(content_type)
+    if match is None:
         raise _BadRequest
-    if message.get_boundary() is None:
+    delimiter = b"--" + (match.group(1) or match.group(2)).encode("latin-1")
+    chunks = body.split(delimiter)
+    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
         raise _BadRequest
     fields: dict[str, str | None] = {}
-    for count, part in enumerate(message.iter_parts()):
+    for count, chunk in enumerate(chunks[1:-1]):
         if count >= _MAX_FIELDS:
             raise _BadRequest
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or name in fields or part.is_multipart():
-            continue
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
+        if not chunk.startswith(b"\r\n") or not chunk.endswith(b"\r\n"):
+            raise _BadRequest
+        head, sep, payload = chunk[2:-2].partition(b"\r\n\r\n")
+        if not sep or len(head) > _MAX_PART_HEADERS:
+            raise _BadRequest
+        name = None
+        for line in head.split(b"\r\n"):
+            found = _PART_NAME_RE.match(line)
+            if found is not None:
+                name = found.group(1).decode("latin-1")
+        if name is None or name in fields:
             continue
         try:
             fields[name] = payload.decode("utf-8")
@@ -262,6 +275,7 @@ _HAECHI_CODES: Final[Mapping[Failure, str]] = {
     Failure.BAD_REQUEST: "bad-request",
     Failure.TEST_FAIL: "invalid-input-response",
     Failure.INTERNAL: "internal-error",
+    Failure.RATE_LIMITED: "rate-limited",
 }
 
 _RECAPTCHA_CODES: Final[Mapping[Failure, str]] = {
@@ -283,6 +297,7 @@ _RECAPTCHA_CODES: Final[Mapping[Failure, str]] = {
     # No internal-error in Google's table; bad-request makes libraries report a service-side
     # problem ("unavailable") rather than a visitor who failed or replayed a challenge.
     Failure.INTERNAL: "bad-request",
+    Failure.RATE_LIMITED: "bad-request",
 }
 
 _HCAPTCHA_CODES: Final[Mapping[Failure, str]] = {
@@ -292,15 +307,16 @@ _HCAPTCHA_CODES: Final[Mapping[Failure, str]] = {
     Failure.MALFORMED_RESPONSE: "invalid-input-response",
     Failure.BAD_SIGNATURE: "invalid-input-response",
     Failure.EXPIRED: "expired-input-response",
-    # hCaptcha secrets are per account: a token from a site the secret does not own is exactly
-    # "the sitekey is not registered with the provided secret".
-    Failure.SITE_MISMATCH: "sitekey-secret-mismatch",
+    # A token of another site is reported like a forged one, so that one tenant's secret cannot
+    # tell genuine tokens of other tenants from forgeries.
+    Failure.SITE_MISMATCH: "invalid-input-response",
     Failure.SITEKEY_MISMATCH: "sitekey-secret-mismatch",
     Failure.DUPLICATE: "already-seen-response",
     Failure.INVALID_REMOTEIP: "invalid-remoteip",
     Failure.BAD_REQUEST: "bad-request",
     Failure.TEST_FAIL: "invalid-input-response",
     Failure.INTERNAL: "bad-request",
+    Failure.RATE_LIMITED: "bad-request",
 }
 
 _TURNSTILE_CODES: Final[Mapping[Failure, str]] = {
@@ -318,6 +334,8 @@ _TURNSTILE_CODES: Final[Mapping[Failure, str]] = {
     # What Cloudflare's always-fail secret 2x0000000000000000000000000000000AA answers.
     Failure.TEST_FAIL: "invalid-input-response",
     Failure.INTERNAL: "internal-error",
+    # internal-error is Turnstile's "retry" code.
+    Failure.RATE_LIMITED: "internal-error",
 }
 
 ERROR_CODES: Final[Mapping[Dialect, Mapping[Failure, str]]] = {

@@ -18,6 +18,8 @@ MAX_ACTION = 32
 MAX_CDATA = 255
 MAX_SEALED = 8192
 _ACTION_RE = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
+# Turnstile's rule for cData; also keeps a token's size fixed (no escapes in its JSON).
+_CDATA_RE = re.compile(r"^[A-Za-z0-9_\-]{0,255}$")
 _SITEKEY_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
@@ -78,10 +80,13 @@ def parse_challenge(body: Any) -> ChallengeRequest:
     action = _optional_str(data, "action", MAX_ACTION)
     if action is not None and not _ACTION_RE.match(action):
         raise Invalid("'action' allows 1-32 of A-Z a-z 0-9 _ -", code="bad-request")
+    cdata = _optional_str(data, "cdata", MAX_CDATA)
+    if cdata is not None and not _CDATA_RE.match(cdata):
+        raise Invalid("'cdata' allows up to 255 of A-Z a-z 0-9 _ -", code="bad-request")
     return ChallengeRequest(
         sitekey=sitekey,
         action=action,
-        cdata=_optional_str(data, "cdata", MAX_CDATA),
+        cdata=cdata,
         locale=_optional_str(data, "locale", 35),
         telemetry=_telemetry(data),
     )

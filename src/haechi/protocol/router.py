@@ -8,6 +8,7 @@ its vendor aliases answer in their dialects' shapes.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from haechi.core.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
-from haechi.core.net import hostname_from_headers
+from haechi.core.net import hostname_from_headers, ip_bucket
 from haechi.core.store.base import StoreUnavailable
 from haechi.protocol import messages
 from haechi.protocol.dialects import Dialect, VerifyRequest, parse_request, render
@@ -87,13 +88,13 @@ def error_response(error: HaechiError) -> JSONResponse:
     )
 
 
-async def _json_body(request: Request, limit: int) -> Any:
+async def _json_body(request: Request, limit: int) -> tuple[int, Any]:
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type not in _JSON_TYPES:
         raise UnsupportedMediaType("send the body as application/json")
     body = await read_body(request, limit)
     try:
-        return orjson.loads(body)
+        return len(body), orjson.loads(body)
     except orjson.JSONDecodeError:
         raise HaechiError("the body is not valid JSON", code="bad-request") from None
 
@@ -110,14 +111,21 @@ async def _rate_limit(runtime: Runtime, key: str, limit: int) -> None:
         raise RateLimited("too many requests; slow down", retry_after=decision.retry_after)
 
 
+def rate_key(request: Request) -> str:
+    """The client's rate-limit bucket: its IPv4 address, or its IPv6 /64 (one subscriber)."""
+    ip: str = request.scope.get("haechi.client_ip", "unknown")
+    return ip_bucket(ip)
+
+
 def edge_endpoint(
     handler: Callable[[Request, Runtime], Awaitable[dict[str, Any]]],
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         runtime = runtime_of(request)
         try:
-            ip = request.scope.get("haechi.client_ip", "unknown")
-            await _rate_limit(runtime, f"rl:ip:{ip}", runtime.settings.rate_limit.per_ip)
+            await _rate_limit(
+                runtime, f"rl:ip:{rate_key(request)}", runtime.settings.rate_limit.per_ip
+            )
             body = await handler(request, runtime)
         except HaechiError as error:
             return error_response(error)
@@ -126,19 +134,31 @@ def edge_endpoint(
     return endpoint
 
 
+def _telemetry_size(runtime: Runtime, raw_size: int, telemetry: Any) -> int | None:
+    """Encoded size of the telemetry, measured only when the body could hold too much of it."""
+    if telemetry is None or raw_size <= runtime.settings.protocol.max_telemetry_bytes:
+        return None
+    return len(orjson.dumps(telemetry))
+
+
 async def _challenge(request: Request, runtime: Runtime) -> dict[str, Any]:
-    body = await _json_body(request, runtime.settings.protocol.max_body_bytes)
+    raw_size, body = await _json_body(request, runtime.settings.protocol.max_body_bytes)
     parsed = messages.parse_challenge(body)
-    await _rate_limit(runtime, f"rl:sk:{parsed.sitekey}", runtime.settings.rate_limit.per_sitekey)
     hostname = hostname_from_headers(request.headers.get("origin"), request.headers.get("referer"))
-    return await runtime.protocol.issue(parsed, hostname=hostname)
+    site = await runtime.protocol.authorize(parsed.sitekey, hostname)
+    # Counted only for requests the site would serve, so nobody can spend a site's budget
+    # from a page that is not the site's.
+    await _rate_limit(runtime, f"rl:sk:{site.sitekey}", runtime.settings.rate_limit.per_sitekey)
+    size = _telemetry_size(runtime, raw_size, parsed.telemetry)
+    return await runtime.protocol.issue(parsed, hostname=hostname, site=site, telemetry_size=size)
 
 
 async def _solve(request: Request, runtime: Runtime) -> dict[str, Any]:
-    body = await _json_body(request, runtime.settings.protocol.max_body_bytes)
+    raw_size, body = await _json_body(request, runtime.settings.protocol.max_body_bytes)
     parsed = messages.parse_solve(body)
     hostname = hostname_from_headers(request.headers.get("origin"), request.headers.get("referer"))
-    outcome = await runtime.protocol.solve(parsed, hostname=hostname)
+    size = _telemetry_size(runtime, raw_size, parsed.telemetry)
+    outcome = await runtime.protocol.solve(parsed, hostname=hostname, telemetry_size=size)
     return outcome.body
 
 
@@ -149,6 +169,16 @@ async def preflight(request: Request) -> Response:
 def siteverify_endpoint(dialect: Dialect) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         runtime = runtime_of(request)
+        limit = runtime.settings.rate_limit.siteverify_per_ip
+        try:
+            await _rate_limit(runtime, f"rl:sv:{rate_key(request)}", limit)
+        except RateLimited as error:
+            status, payload = render(dialect, Verdict.fail(Failure.RATE_LIMITED))
+            headers = {"retry-after": str(max(1, math.ceil(error.retry_after)))}
+            return JSONResponse(payload, status_code=status, headers=headers)
+        except Unavailable:
+            status, payload = render(dialect, Verdict.fail(Failure.INTERNAL))
+            return JSONResponse(payload, status_code=status)
         try:
             raw = await read_body(request, SITEVERIFY_MAX_BYTES)
         except PayloadTooLarge:

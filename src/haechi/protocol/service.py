@@ -39,6 +39,9 @@ log = logging.getLogger("haechi.protocol")
 CHALLENGE_PURPOSE = "challenge"
 TOKEN_PURPOSE = "token"
 MAX_TOKEN_CHARS = 2048
+# Sealed plaintexts are padded to a multiple of this many bytes: every token, and every challenge
+# whose answer is of ordinary size, has the same length, so length reveals nothing.
+SEAL_PAD_BYTES = 1024
 _SYSTEM_RNG = random.SystemRandom()
 
 
@@ -93,8 +96,12 @@ class ProtocolService:
 
     # ------------------------------------------------------------------ helpers
 
-    def _score(self, telemetry: Any, stage: Literal["challenge", "solve"]) -> RiskResult:
-        parsed = parse_telemetry(telemetry)
+    def _score(
+        self, telemetry: Any, stage: Literal["challenge", "solve"], size: int | None
+    ) -> RiskResult:
+        parsed = parse_telemetry(
+            telemetry, encoded_size=size, max_bytes=self.settings.protocol.max_telemetry_bytes
+        )
         try:
             return self.scorer.score(RiskInput(telemetry=parsed, ip_rate=None, stage=stage))
         except Exception:
@@ -131,12 +138,25 @@ class ProtocolService:
 
     # ------------------------------------------------------------------ challenge
 
-    async def issue(
-        self, request: ChallengeRequest, *, hostname: str | None, now: float | None = None
-    ) -> dict[str, Any]:
-        site = await self.site_for_request(request.sitekey)
+    async def authorize(self, sitekey: str, hostname: str | None) -> SiteInfo:
+        """The site a challenge is asked for, when it exists and the page may use it."""
+        site = await self.site_for_request(sitekey)
         self.check_hostname(site, hostname)
-        risk = self._score(request.telemetry, "challenge")
+        return site
+
+    async def issue(
+        self,
+        request: ChallengeRequest,
+        *,
+        hostname: str | None,
+        site: SiteInfo | None = None,
+        telemetry_size: int | None = None,
+        now: float | None = None,
+    ) -> dict[str, Any]:
+        """Issue a challenge; ``site`` is the result of ``authorize`` when the caller has it."""
+        if site is None:
+            site = await self.authorize(request.sitekey, hostname)
+        risk = self._score(request.telemetry, "challenge", telemetry_size)
         plan = self._plan(site, risk)
         now = self.clock() if now is None else now
         body = await self._seal_challenge(
@@ -198,7 +218,9 @@ class ProtocolService:
         params = pow_.PowParams(challenge_id, plan.pow_bits, pow_count)
         return {
             "v": PROTOCOL_VERSION,
-            "challenge": self.keyring.seal(CHALLENGE_PURPOSE, orjson.dumps(sealed)),
+            "challenge": self.keyring.seal(
+                CHALLENGE_PURPOSE, orjson.dumps(sealed), pad_to=SEAL_PAD_BYTES
+            ),
             "pow": params.public(),
             "task": task,
             "expires_at": expires,
@@ -208,7 +230,12 @@ class ProtocolService:
     # ------------------------------------------------------------------ solve
 
     async def solve(
-        self, request: SolveRequest, *, hostname: str | None, now: float | None = None
+        self,
+        request: SolveRequest,
+        *,
+        hostname: str | None,
+        telemetry_size: int | None = None,
+        now: float | None = None,
     ) -> Outcome:
         now = self.clock() if now is None else now
         try:
@@ -216,7 +243,9 @@ class ProtocolService:
         except (SealError, orjson.JSONDecodeError):
             return Outcome.fail("invalid-challenge")
         site_label = str(data.get("sk", ""))
-        outcome = await self._solve_opened(data, request, hostname=hostname, now=now)
+        outcome = await self._solve_opened(
+            data, request, hostname=hostname, telemetry_size=telemetry_size, now=now
+        )
         if outcome.kind == "fail":
             self.metrics.challenges_failed.labels(site_label, outcome.body["code"]).inc()
         else:
@@ -225,11 +254,21 @@ class ProtocolService:
         return outcome
 
     async def _solve_opened(
-        self, data: dict[str, Any], request: SolveRequest, *, hostname: str | None, now: float
+        self,
+        data: dict[str, Any],
+        request: SolveRequest,
+        *,
+        hostname: str | None,
+        telemetry_size: int | None,
+        now: float,
     ) -> Outcome:
         if now >= data["exp"]:
             return Outcome.fail("expired")
-        site = await self.sites.get_by_sitekey(data["sk"])
+        try:
+            site = await self.sites.get_by_sitekey(data["sk"])
+        except Exception as error:
+            log.exception("site lookup failed")
+            raise Unavailable("site lookup failed; try again") from error
         if site is None or not site.active:
             return Outcome.fail("invalid-sitekey")
         if site.test_mode is None:
@@ -252,7 +291,7 @@ class ProtocolService:
             kind = self.registry.get(data["ty"])
             if kind is None or not kind.check(data["ans"], request.answer).ok:
                 return Outcome.fail("wrong-answer")
-        risk = self._score(request.telemetry, "solve")
+        risk = self._score(request.telemetry, "solve", telemetry_size)
         final_risk = max(risk.risk, data["r"]) if data["ty"] is None else risk.risk
         plan = self._plan(site, risk)
         if plan.block:
@@ -294,6 +333,9 @@ class ProtocolService:
             "ts": int(now),
             "exp": int(now + self._token_ttl),
         }
-        token = self.keyring.seal(TOKEN_PURPOSE, orjson.dumps(payload))
-        assert len(token) <= MAX_TOKEN_CHARS
+        token = self.keyring.seal(TOKEN_PURPOSE, orjson.dumps(payload), pad_to=SEAL_PAD_BYTES)
+        # The request limits (sitekey, hostname, action, cdata) keep a token near 1,400
+        # characters; this guards those limits from drifting apart.
+        if len(token) > MAX_TOKEN_CHARS:
+            raise RuntimeError("a token outgrew its limit; check the field limits")
         return token

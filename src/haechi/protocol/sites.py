@@ -24,6 +24,7 @@ log = logging.getLogger("haechi.sites")
 TEST_PASS_SITEKEY = "hk_test_pass_00000000000000"
 TEST_FAIL_SITEKEY = "hk_test_fail_00000000000000"
 _MAX_ENTRIES = 100_000
+_MAX_NEGATIVE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,27 +74,37 @@ Loader = Callable[[str], Awaitable[SiteInfo | None]]
 
 @dataclass(slots=True)
 class _Entry:
-    site: SiteInfo | None
+    site: SiteInfo
     expires: float
     refreshing: bool = False
 
 
 class _TtlCache:
+    """Known sites and unknown keys, kept apart: a flood of random keys fills (and at worst
+    clears) only the small negative table, never evicting real sites."""
+
     def __init__(self, loader: Loader, ttl: float, negative_ttl: float) -> None:
         self._loader = loader
         self._ttl = ttl
         self._negative_ttl = negative_ttl
+        # A stale entry is served while it refreshes, but not forever: when the database stays
+        # down this long, the site is treated as unknown (fail closed).
+        self._max_stale = max(60.0, 10 * ttl)
         self._entries: dict[str, _Entry] = {}
+        self._negative: dict[str, float] = {}
         self._inflight: dict[str, asyncio.Future[SiteInfo | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def get(self, key: str) -> SiteInfo | None:
-        entry = self._entries.get(key)
         now = time.monotonic()
+        unknown_until = self._negative.get(key)
+        if unknown_until is not None and unknown_until > now:
+            return None
+        entry = self._entries.get(key)
         if entry is not None:
             if entry.expires > now:
                 return entry.site
-            if entry.site is not None:
+            if entry.expires + self._max_stale > now:
                 # Serve the stale entry; refresh it once in the background.
                 if not entry.refreshing:
                     entry.refreshing = True
@@ -129,17 +140,29 @@ class _TtlCache:
             future.set_result(site)
         finally:
             del self._inflight[key]
+        now = time.monotonic()
+        if site is None:
+            if len(self._negative) >= _MAX_NEGATIVE:
+                self._negative.clear()
+            self._negative[key] = now + self._negative_ttl
+            self._entries.pop(key, None)
+            return None
         if len(self._entries) >= _MAX_ENTRIES:
-            self._entries.clear()
-        ttl = self._ttl if site is not None else self._negative_ttl
-        self._entries[key] = _Entry(site, time.monotonic() + ttl)
+            # Drop the oldest half (dicts keep insertion order; refreshes re-insert).
+            for old in list(self._entries)[: _MAX_ENTRIES // 2]:
+                del self._entries[old]
+        self._negative.pop(key, None)
+        self._entries.pop(key, None)
+        self._entries[key] = _Entry(site, now + self._ttl)
         return site
 
     def invalidate(self, key: str | None = None) -> None:
         if key is None:
             self._entries.clear()
+            self._negative.clear()
         else:
             self._entries.pop(key, None)
+            self._negative.pop(key, None)
 
 
 class SiteCache:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from dataclasses import asdict
 from typing import Any
 
@@ -23,6 +24,7 @@ from haechi.protocol.verdict import Failure, Verdict
 
 log = logging.getLogger("haechi.siteverify")
 MAX_IDEMPOTENCY_KEY = 128
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_\-]{16,128}$")
 
 
 async def verify(
@@ -50,6 +52,8 @@ async def verify(
         except ValueError:
             return Verdict.fail(Failure.INVALID_REMOTEIP)
 
+    if not _SECRET_RE.match(request.secret):
+        return Verdict.fail(Failure.INVALID_SECRET)  # not worth a lookup
     digest = secret_digest(service.pepper, request.secret)
     try:
         site = await service.sites.get_by_secret_digest(digest)
@@ -69,7 +73,7 @@ async def verify(
     except SealError as error:
         kind = Failure.BAD_SIGNATURE if error.kind == "bad-tag" else Failure.MALFORMED_RESPONSE
         return Verdict.fail(kind)
-    opened = {
+    opened: dict[str, Any] = {
         "challenge_ts": float(data["ts"]),
         "hostname": data["h"],
         "action": data["a"],
@@ -77,28 +81,44 @@ async def verify(
         "sitekey": data["sk"],
         "token_id": data["id"],
     }
-    # expiry, site
-    if now >= data["exp"]:
-        return Verdict.fail(Failure.EXPIRED, **opened)
+    # site: before expiry, so one tenant's secret learns nothing about another's tokens
     if not constant_time_equal(data["sk"], site.sitekey):
         return Verdict.fail(Failure.SITE_MISMATCH)
+    key = f"tk:{data['id']}"
+    if request.idempotency_key is not None:
+        # An idempotent repeat gets the first answer for the whole TTL, even past expiry.
+        try:
+            stored = await service.store.get(key)
+        except StoreUnavailable:
+            log.exception("store unavailable at siteverify")
+            return Verdict.fail(Failure.INTERNAL)
+        if stored is not None:
+            return _repeat(stored, request.idempotency_key, opened)
+    # expiry
+    if now >= data["exp"]:
+        return Verdict.fail(Failure.EXPIRED, **opened)
     # replay
     verdict = Verdict(success=True, risk=int(data["r"]), **opened)
     record = orjson.dumps({"k": request.idempotency_key, "v": asdict(verdict)})
     ttl = max(1.0, data["exp"] - now) + service.settings.protocol.idempotency_ttl_seconds
     try:
-        first = await service.store.spend(f"tk:{data['id']}", ttl, record)
+        first = await service.store.spend(key, ttl, record)
     except StoreUnavailable:
         log.exception("store unavailable at siteverify")
         return Verdict.fail(Failure.INTERNAL)
     if first is None:
         service.counters.add(usage_key(site.sitekey, "verifies", now))
         return verdict
-    previous = orjson.loads(first)
+    return _repeat(first, request.idempotency_key, opened)
+
+
+def _repeat(stored: bytes, idempotency_key: str | None, opened: dict[str, Any]) -> Verdict:
+    """The first verdict again for the same idempotency key; a duplicate for anyone else."""
+    previous = orjson.loads(stored)
     if (
-        request.idempotency_key is not None
+        idempotency_key is not None
         and previous.get("k") is not None
-        and constant_time_equal(previous["k"], request.idempotency_key)
+        and constant_time_equal(previous["k"], idempotency_key)
     ):
         repeated: dict[str, Any] = previous["v"]
         repeated["failure"] = None

@@ -32,6 +32,8 @@ class Failure(enum.StrEnum):
     TEST_FAIL = "test-fail"
     # A dependency failed (store down): fail closed.
     INTERNAL = "internal"
+    # The calling IP exceeded its siteverify budget; retry after the Retry-After header.
+    RATE_LIMITED = "rate-limited"
 
 
 @dataclass(slots=True)
