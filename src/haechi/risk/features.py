@@ -26,6 +26,8 @@ Nothing here raises on bad input: ``extract`` returns an empty feature matrix an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
 from typing import Final
 
 import numpy as np
@@ -36,6 +38,7 @@ from haechi.risk.telemetry import MAX_COORD, MAX_EVENTS, Telemetry
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
+EventRow = list[int | float | str]  # one telemetry v1 event: [t, kind, x, y, button]
 
 MOVE, DOWN, UP = 0, 1, 2
 KIND_CODES: Final = {"m": MOVE, "d": DOWN, "u": UP}
@@ -87,6 +90,7 @@ FEATURE_NAMES: Final = (
 N_FEATURES: Final = len(FEATURE_NAMES)
 
 HESITATION_MS: Final = 50.0
+_NUMERIC: Final = itemgetter(0, 2, 3, 4)  # t, x, y, button of an event
 _EPS: Final = 1e-9
 
 
@@ -150,24 +154,27 @@ def _empty_features(flags: set[str], **kw: float) -> SegmentFeatures:
 def from_telemetry(tele: Telemetry) -> tuple[Trajectory, set[str]]:
     """The mouse/pen pointer events of parsed telemetry (touch is not a trajectory here)."""
     flags: set[str] = set()
-    rows = [e for e in tele.events if e[1] in KIND_CODES]
-    if not rows:
+    events = tele.events
+    n = len(events)
+    kinds = "".join([e[1] for e in events]).encode("ascii", "replace")
+    ptypes = "".join([e[5] for e in events]).encode("ascii", "replace")
+    if len(kinds) != n or len(ptypes) != n:
+        flags.add("malformed")  # not what the parser makes
+        return EMPTY, flags
+    k = np.frombuffer(kinds, np.uint8)
+    pointer = (k == ord("m")) | (k == ord("d")) | (k == ord("u"))
+    if not pointer.any():
         flags.add("no-pointer")
         return EMPTY, flags
-    rows_mp = [e for e in rows if e[5] != "t"]
-    if not rows_mp:
+    keep = pointer & (np.frombuffer(ptypes, np.uint8) != ord("t"))
+    if not keep.any():
         flags.add("touch-only")
         return EMPTY, flags
-    return (
-        Trajectory(
-            np.fromiter((e[0] for e in rows_mp), np.float64, len(rows_mp)),
-            np.fromiter((KIND_CODES[e[1]] for e in rows_mp), np.int8, len(rows_mp)),
-            np.fromiter((e[2] for e in rows_mp), np.float64, len(rows_mp)),
-            np.fromiter((e[3] for e in rows_mp), np.float64, len(rows_mp)),
-            np.fromiter((e[4] for e in rows_mp), np.int8, len(rows_mp)),
-        ),
-        flags,
-    )
+    num = np.fromiter(chain.from_iterable(map(_NUMERIC, events)), np.float64, 4 * n)
+    num = num.reshape(n, 4)[keep]
+    k = k[keep]
+    codes = np.where(k == ord("m"), MOVE, np.where(k == ord("d"), DOWN, UP)).astype(np.int8)
+    return Trajectory(num[:, 0], codes, num[:, 1], num[:, 2], num[:, 3].astype(np.int8)), flags
 
 
 def clean(traj: Trajectory) -> tuple[Trajectory, set[str]]:
@@ -490,6 +497,19 @@ def resample(
     held = _held_buttons(traj)
     j = np.clip(np.searchsorted(traj.t, ft, side="right") - 1, 0, len(traj) - 1)
     fb = held[j]
+    # A browser flushes a coalesced move before a down or up: keep the last original move
+    # before each click when no frame came after it.
+    move_at = np.flatnonzero(moves)
+    click_at = np.flatnonzero(~moves)
+    before = np.searchsorted(move_at, click_at) - 1
+    pm = move_at[np.maximum(before, 0)]
+    lastf = np.searchsorted(ft, np.round(traj.t[click_at]), side="right") - 1
+    last_frame_t = np.where(lastf >= 0, ft[np.maximum(lastf, 0)], -np.inf)
+    pm = np.unique(pm[(before >= 0) & (np.round(traj.t[pm]) > last_frame_t)])
+    ft = np.concatenate([ft, np.round(traj.t[pm])])
+    fx = np.concatenate([fx, traj.x[pm]])
+    fy = np.concatenate([fy, traj.y[pm]])
+    fb = np.concatenate([fb, traj.button[pm]])
     clicks = ~moves
     t = np.concatenate([ft, np.round(traj.t[clicks])])
     order = np.lexsort((np.concatenate([np.zeros(ft.shape[0]), np.ones(int(clicks.sum()))]), t))
@@ -531,7 +551,7 @@ def _held_buttons(traj: Trajectory) -> I8:
     return held
 
 
-def to_events(traj: Trajectory, *, start_ms: float | None = None) -> list[list[object]]:
+def to_events(traj: Trajectory, *, start_ms: float | None = None) -> list[EventRow]:
     """Telemetry v1 events for a trajectory, as the widget writes them.
 
     Times become whole ms from ``start_ms`` (default: the first event) and never decrease;
@@ -546,8 +566,8 @@ def to_events(traj: Trajectory, *, start_ms: float | None = None) -> list[list[o
     times = np.maximum(np.round(traj.t - base), 0.0).astype(np.int64).tolist()
     xs = np.round(np.clip(traj.x, -MAX_COORD, MAX_COORD), 2).tolist()
     ys = np.round(np.clip(traj.y, -MAX_COORD, MAX_COORD), 2).tolist()
-    out: list[list[object]] = []
-    pending: list[object] | None = None
+    out: list[EventRow] = []
+    pending: EventRow | None = None
     last_move = -MOVE_INTERVAL_MS
     last_t = 0
     for t, kind, x, y, button in zip(
@@ -556,7 +576,7 @@ def to_events(traj: Trajectory, *, start_ms: float | None = None) -> list[list[o
         t = max(t, last_t)
         last_t = t
         if kind == MOVE:
-            event: list[object] = [t, "m", x, y, max(-1, min(4, button))]
+            event: EventRow = [t, "m", x, y, max(-1, min(4, button))]
             if t - last_move >= MOVE_INTERVAL_MS:
                 out.append(event)
                 last_move = t
