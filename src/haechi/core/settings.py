@@ -11,12 +11,22 @@ from __future__ import annotations
 import ipaddress
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["all", "edge", "platform"]
+
+
+def _check_cidrs(value: list[str]) -> list[str]:
+    for cidr in value:
+        ipaddress.ip_network(cidr, strict=False)
+    return value
+
+
+# A list of networks in CIDR notation, e.g. ["10.0.0.0/8", "::1/128"].
+Cidrs = Annotated[list[str], AfterValidator(_check_cidrs)]
 
 
 class DbSettings(BaseModel):
@@ -140,7 +150,7 @@ class MetricsSettings(BaseModel):
     anyone presenting ``Authorization: Bearer <token>`` when a token is set. It lists every
     site's traffic, so it is not public."""
 
-    allow: list[str] = Field(
+    allow: Cidrs = Field(
         default_factory=lambda: [
             "127.0.0.0/8",
             "::1/128",
@@ -152,12 +162,6 @@ class MetricsSettings(BaseModel):
     )
     token: str = ""
 
-    @field_validator("allow")
-    @classmethod
-    def _valid_cidrs(cls, value: list[str]) -> list[str]:
-        for cidr in value:
-            ipaddress.ip_network(cidr, strict=False)
-        return value
 
 
 class LogSettings(BaseModel):
@@ -179,7 +183,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".haechi")
     role: Role = "all"
     # CIDRs whose X-Forwarded-For is believed.
-    trusted_proxies: list[str] = Field(default_factory=list)
+    trusted_proxies: Cidrs = Field(default_factory=list)
     # Public base URL of this deployment, used in links; empty means "from the request".
     public_url: str = ""
 
@@ -193,12 +197,6 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _valid_cidrs(cls, value: list[str]) -> list[str]:
-        for cidr in value:
-            ipaddress.ip_network(cidr, strict=False)
-        return value
 
     @model_validator(mode="after")
     def _production_needs_real_keys(self) -> Settings:
