@@ -18,10 +18,16 @@ $(BIN)/haechi: pyproject.toml
 
 install: $(BIN)/haechi ## Create .venv and install Haechi with its dev extras
 
-serve: install ## Run Haechi on embedded defaults (SQLite, in-process store) at :8080
+serve: install widget ## Run Haechi on embedded defaults (SQLite, in-process store) at :8080
 	$(BIN)/haechi serve --host 127.0.0.1 --port 8080
 
-test: install ## Run the whole test suite (unit + integration on SQLite/PostgreSQL/MariaDB × memory/Redis)
+widget: ## Build the widget into widget/dist (prints gzip sizes; fails over 15 KB)
+	cd widget && npm ci --no-audit --no-fund && npm run build
+
+widget-test: widget ## Widget type check and unit tests (node's test runner)
+	cd widget && npm run typecheck && npm test
+
+test: install widget ## Run the whole test suite (unit + integration on SQLite/PostgreSQL/MariaDB × memory/Redis)
 	@$(BIN)/pytest -q $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status = 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
 
@@ -40,4 +46,4 @@ format: install ## Apply ruff formatting and safe fixes
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install serve test test-unit lint format clean
+.PHONY: help install serve test test-unit lint format clean widget widget-test

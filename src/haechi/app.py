@@ -164,6 +164,9 @@ def create_app(
         from haechi.protocol.router import routes as edge_routes
 
         routes += edge_routes()
+        from haechi.widget import routes as widget_routes
+
+        routes += widget_routes(settings)
     if role in ("all", "platform"):
         from haechi.platform.app import create_platform_app
 

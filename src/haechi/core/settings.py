@@ -163,7 +163,6 @@ class MetricsSettings(BaseModel):
     token: str = ""
 
 
-
 class LogSettings(BaseModel):
     level: str = "INFO"
     json_format: bool = Field(default=True, alias="json")
@@ -196,7 +195,6 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     log: LogSettings = Field(default_factory=LogSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
-
 
     @model_validator(mode="after")
     def _production_needs_real_keys(self) -> Settings:

@@ -1,0 +1,97 @@
+// The two browser-facing calls of docs/api.md. Bodies go as text/plain JSON, which spares the
+// browser a CORS preflight; no cookies, no credentials.
+import type { PowChallenge } from "./pow";
+import type { TelemetryV1 } from "./telemetry";
+
+export interface SelectTask {
+  kind: "select";
+  grid: { rows: number; cols: number };
+  cells: { id: string; image?: string; label?: string; alt?: string }[];
+  select: { min: number; max: number };
+}
+export interface DrawTask {
+  kind: "draw";
+  image: string;
+  canvas: { width: number; height: number };
+}
+export interface AudioTask {
+  kind: "audio";
+  audio: string;
+  input: { format: "digits" | "text"; maxLength: number };
+}
+export type Task = (SelectTask | DrawTask | AudioTask) & {
+  type: string;
+  locale: "en" | "ko";
+  prompt: string;
+  alternatives?: "audio"[];
+};
+
+export interface Challenge {
+  v: 1;
+  challenge: string;
+  pow: PowChallenge;
+  task: Task | null;
+  expires_at: number;
+  expires_in: number;
+}
+
+export type SolveOutcome =
+  | { outcome: "token"; token: string; expires_in: number }
+  | { outcome: "step_up"; challenge: Challenge }
+  | { outcome: "fail"; code: string };
+
+/** A request that did not give an answer: `code` is the server's error code or `network`. */
+export class RequestError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status = 0,
+    readonly retryAfter = 0,
+  ) {
+    super(code);
+  }
+  get retryable(): boolean {
+    return this.status === 0 || this.status === 429 || this.status >= 500;
+  }
+}
+
+async function post<T>(endpoint: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(endpoint + path, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+      signal,
+    });
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    throw new RequestError("network");
+  }
+  const data = (await response.json().catch(() => null)) as { error?: { code?: string } } | null;
+  if (!response.ok || !data) {
+    const retryAfter = Number(response.headers.get("retry-after")) || 0;
+    throw new RequestError(data?.error?.code ?? `http-${response.status}`, response.status, retryAfter);
+  }
+  return data as T;
+}
+
+export interface ChallengeParams {
+  sitekey: string;
+  action?: string;
+  cdata?: string;
+  locale: string;
+  telemetry: TelemetryV1;
+}
+
+export const requestChallenge = (endpoint: string, params: ChallengeParams, signal?: AbortSignal): Promise<Challenge> =>
+  post(endpoint, "/v1/challenge", { v: 1, ...params }, signal);
+
+export const solveChallenge = (
+  endpoint: string,
+  challenge: string,
+  solution: { pow?: number[]; answer?: unknown },
+  telemetry: TelemetryV1,
+  signal?: AbortSignal,
+): Promise<SolveOutcome> => post(endpoint, "/v1/solve", { v: 1, challenge, solution, telemetry }, signal);
