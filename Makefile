@@ -43,7 +43,10 @@ format: install ## Apply ruff formatting and safe fixes
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 
+bench-widget: install widget ## Widget timings in headless Chromium (load-to-token, worker hash rate)
+	HAECHI_WIDGET_BENCH=1 $(BIN)/pytest -q -s tests/e2e/test_widget_bench.py
+
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install serve test test-unit lint format clean widget widget-test
+.PHONY: help install serve test test-unit lint format clean widget widget-test bench-widget
