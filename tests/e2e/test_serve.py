@@ -3,100 +3,35 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from haechi.client import verify
 
+from .server import HAECHI, Haechi, free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-HAECHI = str(Path(sys.executable).parent / "haechi")
 # Light work so the shell script's sha256sum loop stays quick.
 LIGHT_POLICY = json.dumps([{"max_risk": 100, "pow_bits": 5, "pow_count": 2}])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def env_for(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HAECHI_")}
-    env.update(
-        HAECHI_DATA_DIR=str(data_dir),
-        HAECHI_POLICY__BANDS=LIGHT_POLICY,
-        HAECHI_LOG__ACCESS="true",
-    )
-    return env
-
-
-class Server:
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir.parent / f"serve-{self.port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [HAECHI, "serve", "--port", str(self.port)],
-                env=env_for(self.data_dir),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("server did not become ready:\n" + self.log.read_text())
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [HAECHI, *args],
-            env=env_for(self.data_dir),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+SERVER_ENV = {"HAECHI_POLICY__BANDS": LIGHT_POLICY, "HAECHI_LOG__ACCESS": "true"}
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "data")
+def server(tmp_path: Path) -> Iterator[Haechi]:
+    srv = Haechi(tmp_path / "data", dict(SERVER_ENV))
     srv.start()
     yield srv
     srv.stop()
 
 
-def test_demo_site_curl_flow_and_restart(server: Server) -> None:
+def test_demo_site_curl_flow_and_restart(server: Haechi) -> None:
     demo_file = server.data_dir / "demo-site.json"
     assert demo_file.stat().st_mode & 0o777 == 0o600
     demo = json.loads(demo_file.read_text())
@@ -143,7 +78,7 @@ def test_demo_site_curl_flow_and_restart(server: Server) -> None:
     assert '"request_id"' in log and '"route": "/v1/solve"' in log.replace('":"', '": "')
 
 
-def test_cli_sites_and_rotation_against_a_live_server(server: Server) -> None:
+def test_cli_sites_and_rotation_against_a_live_server(server: Haechi) -> None:
     created = server.cli(
         "sites",
         "create",
@@ -212,7 +147,7 @@ def test_cli_sites_and_rotation_against_a_live_server(server: Server) -> None:
 def test_serve_refuses_several_workers_with_the_memory_store(tmp_path: Path) -> None:
     proc = subprocess.run(
         [HAECHI, "serve", "--workers", "2", "--port", str(free_port())],
-        env=env_for(tmp_path),
+        env=Haechi(tmp_path, dict(SERVER_ENV)).environment(),
         capture_output=True,
         text=True,
         timeout=30,

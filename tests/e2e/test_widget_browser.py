@@ -11,14 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,8 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from .server import Haechi as BaseHaechi
+
 ROOT = Path(__file__).resolve().parents[2]
-HAECHI = str(Path(sys.executable).parent / "haechi")
 CHROMIUM = os.environ.get("HAECHI_TEST_CHROMIUM", "/usr/bin/chromium")
 DIST = ROOT / "widget" / "dist"
 REQUIRE = "1" in (
@@ -69,62 +65,16 @@ def documented_csp(heading: str) -> str:
 # ------------------------------------------------------------------------------ servers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Haechi:
-    """`haechi serve` on loopback with its own data directory and policy."""
-
-    data_dir: Path
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def demo(self) -> dict[str, str]:
-        data: dict[str, str] = json.loads((self.data_dir / "demo-site.json").read_text())
-        return data
+class Haechi(BaseHaechi):
+    """A server whose widget must be served (built and mounted)."""
 
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HAECHI_")}
-        env.update(HAECHI_DATA_DIR=str(self.data_dir), HAECHI_LOG__ACCESS="false", **self.env)
-        log = (self.data_dir / "serve.log").open("wb")
-        self.proc = subprocess.Popen(
-            [HAECHI, "serve", "--port", str(self.port)], env=env, stdout=log, stderr=log
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, (self.data_dir / "serve.log").read_text()
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise AssertionError("haechi serve did not become ready")
+        self.env.setdefault("HAECHI_LOG__ACCESS", "false")
+        super().start()
         script = httpx.get(f"{self.url}/v1/widget.js", timeout=5)
         assert script.status_code == 200, (
             f"/v1/widget.js answered {script.status_code}: is haechi.widget mounted in app.py?"
         )
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
     def siteverify(self, token: str, path: str = "/siteverify") -> dict[str, Any]:
         reply = httpx.post(
@@ -137,7 +87,7 @@ class Haechi:
 def start_haechi(tmp: Path, **env: str) -> Iterator[Haechi]:
     if not (DIST / "widget.js").is_file():
         missing("the built widget (npm ci && npm run build in widget/)")
-    server = Haechi(tmp / "data", env)
+    server = Haechi(tmp / "data", dict(env))
     try:
         server.start()
         yield server
