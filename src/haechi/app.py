@@ -63,12 +63,16 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = dict(scope["headers"])
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        incoming = ""
+        forwarded: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                forwarded = value
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else secrets.token_hex(8)
         token = request_id_var.set(request_id)
         peer = scope.get("client")
-        forwarded = headers.get(b"x-forwarded-for")
         scope["haechi.client_ip"] = client_ip(
             peer[0] if peer else None,
             forwarded.decode("latin-1") if forwarded else None,

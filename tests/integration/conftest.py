@@ -127,11 +127,16 @@ async def edge(store: Any, database_url: str, tmp_path: Path) -> AsyncIterator[E
         yield e
 
 
+def embedded_edge(tmp_path: Path, **overrides: Any) -> AsyncIterator[Edge]:
+    """An edge on embedded defaults (SQLite + memory) with some settings overridden."""
+    from haechi.core.store.memory import MemoryStore
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'embedded.db'}"
+    return start_edge(edge_settings(tmp_path, url, **overrides), MemoryStore())
+
+
 @pytest.fixture
 async def quick_edge(tmp_path: Path) -> AsyncIterator[Edge]:
     """Embedded defaults only (SQLite + memory) for tests that are about HTTP, not backends."""
-    from haechi.core.store.memory import MemoryStore
-
-    settings = edge_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
-    async for e in start_edge(settings, MemoryStore()):
+    async for e in embedded_edge(tmp_path):
         yield e

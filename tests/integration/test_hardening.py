@@ -13,10 +13,9 @@ import pytest
 
 from haechi.core.net import client_ip, ip_bucket
 from haechi.core.settings import RateLimitSettings
-from haechi.core.store.memory import MemoryStore
 from haechi.protocol.sites import SiteCache, SiteInfo
 
-from .conftest import ORIGIN, Edge, edge_settings, start_edge
+from .conftest import ORIGIN, Edge, embedded_edge
 
 
 async def test_sealed_lengths_reveal_nothing(quick_edge: Edge) -> None:
@@ -44,12 +43,9 @@ async def test_cdata_with_control_characters_is_refused_before_anything_is_spent
 
 
 async def test_wrong_origin_cannot_spend_a_sites_budget(tmp_path: Path) -> None:
-    settings = edge_settings(
-        tmp_path,
-        f"sqlite+aiosqlite:///{tmp_path / 'b.db'}",
-        rate_limit=RateLimitSettings(per_ip=1000, per_sitekey=5, window_seconds=60),
-    )
-    async for e in start_edge(settings, MemoryStore()):
+    async for e in embedded_edge(
+        tmp_path, rate_limit=RateLimitSettings(per_ip=1000, per_sitekey=5, window_seconds=60)
+    ):
         site = await e.create_site()
         for _ in range(20):
             assert (await e.challenge(site.sitekey, origin="https://evil.test")).status_code == 400
@@ -142,12 +138,9 @@ async def test_idempotent_repeat_outlives_the_token(quick_edge: Edge) -> None:
 
 
 async def test_siteverify_rate_limit_per_ip(tmp_path: Path) -> None:
-    settings = edge_settings(
-        tmp_path,
-        f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
-        rate_limit=RateLimitSettings(siteverify_per_ip=3, window_seconds=60),
-    )
-    async for e in start_edge(settings, MemoryStore()):
+    async for e in embedded_edge(
+        tmp_path, rate_limit=RateLimitSettings(siteverify_per_ip=3, window_seconds=60)
+    ):
         codes = []
         for _ in range(4):
             reply = await e.http.post(

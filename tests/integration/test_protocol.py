@@ -372,16 +372,12 @@ async def test_garbage_never_500s(
 
 async def test_rate_limit_per_ip(tmp_path: Any) -> None:
     from haechi.core.settings import RateLimitSettings
-    from haechi.core.store.memory import MemoryStore
 
-    from .conftest import edge_settings, start_edge
+    from .conftest import embedded_edge
 
-    settings = edge_settings(
-        tmp_path,
-        f"sqlite+aiosqlite:///{tmp_path / 'rl.db'}",
-        rate_limit=RateLimitSettings(per_ip=5, window_seconds=60),
-    )
-    async for e in start_edge(settings, MemoryStore()):
+    async for e in embedded_edge(
+        tmp_path, rate_limit=RateLimitSettings(per_ip=5, window_seconds=60)
+    ):
         site = await e.create_site()
         codes = [(await e.challenge(site.sitekey)).status_code for _ in range(7)]
         assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
@@ -392,16 +388,12 @@ async def test_rate_limit_per_ip(tmp_path: Any) -> None:
 
 async def test_rate_limit_per_sitekey(tmp_path: Any) -> None:
     from haechi.core.settings import RateLimitSettings
-    from haechi.core.store.memory import MemoryStore
 
-    from .conftest import edge_settings, start_edge
+    from .conftest import embedded_edge
 
-    settings = edge_settings(
-        tmp_path,
-        f"sqlite+aiosqlite:///{tmp_path / 'rl.db'}",
-        rate_limit=RateLimitSettings(per_ip=100, per_sitekey=3, window_seconds=60),
-    )
-    async for e in start_edge(settings, MemoryStore()):
+    async for e in embedded_edge(
+        tmp_path, rate_limit=RateLimitSettings(per_ip=100, per_sitekey=3, window_seconds=60)
+    ):
         site = await e.create_site()
         other = await e.create_site()
         codes = [(await e.challenge(site.sitekey)).status_code for _ in range(4)]
@@ -410,7 +402,11 @@ async def test_rate_limit_per_sitekey(tmp_path: Any) -> None:
 
 
 async def test_test_keys(quick_edge: Edge) -> None:
-    from haechi.protocol.sites import TEST_FAIL_SITEKEY, TEST_PASS_SITEKEY
+    # The documented test sitekeys (docs/api.md), written out as a site would.
+    TEST_PASS_SITEKEY, TEST_FAIL_SITEKEY = (
+        "hk_test_pass_00000000000000",
+        "hk_test_fail_00000000000000",
+    )
 
     token = await quick_edge.token(TEST_PASS_SITEKEY, origin="https://anywhere.test")
     ok = await quick_edge.verify(

@@ -183,8 +183,6 @@ class Settings(BaseSettings):
     role: Role = "all"
     # CIDRs whose X-Forwarded-For is believed.
     trusted_proxies: Cidrs = Field(default_factory=list)
-    # Public base URL of this deployment, used in links; empty means "from the request".
-    public_url: str = ""
 
     db: DbSettings = Field(default_factory=DbSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)

@@ -13,7 +13,6 @@ from typing import Any
 from haechi.core.errors import Invalid
 
 PROTOCOL_VERSION = 1
-MAX_SITEKEY = 64
 MAX_ACTION = 32
 MAX_CDATA = 255
 MAX_SEALED = 8192

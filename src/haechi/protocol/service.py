@@ -271,11 +271,13 @@ class ProtocolService:
             raise Unavailable("site lookup failed; try again") from error
         if site is None or not site.active:
             return Outcome.fail("invalid-sitekey")
-        if site.test_mode is None:
-            if hostname is None:
-                return Outcome.fail("missing-hostname")
-            if hostname != data["h"] or not hostname_allowed(hostname, site.hostnames):
-                return Outcome.fail("invalid-hostname")
+        # Solving must come from the page that asked, and that page must still be allowed.
+        try:
+            self.check_hostname(site, hostname)
+        except Invalid as error:
+            return Outcome.fail(error.code)
+        if site.test_mode is None and hostname != data["h"]:
+            return Outcome.fail("invalid-hostname")
         if not pow_.check(pow_.PowParams(data["id"], data["pb"], data["pc"]), request.pow):
             return Outcome.fail("invalid-pow")
         # Spend before checking any answer: one attempt per challenge.

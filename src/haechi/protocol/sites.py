@@ -21,8 +21,6 @@ from haechi.protocol.dialects import test_sitekey_behaviour
 
 log = logging.getLogger("haechi.sites")
 
-TEST_PASS_SITEKEY = "hk_test_pass_00000000000000"
-TEST_FAIL_SITEKEY = "hk_test_fail_00000000000000"
 _MAX_ENTRIES = 100_000
 _MAX_NEGATIVE = 10_000
 
