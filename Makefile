@@ -46,7 +46,14 @@ format: install ## Apply ruff formatting and safe fixes
 bench-widget: install widget ## Widget timings in headless Chromium (load-to-token, worker hash rate)
 	HAECHI_WIDGET_BENCH=1 $(BIN)/pytest -q -s tests/e2e/test_widget_bench.py
 
+bench: install ## Protocol throughput under wrk, embedded and Redis, side by side with a bare endpoint
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/protocol/run.py $(BENCH_ARGS)
+
+bench-smoke: install ## A 1-second-per-scenario run of the protocol benchmark (CI): it works, answers are correct
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/protocol/run.py --quick
+
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install serve test test-unit lint format clean widget widget-test bench-widget
+.PHONY: help install serve test test-unit lint format clean widget widget-test bench-widget bench \
+	bench-smoke

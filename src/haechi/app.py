@@ -11,38 +11,62 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from haechi import __version__
+from haechi.core.asgi import JSON_CONTENT_TYPE, EdgeRequest, EdgeResponse, EdgeRoute, Handler
 from haechi.core.crypto import constant_time_equal
-from haechi.core.logging import request_id_var
+from haechi.core.logging import log_access, request_id_var
 from haechi.core.net import client_ip
 from haechi.core.settings import Settings
 from haechi.core.store import Store
 from haechi.runtime import Runtime
 
-access_log = logging.getLogger("haechi.access")
+log = logging.getLogger("haechi.edge")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 
 
-class EdgeMiddleware:
-    """One pure-ASGI layer: request id, client IP, metrics and the access log.
+class EdgeApp:
+    """The outermost ASGI layer: request id, client IP, metrics, access log, and the hot routes.
 
-    Metrics are labelled with the route *template*, never the raw path, so label cardinality
-    stays bounded whatever clients send.
+    Hot routes (``EdgeRoute``: the protocol endpoints and /healthz) are looked up by exact path
+    in a dict and run as plain functions (see ``haechi.core.asgi``); every other request goes to
+    the Starlette app behind, which also owns the lifespan. Metrics are labelled with the route
+    *template*, never the raw path, so label cardinality stays bounded whatever clients send.
     """
 
-    def __init__(self, app: ASGIApp, settings: Settings, routes: list[BaseRoute]) -> None:
+    def __init__(
+        self, app: Starlette, settings: Settings, routes: list[BaseRoute], fast: list[EdgeRoute]
+    ) -> None:
         self.app = app
         self.settings = settings
         self.routes = routes
+        self._fast: dict[tuple[str, str], Handler] = {}
+        self._allow: dict[str, bytes] = {}
+        for route in fast:
+            methods = set(route.methods)
+            if "GET" in methods:
+                methods.add("HEAD")
+            for method in methods:
+                self._fast[(method, route.path)] = route.handler
+            known = self._allow.get(route.path, b"").decode().split(", ")
+            allowed = sorted({m for m in known if m} | methods)
+            self._allow[route.path] = ", ".join(allowed).encode()
         # Exact route paths seen so far (a finite set: only Route paths are cached).
-        self._names: dict[str, str] = {}
+        self._names: dict[str, str] = {path: path for path in self._allow}
+        self._trusted = settings.trusted_networks
+        self._access = settings.log.access
+        self._metrics: Any = None
+
+    @property
+    def state(self) -> Any:
+        return self.app.state
 
     def _route_name(self, scope: Scope) -> str:
         path = scope["path"]
@@ -73,49 +97,85 @@ class EdgeMiddleware:
         request_id = incoming if _REQUEST_ID_RE.match(incoming) else secrets.token_hex(8)
         token = request_id_var.set(request_id)
         peer = scope.get("client")
-        scope["haechi.client_ip"] = client_ip(
+        ip = client_ip(
             peer[0] if peer else None,
             forwarded.decode("latin-1") if forwarded else None,
-            self.settings.trusted_networks,
+            self._trusted,
         )
+        scope["haechi.client_ip"] = ip
+        method: str = scope["method"]
+        path: str = scope["path"]
         status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"].append((b"x-request-id", request_id.encode()))
-            await send(message)
-
         try:
-            await self.app(scope, receive, send_wrapper)
+            handler = self._fast.get((method, path))
+            if handler is not None:
+                status = await self._serve(handler, scope, receive, send, request_id)
+            elif path in self._allow:
+                status = 405
+                response = EdgeResponse.json(
+                    {
+                        "v": 1,
+                        "error": {
+                            "code": "method-not-allowed",
+                            "message": "use " + (self._allow[path].decode()),
+                        },
+                    },
+                    status=405,
+                    headers=[(b"allow", self._allow[path])],
+                )
+                await _send(send, response, request_id, head=False)
+            else:
+
+                async def send_wrapper(message: Message) -> None:
+                    nonlocal status
+                    if message["type"] == "http.response.start":
+                        status = message["status"]
+                        message.setdefault("headers", [])
+                        message["headers"].append((b"x-request-id", request_id.encode()))
+                    await send(message)
+
+                await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = self._route_name(scope)
-            app = scope.get("app")
-            runtime: Runtime | None = getattr(app.state, "runtime", None) if app else None
-            if runtime is not None:
-                runtime.metrics.requests.labels(route, scope["method"], str(status)).inc()
-                runtime.metrics.latency.labels(route).observe(elapsed)
-            if self.settings.log.access:
-                access_log.info(
-                    "%s %s %s",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    extra={
-                        "status": status,
-                        "route": route,
-                        "ms": round(elapsed * 1000, 2),
-                        "ip": scope["haechi.client_ip"],
-                    },
-                )
+            metrics = self._metrics
+            if metrics is None:
+                runtime = getattr(self.app.state, "runtime", None)
+                metrics = self._metrics = runtime.metrics if runtime is not None else None
+            if metrics is not None:
+                metrics.observe_request(route, method, status, elapsed)
+            if self._access:
+                log_access(method, path, status, route, round(elapsed * 1000, 2), ip)
             request_id_var.reset(token)
 
+    async def _serve(
+        self, handler: Handler, scope: Scope, receive: Receive, send: Send, request_id: str
+    ) -> int:
+        request = EdgeRequest(scope, receive, self.app.state.runtime)
+        try:
+            response = await handler(request)
+        except Exception:
+            log.exception("unhandled error in %s", scope["path"])
+            response = EdgeResponse.json(
+                {"v": 1, "error": {"code": "internal", "message": "internal error"}}, status=500
+            )
+        await _send(send, response, request_id, head=scope["method"] == "HEAD")
+        return response.status
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "version": __version__})
+
+async def _send(send: Send, response: EdgeResponse, request_id: str, *, head: bool) -> None:
+    headers = response.headers
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    headers.append((b"x-request-id", request_id.encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else response.body})
+
+
+_HEALTHZ = orjson.dumps({"status": "ok", "version": __version__})
+
+
+async def healthz(request: EdgeRequest) -> EdgeResponse:
+    return EdgeResponse(200, _HEALTHZ, [JSON_CONTENT_TYPE])
 
 
 async def readyz(request: Request) -> Response:
@@ -155,22 +215,25 @@ def create_app(
     *,
     store: Store | None = None,
     runtime: Runtime | None = None,
-) -> Starlette:
+) -> EdgeApp:
     """Build the ASGI app. ``store``/``runtime`` let tests inject their own backends."""
     settings = settings or Settings()
     role = settings.role
+    fast = [EdgeRoute("/healthz", ("GET",), healthz)]
     routes: list[BaseRoute] = [
-        Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
     if role in ("all", "edge"):
         from haechi.protocol.router import routes as edge_routes
 
-        routes += edge_routes()
+        fast += edge_routes()
         from haechi.widget import routes as widget_routes
 
         routes += widget_routes(settings)
+        from haechi.core.blobs.routes import routes as blob_routes
+
+        routes += blob_routes()
     if role in ("all", "platform"):
         from haechi.platform.app import create_platform_app
 
@@ -190,6 +253,4 @@ def create_app(
         finally:
             await rt.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.add_middleware(EdgeMiddleware, settings=settings, routes=routes)
-    return app
+    return EdgeApp(Starlette(routes=routes, lifespan=lifespan), settings, routes, fast)

@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 import click
 
 from haechi import __version__
+from haechi.challenges.cli import challenges
 from haechi.core.settings import Settings
+from haechi.risk.cli import risk
 
 T = TypeVar("T")
 
@@ -306,6 +308,9 @@ def keys_generate() -> None:
     click.echo("HAECHI_KEYS__ACTIVE=k1")
     click.echo(f"HAECHI_KEYS__SECRET_PEPPER={new_key()}")
 
+
+main.add_command(risk)
+main.add_command(challenges)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

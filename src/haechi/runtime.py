@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from haechi.challenges import ChallengeRegistry, default_registry
+from haechi.challenges.pool import ChallengePools
 from haechi.core import db
+from haechi.core.blobs import BlobStore, create_blob_store
 from haechi.core.crypto import Keyring, b64d, load_or_create_dev_keys, write_private_bytes
 from haechi.core.jobs import JobRunner, create_runner
 from haechi.core.jobs import registry as job_registry
@@ -27,14 +29,17 @@ from haechi.core.store.counters import CounterBuffer
 from haechi.core.store.memory import MemoryStore
 from haechi.protocol.service import ProtocolService
 from haechi.protocol.sites import SiteCache, SiteInfo
+from haechi.risk.attack import AttackMonitor
+from haechi.risk.engine import LazyBehaviour, RiskEngine, shipped_model_loader
 from haechi.risk.policy import Policy
-from haechi.risk.scoring import HeuristicScorer, RiskScorer
+from haechi.risk.scoring import CombinedScorer
+from haechi.risk.signals import IpRateRule
 
 log = logging.getLogger("haechi.runtime")
 INVALIDATE_CHANNEL = "sites:invalidate"
 SNAPSHOT_FILE = "store-snapshot.json"
 # Modules whose import registers jobs on ``haechi.core.jobs.registry``. Features add theirs here.
-JOB_MODULES: tuple[str, ...] = ()
+JOB_MODULES: tuple[str, ...] = ("haechi.risk.jobs", "haechi.challenges.jobs")
 
 
 def load_jobs() -> None:
@@ -73,6 +78,24 @@ def site_info(site: Any) -> SiteInfo:
     )
 
 
+def build_risk_engine(settings: Settings) -> RiskEngine:
+    """The serving scorer: the behaviour model (loaded on first use) plus request signals."""
+    risk = settings.risk
+    scorer = CombinedScorer(
+        LazyBehaviour(shipped_model_loader(risk.model_path)),
+        missing_telemetry_risk=settings.policy.missing_telemetry_risk,
+        model_failure_risk=risk.model_failure_risk,
+        ip_rate_rule=IpRateRule(risk.ip_rate_low, risk.ip_rate_high, risk.ip_rate_points),
+    )
+    return RiskEngine(
+        scorer,
+        offload=risk.offload,
+        offload_min_events=risk.offload_min_events,
+        timeout_s=risk.model_timeout_ms / 1000.0,
+        threads=risk.model_threads,
+    )
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -84,11 +107,15 @@ class Runtime:
     sites: SiteCache
     registry: ChallengeRegistry
     policy: Policy
-    scorer: RiskScorer
+    scorer: RiskEngine
+    attack: AttackMonitor
     counters: CounterBuffer
     metrics: Metrics
     protocol: ProtocolService
     owns_store: bool = True
+    # Optional only so a Runtime can be built by hand; ``build`` always sets both.
+    blobs: BlobStore | None = None
+    pools: ChallengePools | None = None
     jobs: JobRunner | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -118,14 +145,19 @@ class Runtime:
 
         ttl = settings.protocol.site_cache_ttl_seconds
         sites = SiteCache(by_sitekey=by_sitekey, by_secret_digest=by_digest, ttl=ttl)
-        registry = default_registry()
+        blobs = create_blob_store(settings, keyring)
+        pools = ChallengePools(
+            blobs, settings.pools, url_ttl_seconds=settings.blobs.url_ttl_seconds
+        )
+        registry = default_registry(pools)
         policy = Policy(
             settings.policy,
             registry,
             max_pow_bits=settings.protocol.max_pow_bits,
             max_pow_count=settings.protocol.max_pow_count,
         )
-        scorer = HeuristicScorer(missing_telemetry_risk=settings.policy.missing_telemetry_risk)
+        scorer = build_risk_engine(settings)
+        attack = AttackMonitor(refresh_seconds=settings.risk.attack.refresh_seconds)
         counters = CounterBuffer()
         metrics = Metrics()
         protocol = ProtocolService(
@@ -139,6 +171,8 @@ class Runtime:
             counters=counters,
             metrics=metrics,
             pepper=pepper,
+            attack=attack,
+            resources={"blobs": blobs, "pools": pools},
         )
         return cls(
             settings=settings,
@@ -151,15 +185,24 @@ class Runtime:
             registry=registry,
             policy=policy,
             scorer=scorer,
+            attack=attack,
             counters=counters,
             metrics=metrics,
             protocol=protocol,
             owns_store=owns_store,
+            blobs=blobs,
+            pools=pools,
         )
 
     def resources(self) -> dict[str, Any]:
         """What a job may use: it opens its own sessions through the same providers as HTTP."""
-        return {"store": self.store, "sessions": self.sessions, "runtime": self}
+        return {
+            "store": self.store,
+            "sessions": self.sessions,
+            "runtime": self,
+            "blobs": self.blobs,
+            "pools": self.pools,
+        }
 
     def job_runner(self, *, start_worker: bool) -> JobRunner:
         load_jobs()
@@ -180,6 +223,13 @@ class Runtime:
         self._stop.clear()
         interval = self.settings.store.counter_flush_seconds
         self._tasks.append(asyncio.create_task(self.counters.run(self.store, interval, self._stop)))
+        if self.pools is not None and self.settings.role != "platform":
+            # Pools load before the first request; a missing pool only makes its type unusable.
+            await self.pools.refresh()
+            self._tasks.append(asyncio.create_task(self.pools.run(self._stop)))
+        self._tasks.append(asyncio.create_task(self.attack.run(self.store, interval, self._stop)))
+        if self.settings.role != "platform":
+            await self.scorer.warm_up()
         subscribe = getattr(self.store, "subscribe", None)
         if subscribe is not None:
             self._tasks.append(asyncio.create_task(self._listen_invalidations(subscribe)))
@@ -243,7 +293,10 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self.scorer.close()
         self._snapshot_memory_store()
         if self.owns_store:
             await self.store.close()
+        if self.blobs is not None:
+            await self.blobs.close()
         await self.engine.dispose()

@@ -260,3 +260,60 @@ async def test_unreachable_redis_raises_store_unavailable() -> None:
             await store.publish("sites", b"x")
     finally:
         await store.close()
+
+
+async def test_hit_many_counts_in_order_and_stops_at_the_first_denial(store: Store) -> None:
+    both = await store.hit_many([("many:ip", 2), ("many:site", 10)], window_seconds=5.0)
+    assert [(d.allowed, d.count, d.limit) for d in both] == [(True, 1, 2), (True, 1, 10)]
+    await store.hit_many([("many:ip", 2), ("many:site", 10)], window_seconds=5.0)
+    # The IP is now over its limit: denied, and the site's budget is not touched.
+    denied = await store.hit_many([("many:ip", 2), ("many:site", 10)], window_seconds=5.0)
+    assert len(denied) == 1
+    assert not denied[0].allowed
+    assert denied[0].retry_after > 0
+    site = await store.hit("many:site", limit=10, window_seconds=5.0)
+    assert site.count == 3
+    # A later key denied: the earlier one was counted.
+    tight = await store.hit_many([("many:ip2", 5), ("many:zero", 0)], window_seconds=5.0)
+    assert [d.allowed for d in tight] == [True, False]
+    assert (await store.hit("many:ip2", limit=5, window_seconds=5.0)).count == 2
+
+
+async def test_hit_many_then_spend_spends_only_when_every_limit_allows(store: Store) -> None:
+    limits = [("hs:ip", 2)]
+    first = await store.hit_many_then_spend(limits, 5.0, "hs:token", 30.0, b"first")
+    assert [(d.allowed, d.count) for d in first[0]] == [(True, 1)]
+    assert first[1] is None  # spent by this call
+    again = await store.hit_many_then_spend(limits, 5.0, "hs:token", 30.0, b"second")
+    assert [(d.allowed, d.count) for d in again[0]] == [(True, 2)]
+    assert again[1] == b"first"  # already spent: the first value, not overwritten
+    assert await store.get("hs:token") == b"first"
+    # Over the limit: denied, not counted, and nothing is spent.
+    denied, spent = await store.hit_many_then_spend(limits, 5.0, "hs:other", 30.0, b"x")
+    assert len(denied) == 1
+    assert not denied[0].allowed
+    assert denied[0].retry_after > 0
+    assert spent is None
+    assert await store.get("hs:other") is None
+    assert (await store.spend("hs:other", 30.0)) is None
+    assert (await store.hit("hs:ip", limit=3, window_seconds=5.0)).count == 3
+    # With no limits it is a plain spend; a later limit denying stops the spend too.
+    assert await store.hit_many_then_spend([], 5.0, "hs:plain", 30.0) == ([], None)
+    assert (await store.hit_many_then_spend([], 5.0, "hs:plain", 30.0))[1] == b"1"
+    tight, spent = await store.hit_many_then_spend(
+        [("hs:ip2", 5), ("hs:zero", 0)], 5.0, "hs:third", 30.0
+    )
+    assert [d.allowed for d in tight] == [True, False]
+    assert spent is None
+    assert await store.get("hs:third") is None
+
+
+async def test_hit_many_then_spend_has_exactly_one_winner(store: Store) -> None:
+    results = await asyncio.gather(
+        *(
+            store.hit_many_then_spend([("hs:race-ip", 1000)], 5.0, "hs:race", 30.0, b"%d" % i)
+            for i in range(20)
+        )
+    )
+    assert sum(1 for decisions, spent in results if spent is None) == 1
+    assert all(decisions[0].allowed for decisions, _ in results)

@@ -50,6 +50,10 @@ class ChallengeType(Protocol):
 
     def check(self, answer: JSON, submission: JSON) -> CheckResult: ...
 
+    # Optional: ``def available(self) -> bool``. A type that can run dry (its pool is empty or
+    # too small) defines it; while it returns False the registry treats the type as not
+    # installed, so the policy falls back. Pool-backed types: ``haechi.challenges.pool``.
+
 
 class ChallengeRegistry:
     def __init__(self) -> None:
@@ -67,8 +71,13 @@ class ChallengeRegistry:
         return sorted(self._types)
 
     def usable(self, name: str, enabled_test_types: list[str]) -> bool:
+        """Installed, enabled, and — for a type with an optional ``available()`` method, such
+        as one serving from a pool that may be empty — able to generate right now."""
         kind = self._types.get(name)
-        return kind is not None and (not kind.test_only or name in enabled_test_types)
+        if kind is None or (kind.test_only and name not in enabled_test_types):
+            return False
+        available = getattr(kind, "available", None)
+        return bool(available()) if callable(available) else True
 
 
 def pick_locale(locale: str | None) -> str:

@@ -111,6 +111,16 @@ class Keyring:
         sealed = key.aead.encrypt(nonce, plaintext, key.aad)
         return f"{SEAL_VERSION}.{key.kid}.{b64e(nonce + sealed)}"
 
+    def mac_key(self, purpose: str, kid: str | None = None) -> bytes | None:
+        """A 32-byte MAC subkey for ``purpose`` under ``kid`` (default: the active id), for
+        values that are signed but not sealed (blob URLs); None for an unknown id. Derived in
+        a domain of its own, so it never equals a sealing subkey."""
+        raw = self._raw.get(self.active if kid is None else kid)
+        if raw is None:
+            return None
+        info = b"haechi/mac/" + purpose.encode()
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(raw)
+
     def open(self, purpose: str, text: str) -> bytes:
         parts = text.split(".")
         if len(parts) != 3 or parts[0] != SEAL_VERSION:

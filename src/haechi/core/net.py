@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@lru_cache(maxsize=8192)  # peers repeat: parsing an address costs more than the lookup
 def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # "[::1]:443"
@@ -40,7 +42,7 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[Net
     if peer_ip is None:
         return peer or "unknown"
     if not trusted or not forwarded_for or not _trusted(peer_ip, trusted):
-        return str(peer_ip)
+        return _text(peer_ip)
     current = peer_ip
     for hop in reversed(forwarded_for.split(",")):
         ip = _parse_ip(hop)
@@ -49,7 +51,12 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[Net
         current = ip
         if not _trusted(ip, trusted):
             break
-    return str(current)
+    return _text(current)
+
+
+@lru_cache(maxsize=8192)
+def _text(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    return str(ip)
 
 
 def hostname_from_headers(origin: str | None, referer: str | None) -> str | None:
@@ -60,13 +67,25 @@ def hostname_from_headers(origin: str | None, referer: str | None) -> str | None
     for value in (origin, referer):
         if not value or value == "null":
             continue
-        try:
-            host = urlsplit(value.strip()).hostname
-        except ValueError:
-            continue
-        if host:
-            return host.rstrip(".").lower()
+        host = _url_hostname(value) if len(value) <= _CACHED_URL_CHARS else _hostname(value)
+        if host is not None:
+            return host
     return None
+
+
+def _hostname(url: str) -> str | None:
+    """The URL's hostname without a trailing dot, lower-case; None when it has none."""
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        return None
+    return host.rstrip(".").lower() if host else None
+
+
+# A site's pages send the same few Origin values over and over; parsing one costs more than the
+# lookup. Bounded, so an attacker sending endless distinct values only evicts entries.
+_CACHED_URL_CHARS = 256
+_url_hostname = lru_cache(maxsize=4096)(_hostname)
 
 
 def hostname_allowed(host: str, allowed: Sequence[str]) -> bool:

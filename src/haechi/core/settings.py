@@ -56,6 +56,49 @@ class JobsSettings(BaseModel):
     queue: str = "haechi"
 
 
+class S3Settings(BaseModel):
+    """S3-compatible storage for ``blobs.backend = "s3"``. Empty credentials fall back to
+    boto3's own chain (environment, instance role)."""
+
+    endpoint_url: str = ""
+    # The host browsers reach, when it differs from ``endpoint_url`` (presigned URLs name it).
+    public_endpoint_url: str = ""
+    bucket: str = ""
+    region: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    # Key prefix inside the bucket, so several deployments can share one.
+    prefix: str = ""
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+    max_connections: int = 32
+
+
+class BlobsSettings(BaseModel):
+    # "fs": a local folder, URLs signed and served by the edge; "s3": presigned URLs.
+    backend: Literal["fs", "s3"] = "fs"
+    # fs: the folder; empty means "<data dir>/blobs".
+    path: str = ""
+    # fs: the edge's public origin URLs start with, e.g. "https://captcha.example.com";
+    # empty gives paths ("/v1/blob/...") that the widget resolves against its endpoint.
+    public_url: str = ""
+    # Life of a blob URL; a challenge's clip must outlive the time a visitor takes.
+    url_ttl_seconds: int = Field(default=300, ge=10, le=24 * 3600)
+    s3: S3Settings = Field(default_factory=S3Settings)
+
+
+class PoolSettings(BaseModel):
+    """Pre-generated challenge pools (audio clips, images) kept in the blob store."""
+
+    # How often each serving process looks for a newer pool generation.
+    refresh_seconds: float = Field(default=30.0, gt=0)
+    # How long a replaced generation's blobs stay, so URLs already handed out keep working.
+    grace_seconds: int = Field(default=3600, ge=0)
+    # A pool with fewer items is not offered (the policy falls back as if the type were absent).
+    min_items: int = Field(default=50, ge=1)
+
+
 class KeySettings(BaseModel):
     """Keys shared by every replica.
 
@@ -145,6 +188,53 @@ class PolicySettings(BaseModel):
         return bands
 
 
+class AttackSettings(BaseModel):
+    """The automatic per-site attack level (``haechi.risk.attack``; docs/risk-model.md)."""
+
+    enabled: bool = True
+    # Baselines: EWMA of challenges per minute and of the solve failure rate.
+    baseline_half_life_minutes: float = Field(default=60.0, gt=0)
+    # A raised level halves this often once the spike is over.
+    decay_half_life_minutes: float = Field(default=10.0, gt=0)
+    # A volume spike: at least min_volume challenges in a minute and more than ratio x baseline.
+    volume_ratio: float = Field(default=3.0, gt=1)
+    min_volume: int = Field(default=30, ge=1)
+    # A failure spike: at least min_attempts solves and the failure rate this far above baseline.
+    failure_jump: float = Field(default=0.25, gt=0, le=1)
+    min_attempts: int = Field(default=20, ge=1)
+    # Level per severity step (added to risk like a security offset), and its ceiling.
+    step: int = Field(default=10, ge=0, le=50)
+    max_level: int = Field(default=30, ge=0, le=100)
+    # How often each process reads the shared levels.
+    refresh_seconds: float = Field(default=5.0, gt=0)
+
+
+class RiskSettings(BaseModel):
+    """The risk engine: the behaviour model, its fallback, request signals, attack level."""
+
+    # Empty: the model shipped in haechi/models.
+    model_path: Path | None = None
+    # Run the model on worker threads under a deadline (see haechi.risk.engine), or inline;
+    # payloads with fewer events than offload_min_events run inline either way.
+    offload: bool = True
+    offload_min_events: int = Field(default=0, ge=0)
+    model_timeout_ms: float = Field(default=250.0, gt=0)
+    model_threads: int = Field(default=1, ge=1, le=16)
+    # The base risk when the model fails or times out: more friction, never a pass or a block.
+    model_failure_risk: int = Field(default=45, ge=0, le=90)
+    # Requests per second from one address: points start above low and are full at high.
+    ip_rate_low: float = Field(default=5.0, ge=0)
+    ip_rate_high: float = Field(default=25.0, gt=0)
+    ip_rate_points: int = Field(default=30, ge=0, le=60)
+    attack: AttackSettings = Field(default_factory=AttackSettings)
+
+    @model_validator(mode="after")
+    def _rate_band(self) -> RiskSettings:
+        if self.ip_rate_low >= self.ip_rate_high:
+            raise ValueError("risk.ip_rate_low must be below risk.ip_rate_high")
+        return self
+
+
 class MetricsSettings(BaseModel):
     """Who may read /metrics: socket peers in ``allow`` (never taken from X-Forwarded-For), or
     anyone presenting ``Authorization: Bearer <token>`` when a token is set. It lists every
@@ -187,10 +277,13 @@ class Settings(BaseSettings):
     db: DbSettings = Field(default_factory=DbSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     jobs: JobsSettings = Field(default_factory=JobsSettings)
+    blobs: BlobsSettings = Field(default_factory=BlobsSettings)
+    pools: PoolSettings = Field(default_factory=PoolSettings)
     keys: KeySettings = Field(default_factory=KeySettings)
     protocol: ProtocolSettings = Field(default_factory=ProtocolSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 

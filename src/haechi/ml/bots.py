@@ -267,14 +267,15 @@ PATHS: Final[dict[str, Callable[[Rng, Point, Point], Path]]] = {
 
 @dataclass(frozen=True, slots=True)
 class ReplaySegment:
-    """A person's movement that ended in a click: times from 0, the click's dwell and the idle
-    time until the person moved on."""
+    """A person's movement that ended in a click: the moves (times from 0), then the hover from
+    the last move to the down, the click's dwell and the idle time until the person moved on."""
 
     t: F64
     x: F64
     y: F64
     dwell_ms: float
     idle_ms: float
+    hover_ms: float = 0.0
 
     @property
     def chord(self) -> float:
@@ -298,12 +299,15 @@ def replay_pool(
                 continue
             moves = np.flatnonzero(kind[start : i + 1] == MOVE) + start
             if moves.shape[0] >= 3:
-                idx = np.concatenate([moves, [i]])
+                idx = moves  # the down is not a move: its time is the hover after the last one
                 up = np.flatnonzero(kind[i:] == UP)
                 dwell = float(t[i + up[0]] - t[i]) if up.shape[0] else 100.0
                 after = i + (int(up[0]) if up.shape[0] else 0)
                 idle = float(t[after + 1] - t[after]) if after + 1 < len(traj) else 200.0
-                seg = ReplaySegment(t[idx] - t[idx[0]], x[idx], y[idx], dwell, min(idle, 3000.0))
+                hover = float(t[i] - t[idx[-1]])
+                seg = ReplaySegment(
+                    t[idx] - t[idx[0]], x[idx], y[idx], dwell, min(idle, 3000.0), hover
+                )
                 if seg.chord >= min_chord:
                     pool.append(seg)
             start = i
@@ -382,7 +386,7 @@ def session(
         if family == "replay":
             assert pool is not None
             (pt, px, py), seg = replay_path(rng, pos, goal, pool)
-            wait, dwell, idle = 0.0, seg.dwell_ms, seg.idle_ms
+            wait, dwell, idle = seg.hover_ms, seg.dwell_ms, seg.idle_ms
         else:
             pt, px, py = PATHS[family](rng, pos, goal)
             # Click timing drawn like SapiMouse people's (medians: hover 52 ms, dwell 85 ms,

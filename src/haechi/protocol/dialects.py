@@ -85,7 +85,7 @@ _DIALECT_FIELDS: Final[Mapping[Dialect, frozenset[str]]] = {
 # ``GET/POST siteverify?secret=...&response=...`` and much reCAPTCHA code relies on it; the
 # hCaptcha and Turnstile dialects accept it too so such code keeps working after a URL swap.
 # Haechi's own dialect keeps secrets out of URLs (and out of access logs).
-_QUERY_DIALECTS: Final = frozenset({Dialect.RECAPTCHA, Dialect.HCAPTCHA, Dialect.TURNSTILE})
+QUERY_DIALECTS: Final = frozenset({Dialect.RECAPTCHA, Dialect.HCAPTCHA, Dialect.TURNSTILE})
 
 # Dialects whose vendor does not validate ``remoteip`` (reCAPTCHA ignores it; Turnstile documents
 # it as "not strictly validated"). Libraries send ``None``, ``""`` or a whole X-Forwarded-For
@@ -129,7 +129,7 @@ def parse_request(
         values: dict[str, str | None] = {}
         for name in _FIELD_NAMES:
             value = fields.get(name) if name in wanted else None
-            if value is None and name in wanted and dialect in _QUERY_DIALECTS:
+            if value is None and name in wanted and dialect in QUERY_DIALECTS:
                 raw = query.get(name)
                 value = raw if isinstance(raw, str) else None
             if value is not None and len(value) > MAX_FIELD_LENGTH:
@@ -151,6 +151,9 @@ def parse_request(
     )
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but tab
+
+
 def _read_body(
     content_type: str | None, body: bytes, wanted: frozenset[str]
 ) -> dict[str, str | None]:
@@ -159,7 +162,7 @@ def _read_body(
     if not body:
         return {}
     raw_type = content_type or ""
-    if any((ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F for ch in raw_type):
+    if _CONTROL_RE.search(raw_type):
         raise _BadRequest
     media_type = raw_type.split(";", 1)[0].strip().lower()
     if media_type in ("", "application/x-www-form-urlencoded"):
@@ -405,7 +408,10 @@ def _timestamp(ts: float | None, digits: int) -> str | None:
         moment = datetime.fromtimestamp(ts, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )
     if digits:
         text += "." + f"{moment.microsecond:06d}"[:digits]
     return text + "Z"

@@ -1,4 +1,5 @@
-"""HTTP surface of the edge role: plain Starlette routes, no dependency injection on the hot path.
+"""HTTP surface of the edge role: lean ASGI handlers (``haechi.core.asgi``), no framework on the
+hot path.
 
 /v1/* answers ``{"v": 1, "error": {"code", "message"}}`` for request errors (4xx) and CORS-allows
 every origin (the widget runs on customers' pages; no credentials are involved). /siteverify and
@@ -13,10 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
+from haechi.core.asgi import EdgeRequest, EdgeResponse, EdgeRoute, Handler, encode_headers
 from haechi.core.errors import (
     HaechiError,
     PayloadTooLarge,
@@ -25,9 +24,14 @@ from haechi.core.errors import (
     UnsupportedMediaType,
 )
 from haechi.core.net import hostname_from_headers, ip_bucket
-from haechi.core.store.base import StoreUnavailable
+from haechi.core.store.base import RateDecision, StoreUnavailable
 from haechi.protocol import messages
-from haechi.protocol.dialects import Dialect, VerifyRequest, parse_request, render
+from haechi.protocol.dialects import (
+    QUERY_DIALECTS,
+    Dialect,
+    parse_request,
+    render,
+)
 from haechi.protocol.siteverify import verify
 from haechi.protocol.verdict import Failure, Verdict
 
@@ -46,90 +50,124 @@ _JSON_TYPES = ("application/json", "text/plain")
 SITEVERIFY_MAX_BYTES = 16 * 1024
 
 
-class JSONResponse(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+CORS = encode_headers(CORS_HEADERS)
 
 
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes without reading them all."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-        except ValueError:
-            raise PayloadTooLarge("bad Content-Length") from None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def error_response(error: HaechiError) -> JSONResponse:
-    headers = dict(CORS_HEADERS)
+def error_response(error: HaechiError) -> EdgeResponse:
+    headers = list(CORS)
     if isinstance(error, RateLimited):
-        headers["retry-after"] = str(max(1, int(error.retry_after + 0.999)))
-    return JSONResponse(
+        headers.append((b"retry-after", str(max(1, int(error.retry_after + 0.999))).encode()))
+    return EdgeResponse.json(
         {"v": messages.PROTOCOL_VERSION, "error": {"code": error.code, "message": error.message}},
-        status_code=error.status,
+        status=error.status,
         headers=headers,
     )
 
 
-async def _json_body(request: Request, limit: int) -> tuple[int, Any]:
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+async def _json_body(request: EdgeRequest, limit: int) -> tuple[int, Any]:
+    content_type = (request.header(b"content-type") or "").split(";", 1)[0].strip().lower()
     if content_type not in _JSON_TYPES:
         raise UnsupportedMediaType("send the body as application/json")
-    body = await read_body(request, limit)
+    body = await request.body(limit)
     try:
         return len(body), orjson.loads(body)
     except orjson.JSONDecodeError:
         raise HaechiError("the body is not valid JSON", code="bad-request") from None
 
 
-async def _rate_limit(runtime: Runtime, key: str, limit: int) -> None:
+async def _rate_limit(runtime: Runtime, key: str, limit: int) -> RateDecision | None:
+    return (await _rate_limits(runtime, [(key, limit)]))[0]
+
+
+async def _rate_limits(
+    runtime: Runtime, limits: list[tuple[str, int]]
+) -> list[RateDecision | None]:
+    """Count one hit on each limit in order (one store round trip); raise on the first denial."""
     settings = runtime.settings.rate_limit
     if not settings.enabled:
-        return
+        return [None] * len(limits)
     try:
-        decision = await runtime.store.hit(key, limit, settings.window_seconds)
+        decisions = await runtime.store.hit_many(limits, settings.window_seconds)
     except StoreUnavailable as error:
         raise Unavailable("the store is unavailable; try again") from error
-    if not decision.allowed:
-        raise RateLimited("too many requests; slow down", retry_after=decision.retry_after)
+    for decision in decisions:
+        if not decision.allowed:
+            raise RateLimited("too many requests; slow down", retry_after=decision.retry_after)
+    return list(decisions)
 
 
-def rate_key(request: Request) -> str:
+def rate_key(request: EdgeRequest) -> str:
     """The client's rate-limit bucket: its IPv4 address, or its IPv6 /64 (one subscriber)."""
-    ip: str = request.scope.get("haechi.client_ip", "unknown")
-    return ip_bucket(ip)
+    return ip_bucket(request.client_ip)
+
+
+class IpGate:
+    """The per-IP limit of a request, counted exactly once: on its own, or in the same store
+    round trip as a later limit (``/v1/challenge`` counts the site's limit with it once the site
+    and page are known) or as the request's spend (``/v1/solve``, ``/siteverify``). A request
+    that fails before it is counted is counted then, so malformed floods pay too; an IP over its
+    limit gets 429 whatever else was wrong.
+    """
+
+    __slots__ = ("counted", "key", "limit", "runtime")
+
+    def __init__(self, runtime: Runtime, key: str, limit: int) -> None:
+        self.runtime = runtime
+        self.key = key
+        self.limit = limit
+        self.counted = False
+
+    @classmethod
+    def v1(cls, runtime: Runtime, request: EdgeRequest) -> IpGate:
+        return cls(runtime, f"rl:ip:{rate_key(request)}", runtime.settings.rate_limit.per_ip)
+
+    async def check(self, *more: tuple[str, int]) -> float | None:
+        """Count the IP (and ``more``); the caller's requests/s over the window, when known."""
+        self.counted = True
+        decisions = await _rate_limits(self.runtime, [(self.key, self.limit), *more])
+        ip = decisions[0]
+        if ip is None:
+            return None
+        # The client's request rate feeds the risk engine (requests/s over the window).
+        return ip.count / self.runtime.settings.rate_limit.window_seconds
+
+    async def spend(
+        self, key: str, ttl_seconds: float, value: bytes = b"1"
+    ) -> tuple[bytes | None, float | None]:
+        """Count the IP and, when it is within its limit, ``Store.spend`` the key (one round
+        trip); raises RateLimited when it is not. Returns the spend's result and the rate."""
+        self.counted = True
+        runtime = self.runtime
+        settings = runtime.settings.rate_limit
+        if not settings.enabled:
+            return await runtime.store.spend(key, ttl_seconds, value), None
+        decisions, first = await runtime.store.hit_many_then_spend(
+            [(self.key, self.limit)], settings.window_seconds, key, ttl_seconds, value
+        )
+        ip = decisions[0]
+        if not ip.allowed:
+            raise RateLimited("too many requests; slow down", retry_after=ip.retry_after)
+        return first, ip.count / settings.window_seconds
 
 
 def edge_endpoint(
-    handler: Callable[[Request, Runtime], Awaitable[dict[str, Any]]],
-) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        runtime = runtime_of(request)
+    handler: Callable[[EdgeRequest, Runtime, IpGate], Awaitable[dict[str, Any]]],
+) -> Handler:
+    """A /v1 endpoint: ``handler`` with the per-IP gate; errors in the /v1 shape."""
+
+    async def endpoint(request: EdgeRequest) -> EdgeResponse:
+        runtime: Runtime = request.runtime
+        gate = IpGate.v1(runtime, request)
         try:
-            await _rate_limit(
-                runtime, f"rl:ip:{rate_key(request)}", runtime.settings.rate_limit.per_ip
-            )
-            body = await handler(request, runtime)
+            body = await handler(request, runtime, gate)
         except HaechiError as error:
+            if not gate.counted:
+                try:
+                    await gate.check()
+                except HaechiError as limited:
+                    return error_response(limited)
             return error_response(error)
-        return JSONResponse(body, headers=CORS_HEADERS)
+        return EdgeResponse.json(body, headers=CORS)
 
     return endpoint
 
@@ -141,79 +179,94 @@ def _telemetry_size(runtime: Runtime, raw_size: int, telemetry: Any) -> int | No
     return len(orjson.dumps(telemetry))
 
 
-async def _challenge(request: Request, runtime: Runtime) -> dict[str, Any]:
+def _hostname(request: EdgeRequest) -> str | None:
+    return hostname_from_headers(request.header(b"origin"), request.header(b"referer"))
+
+
+async def _challenge(request: EdgeRequest, runtime: Runtime, gate: IpGate) -> dict[str, Any]:
     raw_size, body = await _json_body(request, runtime.settings.protocol.max_body_bytes)
     parsed = messages.parse_challenge(body)
-    hostname = hostname_from_headers(request.headers.get("origin"), request.headers.get("referer"))
+    hostname = _hostname(request)
     site = await runtime.protocol.authorize(parsed.sitekey, hostname)
-    # Counted only for requests the site would serve, so nobody can spend a site's budget
-    # from a page that is not the site's.
-    await _rate_limit(runtime, f"rl:sk:{site.sitekey}", runtime.settings.rate_limit.per_sitekey)
+    # The site's limit counts only requests the site would serve, so nobody can spend a site's
+    # budget from a page that is not the site's; it shares the IP's round trip.
+    ip_rate = await gate.check((f"rl:sk:{site.sitekey}", runtime.settings.rate_limit.per_sitekey))
     size = _telemetry_size(runtime, raw_size, parsed.telemetry)
-    return await runtime.protocol.issue(parsed, hostname=hostname, site=site, telemetry_size=size)
+    return await runtime.protocol.issue(
+        parsed, hostname=hostname, site=site, telemetry_size=size, ip_rate=ip_rate
+    )
 
 
-async def _solve(request: Request, runtime: Runtime) -> dict[str, Any]:
+async def _solve(request: EdgeRequest, runtime: Runtime, gate: IpGate) -> dict[str, Any]:
     raw_size, body = await _json_body(request, runtime.settings.protocol.max_body_bytes)
     parsed = messages.parse_solve(body)
-    hostname = hostname_from_headers(request.headers.get("origin"), request.headers.get("referer"))
     size = _telemetry_size(runtime, raw_size, parsed.telemetry)
-    outcome = await runtime.protocol.solve(parsed, hostname=hostname, telemetry_size=size)
+    # The IP is counted with the challenge's spend; a solve that fails before it is counted
+    # alone (and answers 429 when the IP is over its limit).
+    outcome = await runtime.protocol.solve(
+        parsed, hostname=_hostname(request), telemetry_size=size, spend=gate.spend
+    )
+    if not gate.counted:
+        await gate.check()
     return outcome.body
 
 
-async def preflight(request: Request) -> Response:
-    return Response(status_code=204, headers=CORS_HEADERS)
+async def preflight(request: EdgeRequest) -> EdgeResponse:
+    return EdgeResponse(204, b"", list(CORS))
 
 
-def siteverify_endpoint(dialect: Dialect) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        runtime = runtime_of(request)
+def siteverify_endpoint(dialect: Dialect) -> Handler:
+    async def endpoint(request: EdgeRequest) -> EdgeResponse:
+        runtime: Runtime = request.runtime
         limit = runtime.settings.rate_limit.siteverify_per_ip
+        # The caller's limit is counted with the token's spend (one store round trip); a request
+        # that ends before the spend is counted alone, and an IP over its limit is answered
+        # rate-limited whatever else was wrong.
+        gate = IpGate(runtime, f"rl:sv:{rate_key(request)}", limit)
         try:
-            await _rate_limit(runtime, f"rl:sv:{rate_key(request)}", limit)
+            verdict = await _verify_request(request, runtime, dialect, gate)
+            if not gate.counted:
+                await gate.check()
         except RateLimited as error:
             status, payload = render(dialect, Verdict.fail(Failure.RATE_LIMITED))
-            headers = {"retry-after": str(max(1, math.ceil(error.retry_after)))}
-            return JSONResponse(payload, status_code=status, headers=headers)
+            retry = str(max(1, math.ceil(error.retry_after))).encode()
+            return EdgeResponse.json(payload, status=status, headers=[(b"retry-after", retry)])
         except Unavailable:
             status, payload = render(dialect, Verdict.fail(Failure.INTERNAL))
-            return JSONResponse(payload, status_code=status)
-        try:
-            raw = await read_body(request, SITEVERIFY_MAX_BYTES)
-        except PayloadTooLarge:
-            parsed: VerifyRequest | Failure = Failure.BAD_REQUEST
-        else:
-            parsed = parse_request(
-                dialect, request.headers.get("content-type"), raw, request.query_params
-            )
-        if isinstance(parsed, Failure):
-            verdict = Verdict.fail(parsed)
-        else:
-            verdict = await verify(
-                runtime.protocol, parsed, strict_remoteip=dialect is Dialect.HAECHI
-            )
-        site = verdict.sitekey or "unknown"
-        result = "success" if verdict.success else str(verdict.failure)
-        runtime.metrics.tokens_verified.labels(site, dialect.value, result).inc()
+            return EdgeResponse.json(payload, status=status)
+        runtime.metrics.count_verified(verdict.sitekey or "unknown", dialect.value, verdict)
         status, payload = render(dialect, verdict)
-        return JSONResponse(payload, status_code=status)
+        return EdgeResponse.json(payload, status=status)
 
     return endpoint
 
 
-def routes() -> list[Route]:
+async def _verify_request(
+    request: EdgeRequest, runtime: Runtime, dialect: Dialect, gate: IpGate
+) -> Verdict:
+    try:
+        raw = await request.body(SITEVERIFY_MAX_BYTES)
+    except PayloadTooLarge:
+        return Verdict.fail(Failure.BAD_REQUEST)
+    query = request.query() if dialect in QUERY_DIALECTS else {}
+    parsed = parse_request(dialect, request.header(b"content-type"), raw, query)
+    if isinstance(parsed, Failure):
+        return Verdict.fail(parsed)
+    return await verify(
+        runtime.protocol, parsed, strict_remoteip=dialect is Dialect.HAECHI, spend=gate.spend
+    )
+
+
+def routes() -> list[EdgeRoute]:
     return [
-        Route("/v1/challenge", edge_endpoint(_challenge), methods=["POST"]),
-        Route("/v1/solve", edge_endpoint(_solve), methods=["POST"]),
-        Route("/v1/challenge", preflight, methods=["OPTIONS"], name="challenge_preflight"),
-        Route("/v1/solve", preflight, methods=["OPTIONS"], name="solve_preflight"),
-        Route("/siteverify", siteverify_endpoint(Dialect.HAECHI), methods=["POST"]),
-        Route(
-            "/recaptcha/api/siteverify",
-            siteverify_endpoint(Dialect.RECAPTCHA),
-            methods=["GET", "POST"],
+        EdgeRoute("/v1/challenge", ("POST",), edge_endpoint(_challenge)),
+        EdgeRoute("/v1/solve", ("POST",), edge_endpoint(_solve)),
+        EdgeRoute("/v1/challenge", ("OPTIONS",), preflight),
+        EdgeRoute("/v1/solve", ("OPTIONS",), preflight),
+        EdgeRoute("/siteverify", ("POST",), siteverify_endpoint(Dialect.HAECHI)),
+        EdgeRoute(
+            "/recaptcha/api/siteverify", ("GET", "POST"), siteverify_endpoint(Dialect.RECAPTCHA)
         ),
-        Route("/hcaptcha/siteverify", siteverify_endpoint(Dialect.HCAPTCHA), methods=["POST"]),
-        Route("/turnstile/v0/siteverify", siteverify_endpoint(Dialect.TURNSTILE), methods=["POST"]),
+        EdgeRoute("/hcaptcha/siteverify", ("POST",), siteverify_endpoint(Dialect.HCAPTCHA)),
+        EdgeRoute("/turnstile/v0/siteverify", ("POST",), siteverify_endpoint(Dialect.TURNSTILE)),
     ]

@@ -8,11 +8,12 @@ failure: format, seal, expiry, site, hostname, proof-of-work, spend, answer.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,8 +31,10 @@ from haechi.core.store.counters import CounterBuffer
 from haechi.protocol import pow as pow_
 from haechi.protocol.messages import PROTOCOL_VERSION, ChallengeRequest, SolveRequest
 from haechi.protocol.sites import SiteCache, SiteInfo
+from haechi.risk.attack import AttackMonitor
+from haechi.risk.engine import RiskEngine
 from haechi.risk.policy import Plan, Policy
-from haechi.risk.scoring import RiskInput, RiskResult, RiskScorer, rests_on_missing
+from haechi.risk.scoring import RiskInput, RiskResult, rests_on_missing
 from haechi.risk.telemetry import parse_telemetry
 
 log = logging.getLogger("haechi.protocol")
@@ -42,6 +45,9 @@ MAX_TOKEN_CHARS = 2048
 # Sealed plaintexts are padded to a multiple of this many bytes: every token, and every challenge
 # whose answer is of ordinary size, has the same length, so length reveals nothing.
 SEAL_PAD_BYTES = 1024
+# Spends a key for a TTL as ``Store.spend`` does and returns its result with the caller's request
+# rate (requests/s, when known): the edge counts the per-IP limit in the same store round trip.
+Spender = Callable[[str, float], Awaitable[tuple[bytes | None, float | None]]]
 _SYSTEM_RNG = random.SystemRandom()
 
 
@@ -57,9 +63,14 @@ class Outcome:
         return cls("fail", {"v": PROTOCOL_VERSION, "outcome": "fail", "code": code})
 
 
+@functools.lru_cache(maxsize=4)
+def _utc_day(day_number: int) -> str:
+    return time.strftime("%Y%m%d", time.gmtime(day_number * 86400))
+
+
 def usage_key(sitekey: str, event: str, now: float) -> str:
-    day = time.strftime("%Y%m%d", time.gmtime(now))
-    return f"usage:{day}:{sitekey}:{event}"
+    """The usage counter for ``event`` on ``sitekey`` for the UTC day of ``now``."""
+    return f"usage:{_utc_day(int(now // 86400))}:{sitekey}:{event}"
 
 
 class ProtocolService:
@@ -72,11 +83,12 @@ class ProtocolService:
         sites: SiteCache,
         registry: ChallengeRegistry,
         policy: Policy,
-        scorer: RiskScorer,
+        scorer: RiskEngine,
         counters: CounterBuffer,
         metrics: Metrics,
         pepper: bytes,
         resources: dict[str, Any] | None = None,
+        attack: AttackMonitor | None = None,
     ) -> None:
         self.settings = settings
         self.pepper = pepper
@@ -86,6 +98,7 @@ class ProtocolService:
         self.registry = registry
         self.policy = policy
         self.scorer = scorer
+        self.attack = attack
         self.counters = counters
         self.metrics = metrics
         self.resources = resources or {}
@@ -96,15 +109,22 @@ class ProtocolService:
 
     # ------------------------------------------------------------------ helpers
 
-    def _score(
-        self, telemetry: Any, stage: Literal["challenge", "solve"], size: int | None
+    async def _score(
+        self,
+        telemetry: Any,
+        stage: Literal["challenge", "solve"],
+        size: int | None,
+        ip_rate: float | None,
     ) -> RiskResult:
         parsed = parse_telemetry(
             telemetry, encoded_size=size, max_bytes=self.settings.protocol.max_telemetry_bytes
         )
         try:
-            return self.scorer.score(RiskInput(telemetry=parsed, ip_rate=None, stage=stage))
+            return await self.scorer.score(
+                RiskInput(telemetry=parsed, ip_rate=ip_rate, stage=stage)
+            )
         except Exception:
+            # The engine already turns model failures into friction; this is the last net.
             log.exception("risk scorer failed; treating as high risk")
             return RiskResult(risk=90, reasons=("scorer-error",), model="fallback")
 
@@ -113,8 +133,12 @@ class ProtocolService:
             return Plan(0, 0, pow_bits=1, pow_count=1, challenge=None, block=False)
         # Missing telemetry (touch, keyboard-only, scripted) raises friction, never blocks alone.
         may_block = not rests_on_missing(risk)
+        attack_level = self.attack.level(site.sitekey) if self.attack is not None else 0
         return self.policy.decide(
-            risk.risk, security_level=site.security_level, may_block=may_block
+            risk.risk,
+            security_level=site.security_level,
+            attack_level=attack_level,
+            may_block=may_block,
         )
 
     async def site_for_request(self, sitekey: str) -> SiteInfo:
@@ -152,11 +176,13 @@ class ProtocolService:
         site: SiteInfo | None = None,
         telemetry_size: int | None = None,
         now: float | None = None,
+        ip_rate: float | None = None,
     ) -> dict[str, Any]:
-        """Issue a challenge; ``site`` is the result of ``authorize`` when the caller has it."""
+        """Issue a challenge; ``site`` is the result of ``authorize`` when the caller has it.
+        ``ip_rate`` is the caller's requests per second, when the edge knows it."""
         if site is None:
             site = await self.authorize(request.sitekey, hostname)
-        risk = self._score(request.telemetry, "challenge", telemetry_size)
+        risk = await self._score(request.telemetry, "challenge", telemetry_size, ip_rate)
         plan = self._plan(site, risk)
         now = self.clock() if now is None else now
         body = await self._seal_challenge(
@@ -171,7 +197,9 @@ class ProtocolService:
             now=now,
         )
         self.counters.add(usage_key(site.sitekey, "challenges", now))
-        self.metrics.challenges_issued.labels(site.sitekey, plan.challenge or "none").inc()
+        if self.attack is not None:
+            self.attack.record(site.sitekey, "challenge", now)
+        self.metrics.count(self.metrics.challenges_issued, site.sitekey, plan.challenge or "none")
         return body
 
     async def _seal_challenge(
@@ -236,7 +264,11 @@ class ProtocolService:
         hostname: str | None,
         telemetry_size: int | None = None,
         now: float | None = None,
+        ip_rate: float | None = None,
+        spend: Spender | None = None,
     ) -> Outcome:
+        """Check a solution. ``spend``, when given, replaces the store's spend of the challenge
+        (and its request rate replaces ``ip_rate``)."""
         now = self.clock() if now is None else now
         try:
             data = orjson.loads(self.keyring.open(CHALLENGE_PURPOSE, request.challenge))
@@ -244,13 +276,23 @@ class ProtocolService:
             return Outcome.fail("invalid-challenge")
         site_label = str(data.get("sk", ""))
         outcome = await self._solve_opened(
-            data, request, hostname=hostname, telemetry_size=telemetry_size, now=now
+            data,
+            request,
+            hostname=hostname,
+            telemetry_size=telemetry_size,
+            now=now,
+            ip_rate=ip_rate,
+            spend=spend,
         )
         if outcome.kind == "fail":
-            self.metrics.challenges_failed.labels(site_label, outcome.body["code"]).inc()
+            self.metrics.count(self.metrics.challenges_failed, site_label, outcome.body["code"])
+            if self.attack is not None:
+                self.attack.record_failure(site_label, outcome.body["code"], now)
         else:
-            self.metrics.challenges_solved.labels(site_label, outcome.kind).inc()
+            self.metrics.count(self.metrics.challenges_solved, site_label, outcome.kind)
             self.counters.add(usage_key(site_label, "solves", now))
+            if self.attack is not None and outcome.kind == "token":
+                self.attack.record(site_label, "solved", now)
         return outcome
 
     async def _solve_opened(
@@ -261,6 +303,8 @@ class ProtocolService:
         hostname: str | None,
         telemetry_size: int | None,
         now: float,
+        ip_rate: float | None = None,
+        spend: Spender | None = None,
     ) -> Outcome:
         if now >= data["exp"]:
             return Outcome.fail("expired")
@@ -282,7 +326,11 @@ class ProtocolService:
             return Outcome.fail("invalid-pow")
         # Spend before checking any answer: one attempt per challenge.
         try:
-            first = await self.store.spend(f"ch:{data['id']}", max(1.0, data["exp"] - now + 1))
+            key, ttl = f"ch:{data['id']}", max(1.0, data["exp"] - now + 1)
+            if spend is None:
+                first = await self.store.spend(key, ttl)
+            else:
+                first, ip_rate = await spend(key, ttl)
         except StoreUnavailable as error:
             raise Unavailable("the store is unavailable; try again") from error
         if first is not None:
@@ -293,7 +341,7 @@ class ProtocolService:
             kind = self.registry.get(data["ty"])
             if kind is None or not kind.check(data["ans"], request.answer).ok:
                 return Outcome.fail("wrong-answer")
-        risk = self._score(request.telemetry, "solve", telemetry_size)
+        risk = await self._score(request.telemetry, "solve", telemetry_size, ip_rate)
         final_risk = max(risk.risk, data["r"]) if data["ty"] is None else risk.risk
         plan = self._plan(site, risk)
         if plan.block:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -25,6 +25,9 @@ from haechi.protocol.verdict import Failure, Verdict
 log = logging.getLogger("haechi.siteverify")
 MAX_IDEMPOTENCY_KEY = 128
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_\-]{16,128}$")
+# Spends a key for a TTL with a value as ``Store.spend`` does (and returns the caller's request
+# rate, unused here): the edge counts the caller's rate limit in the same round trip.
+TokenSpender = Callable[[str, float, bytes], Awaitable[tuple[bytes | None, float | None]]]
 
 
 async def verify(
@@ -33,9 +36,11 @@ async def verify(
     *,
     strict_remoteip: bool = False,
     now: float | None = None,
+    spend: TokenSpender | None = None,
 ) -> Verdict:
     """Check ``request``. ``strict_remoteip`` rejects a ``remoteip`` that is not an IP address
-    (Haechi's own dialect; hCaptcha allows blinded values, the others ignore it)."""
+    (Haechi's own dialect; hCaptcha allows blinded values, the others ignore it). ``spend``, when
+    given, replaces the store's spend of the token; what it raises propagates."""
     now = service.clock() if now is None else now
     if not request.secret:
         return Verdict.fail(Failure.MISSING_SECRET)
@@ -99,10 +104,13 @@ async def verify(
         return Verdict.fail(Failure.EXPIRED, **opened)
     # replay
     verdict = Verdict(success=True, risk=int(data["r"]), **opened)
-    record = orjson.dumps({"k": request.idempotency_key, "v": asdict(verdict)})
+    record = orjson.dumps({"k": request.idempotency_key, "v": verdict.as_record()})
     ttl = max(1.0, data["exp"] - now) + service.settings.protocol.idempotency_ttl_seconds
     try:
-        first = await service.store.spend(key, ttl, record)
+        if spend is None:
+            first = await service.store.spend(key, ttl, record)
+        else:
+            first, _ = await spend(key, ttl, record)
     except StoreUnavailable:
         log.exception("store unavailable at siteverify")
         return Verdict.fail(Failure.INTERNAL)

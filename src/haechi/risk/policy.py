@@ -42,7 +42,6 @@ class Policy:
         # Highest effective risk that does not block (for the "never block alone" rule).
         previous = [b.max_risk for b in settings.bands if not b.block]
         self._last_non_blocking = max(previous) if previous and first_block is not None else 100
-        self._plans = [self._band_plan(i) for i in range(len(settings.bands))]
 
     def _band_plan(self, index: int) -> Plan:
         band = self._settings.bands[index]
@@ -80,7 +79,8 @@ class Policy:
             effective = min(effective, self._last_non_blocking)
         for index, band in enumerate(self._settings.bands):
             if effective <= band.max_risk:
-                plan = self._plans[index]
+                # Per call, not cached: a pool-backed type becomes usable or not at run time.
+                plan = self._band_plan(index)
                 return Plan(
                     band=plan.band,
                     effective_risk=effective,

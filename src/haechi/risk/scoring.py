@@ -1,12 +1,17 @@
-"""Risk scoring: the interface every scorer implements, and a provisional heuristic one.
+"""Risk scoring: the interface every scorer implements, the serving scorer and a rule-based one.
 
 ``risk`` is 0-100, 0 = surely human, 100 = surely bot; policy maps it to friction (the seed
-bands: <=10 pass, 11-25 grid, 26-40 abstract, 41-90 handwriting, >=91 block). The behaviour
-model (issue "Risk engine": an AutoEncoder over pointer trajectories) implements the same
-``RiskScorer`` protocol and replaces ``HeuristicScorer``, which is deterministic and cheap
-(pure Python over at most 2,000 events: about 170 µs for 500 on the development machine).
+bands: <=10 pass, 11-25 grid, 26-40 abstract, 41-90 handwriting, >=91 block).
 
-``HeuristicScorer`` rules. Risk starts from a base:
+``CombinedScorer`` is what serving uses: the behaviour model's judgement of the pointer movement
+plus the request signals of ``haechi.risk.signals`` (anomalies, impossible timings, no approach,
+too few events, automation hints, IP rate). Its rules, and how the model's failure turns into
+more friction rather than less, are in ``docs/risk-model.md`` (Serving).
+
+``HeuristicScorer`` is the provisional rule set that came before the model. It is kept as the
+evaluation baseline, and its two script-shape rules (``script_shape``) stand in for the model
+when the model cannot answer. It is deterministic and cheap (pure Python over at most 2,000
+events: about 170 µs for 500 on the development machine). Its rules; risk starts from a base:
 
 - no telemetry, or telemetry with no events and no keys: ``missing_telemetry_risk`` (default
   30), reason ``no-telemetry``. Never a block on its own: the value must stay <= 90.
@@ -39,15 +44,24 @@ The result is clamped to 0-100.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
+from haechi.risk.signals import IpRateRule, PointerFacts, pointer_facts, request_signals
 from haechi.risk.telemetry import Event, Telemetry
+
+log = logging.getLogger("haechi.risk")
 
 # Reasons that say only "too little to judge": a result with no other reason must not block
 # (see ``rests_on_missing``), so touch and keyboard-only visitors get friction, not a dead end.
-MISSING_REASONS: Final = frozenset({"no-telemetry", "no-pointer", "touch-only"})
+# A behaviour model that could not answer is "too little to judge" as well: its failure raises
+# friction for everyone but never blocks anyone by itself.
+MODEL_FAILURE_REASONS: Final = frozenset({"model-unavailable", "model-error", "model-timeout"})
+MISSING_REASONS: Final = frozenset(
+    {"no-telemetry", "no-pointer", "touch-only", "little-movement", *MODEL_FAILURE_REASONS}
+)
 
 HUMAN_BASE: Final = 5
 HINT_FLOOR: Final = 95
@@ -252,3 +266,165 @@ def _linear_share(mt: list[int], mx: list[float], my: list[float], starts: list[
         ):
             linear += length
     return linear / total if total else 0.0
+
+
+# ---------------------------------------------------------------------------- serving scorer
+
+
+def script_shape(events: tuple[Event, ...]) -> list[tuple[str, int]]:
+    """The heuristic's two script-shape rules over mouse/pen moves, as (reason, points):
+    ``regular-timing`` (+20) and ``linear-path`` (+35). The model's stand-in when it fails."""
+    mt: list[int] = []
+    mx: list[float] = []
+    my: list[float] = []
+    starts: list[int] = []
+    last_t = -PAUSE_MS - 1
+    after_button = True
+    for t, kind, x, y, _button, ptype in events:
+        if ptype == "t":
+            continue
+        if kind == "m":
+            if after_button or t - last_t > PAUSE_MS:
+                starts.append(len(mt))
+                after_button = False
+            mt.append(t)
+            mx.append(x)
+            my.append(y)
+            last_t = t
+        elif kind == "d" or kind == "u":
+            after_button = True
+    fired: list[tuple[str, int]] = []
+    if len(mt) >= REGULAR_MIN_MOVES and _dt_std(mt) < REGULAR_DT_STD_MS:
+        fired.append(("regular-timing", 20))
+    if _linear_share(mt, mx, my, starts) >= 0.5:
+        fired.append(("linear-path", 35))
+    return fired
+
+
+class Assessment(Protocol):
+    """What the behaviour model says about one telemetry object (``haechi.risk.model``)."""
+
+    @property
+    def risk(self) -> int | None: ...  # None: too little pointer movement to judge
+
+    @property
+    def reasons(self) -> tuple[str, ...]: ...
+
+
+class Behaviour(Protocol):
+    def assess(self, telemetry: Telemetry) -> Assessment: ...
+
+
+class ModelUnavailable(Exception):
+    """The behaviour model could not be loaded (a missing or corrupt file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFailure:
+    """The model gave no answer; ``reason`` is one of ``MODEL_FAILURE_REASONS``."""
+
+    reason: str
+
+
+ModelOutcome = Assessment | ModelFailure | None  # None: the model was not asked
+SIGNALS_VERSION: Final = "signals-v1"
+
+
+class CombinedScorer:
+    """The behaviour model plus the request signals; the scorer serving uses.
+
+    The base is the model's risk for mouse or pen movement (missing, keyboard-only, touch-only
+    and too-little-movement telemetry get ``missing_telemetry_risk`` or half of it, as in the
+    heuristic); request signals add points; ``webdriver``/``headless`` set a floor of 95.
+    When the model fails, the base is ``model_failure_risk`` plus the script-shape rules: more
+    friction for everyone, never a pass, and never a block on the failure alone.
+
+    ``score`` runs everything in the calling thread (CLI, evaluation); ``RiskEngine`` runs the
+    model on a worker thread through ``facts``, ``assess`` and ``combine``.
+    """
+
+    def __init__(
+        self,
+        behaviour: Behaviour | None,
+        *,
+        missing_telemetry_risk: int = 30,
+        model_failure_risk: int = 45,
+        ip_rate_rule: IpRateRule | None = None,
+        model_name: str | None = None,
+    ) -> None:
+        for name, value in (
+            ("missing_telemetry_risk", missing_telemetry_risk),
+            ("model_failure_risk", model_failure_risk),
+        ):
+            if not 0 <= value <= MAX_MISSING_RISK:
+                raise ValueError(f"{name} must be in 0..90: it is never a block on its own")
+        self.behaviour = behaviour
+        self.missing_telemetry_risk = missing_telemetry_risk
+        self.model_failure_risk = model_failure_risk
+        self.ip_rate_rule = ip_rate_rule or IpRateRule()
+        self._model_name = model_name
+
+    @property
+    def model(self) -> str:
+        """The behaviour model's name (known once it has loaded) and the signals' version."""
+        name = self._model_name or getattr(self.behaviour, "name", None) or "behaviour"
+        return f"{name}+{SIGNALS_VERSION}"
+
+    def facts(self, telemetry: Telemetry) -> PointerFacts:
+        return pointer_facts(telemetry)
+
+    def assess(self, telemetry: Telemetry) -> Assessment | ModelFailure:
+        """The model's answer, or why there is none; never raises."""
+        if self.behaviour is None:
+            return ModelFailure("model-unavailable")
+        try:
+            assessment = self.behaviour.assess(telemetry)
+            risk = assessment.risk
+            if risk is not None and (type(risk) is not int or not 0 <= risk <= 100):
+                raise ValueError(f"the model answered risk {risk!r}")
+        except ModelUnavailable:
+            return ModelFailure("model-unavailable")
+        except Exception:
+            log.exception("the behaviour model failed; scoring with more friction")
+            return ModelFailure("model-error")
+        return assessment
+
+    def score(self, inp: RiskInput) -> RiskResult:
+        facts = self.facts(inp.telemetry)
+        outcome = self.assess(inp.telemetry) if facts.mouse_or_pen else None
+        return self.combine(inp, facts, outcome)
+
+    def combine(self, inp: RiskInput, facts: PointerFacts, outcome: ModelOutcome) -> RiskResult:
+        tele = inp.telemetry
+        missing = self.missing_telemetry_risk
+        model = self.model
+        extra: list[tuple[str, int]] = []
+        base_reasons: tuple[str, ...]
+        if not tele.present or tele.empty:
+            base, base_reasons = missing, ("no-telemetry",)
+        elif not facts.pointer_events:
+            base, base_reasons = missing, ("no-pointer",)
+        elif not facts.mouse_or_pen:
+            base, base_reasons = missing // 2, ("touch-only",)
+        elif outcome is None or isinstance(outcome, ModelFailure):
+            reason = outcome.reason if outcome is not None else "model-unavailable"
+            base, base_reasons = self.model_failure_risk, (reason,)
+            extra = script_shape(tele.events)
+            model = f"fallback+{SIGNALS_VERSION}"
+        elif outcome.risk is None:
+            base, base_reasons = missing, ("little-movement",)
+        else:
+            base, base_reasons = outcome.risk, tuple(outcome.reasons)
+        fired, floor, automation = request_signals(tele, facts, inp.ip_rate, self.ip_rate_rule)
+        fired += extra
+        total = base + sum(points for _, points in fired)
+        # Main contributors first: the base (the model's reasons) and each rule by its weight.
+        parts = [(base, base_reasons), *((points, (reason,)) for reason, points in fired)]
+        parts.sort(key=lambda part: -part[0])
+        reasons = [reason for _, group in parts for reason in group]
+        if floor > total:
+            reasons = [*automation, *reasons]
+        else:
+            reasons += automation
+        risk = min(100, max(0, total, floor))
+        return RiskResult(risk=risk, reasons=tuple(reasons), model=model)

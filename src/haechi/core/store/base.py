@@ -7,6 +7,7 @@ one server process) and Redis (shared by replicas). Every method is atomic on it
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -67,6 +68,41 @@ class Store(abc.ABC):
 
         A denied hit is not counted, so a client that backs off regains its budget.
         """
+
+    async def hit_many(
+        self, limits: Sequence[tuple[str, int]], window_seconds: float
+    ) -> list[RateDecision]:
+        """``hit`` each ``(key, limit)`` in order, stopping after the first denial.
+
+        One decision per key counted: all of them when allowed, else up to and including the
+        denied one (later keys are not counted). The Redis store does it in one round trip.
+        """
+        decisions: list[RateDecision] = []
+        for key, limit in limits:
+            decision = await self.hit(key, limit, window_seconds)
+            decisions.append(decision)
+            if not decision.allowed:
+                break
+        return decisions
+
+    async def hit_many_then_spend(
+        self,
+        limits: Sequence[tuple[str, int]],
+        window_seconds: float,
+        key: str,
+        ttl_seconds: float,
+        value: bytes = b"1",
+    ) -> tuple[list[RateDecision], bytes | None]:
+        """``hit_many(limits)``, then ``spend(key, ...)`` only when every hit was allowed.
+
+        Returns the decisions and the spend's result; when a limit denies, nothing is spent and
+        the result is None (check the decisions first). Rate limiting and spending at the same
+        point of a request cost one round trip on Redis instead of two.
+        """
+        decisions = await self.hit_many(limits, window_seconds)
+        if not all(decision.allowed for decision in decisions):
+            return decisions, None
+        return decisions, await self.spend(key, ttl_seconds, value)
 
     @abc.abstractmethod
     async def ping(self) -> bool:

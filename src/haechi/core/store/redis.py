@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any, cast
 
@@ -31,41 +31,78 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return false
 """
 
-# Two-bucket sliding window counter. KEYS[1] a hash {i: window index, c: count in it,
-# p: count in the window before}; ARGV[1] limit, ARGV[2] window in microseconds.
-# Returns {allowed, count, retry_after_ms}. The same arithmetic as MemoryStore.hit.
-_HIT = """
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+# Two-bucket sliding window counters, checked in order. ``hit_all(count)`` counts KEYS[1..count],
+# each a hash {i: window index, c: count in it, p: count in the window before}; ARGV[1] is the
+# window in microseconds, ARGV[1 + n] the limit of KEYS[n]. It returns {allowed, count,
+# retry_after_ms} per key, stopping after the first denial (later keys are not counted), and
+# whether every key was allowed. The same arithmetic as MemoryStore.hit.
+_WINDOWS = """
+local window = tonumber(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local index = math.floor(now / window)
-local state = redis.call('HMGET', KEYS[1], 'i', 'c', 'p')
-local old = tonumber(state[1])
-local cur = tonumber(state[2]) or 0
-local prev = tonumber(state[3]) or 0
-if old ~= index then
-  if old == index - 1 then prev = cur else prev = 0 end
-  cur = 0
-end
 local elapsed = now - index * window
-local weighted = prev * (1 - elapsed / window)
-if weighted + cur + 1 <= limit then
-  cur = cur + 1
-  redis.call('HSET', KEYS[1], 'i', string.format('%d', index), 'c', cur, 'p', prev)
-  redis.call('PEXPIRE', KEYS[1], math.ceil(((index + 2) * window - now) / 1000))
-  return {1, cur + math.ceil(weighted), 0}
+local function hit_all(count)
+  local out = {}
+  for n = 1, count do
+    local key = KEYS[n]
+    local limit = tonumber(ARGV[n + 1])
+    local state = redis.call('HMGET', key, 'i', 'c', 'p')
+    local old = tonumber(state[1])
+    local cur = tonumber(state[2]) or 0
+    local prev = tonumber(state[3]) or 0
+    if old ~= index then
+      if old == index - 1 then prev = cur else prev = 0 end
+      cur = 0
+    end
+    local weighted = prev * (1 - elapsed / window)
+    if weighted + cur + 1 <= limit then
+      cur = cur + 1
+      redis.call('HSET', key, 'i', string.format('%d', index), 'c', cur, 'p', prev)
+      redis.call('PEXPIRE', key, math.ceil(((index + 2) * window - now) / 1000))
+      table.insert(out, 1)
+      table.insert(out, cur + math.ceil(weighted))
+      table.insert(out, 0)
+    else
+      local wait
+      if limit <= 0 then
+        wait = window
+      elseif cur < limit and prev > 0 then
+        wait = window * (1 - (limit - cur - 1) / prev) - elapsed
+      else
+        wait = window - elapsed + window * math.max(0, 1 - (limit - 1) / cur)
+      end
+      table.insert(out, 0)
+      table.insert(out, cur + math.ceil(weighted))
+      table.insert(out, math.max(math.ceil(wait / 1000), 1))
+      return out, false
+    end
+  end
+  return out, true
 end
-local wait
-if limit <= 0 then
-  wait = window
-elseif cur < limit and prev > 0 then
-  wait = window * (1 - (limit - cur - 1) / prev) - elapsed
-else
-  wait = window - elapsed + window * math.max(0, 1 - (limit - 1) / cur)
-end
-return {0, cur + math.ceil(weighted), math.max(math.ceil(wait / 1000), 1)}
 """
+
+_HIT = _WINDOWS + "return (hit_all(#KEYS))\n"
+
+# The windows of KEYS[1..n-1] as in _HIT, then, when all allowed, the spend of KEYS[n] as in
+# _SPEND with ARGV[n + 1] the value and ARGV[n + 2] the ttl in ms. The spend's result (the earlier
+# value, or false when spent now) is appended to the decisions; nothing when a window denied.
+_HIT_SPEND = (
+    _WINDOWS
+    + """
+local n = #KEYS
+local out, allowed = hit_all(n - 1)
+if not allowed then return out end
+local earlier = redis.call('GET', KEYS[n])
+if earlier then
+  table.insert(out, earlier)
+else
+  redis.call('SET', KEYS[n], ARGV[n + 1], 'PX', ARGV[n + 2])
+  table.insert(out, false)
+end
+return out
+"""
+)
 
 _SCAN_COUNT = 1000
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
@@ -77,6 +114,15 @@ def _glob_escape(text: str) -> str:
 
 def _ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
+
+
+def _decisions(flat: list[Any], limits: Sequence[tuple[str, int]]) -> list[RateDecision]:
+    """The windows' replies, three items per key counted, as decisions."""
+    return [
+        RateDecision(bool(flat[i]), int(flat[i + 1]), limits[i // 3][1], flat[i + 2] / 1000.0)
+        for i in range(0, 3 * len(limits), 3)
+        if i < len(flat)
+    ]
 
 
 class _Unavailable:
@@ -112,6 +158,7 @@ class RedisStore(Store):
         self._windows = f"{key_prefix}r:"
         self._spend = redis.register_script(_SPEND)
         self._hit = redis.register_script(_HIT)
+        self._hit_spend = redis.register_script(_HIT_SPEND)
 
     @classmethod
     def from_url(
@@ -210,12 +257,38 @@ class RedisStore(Store):
     # ------------------------------------------------------------------ rate limits
 
     async def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision:
+        return (await self.hit_many([(key, limit)], window_seconds))[0]
+
+    async def hit_many(
+        self, limits: Sequence[tuple[str, int]], window_seconds: float
+    ) -> list[RateDecision]:
         window_us = max(1, round(window_seconds * 1_000_000))
         with _unavailable:
-            allowed, count, retry_ms = await self._hit(
-                keys=[self._windows + key], args=[limit, window_us]
+            flat = await self._hit(
+                keys=[self._windows + key for key, _ in limits],
+                args=[window_us, *(limit for _, limit in limits)],
             )
-        return RateDecision(bool(allowed), int(count), limit, int(retry_ms) / 1000.0)
+        return _decisions(flat, limits)
+
+    async def hit_many_then_spend(
+        self,
+        limits: Sequence[tuple[str, int]],
+        window_seconds: float,
+        key: str,
+        ttl_seconds: float,
+        value: bytes = b"1",
+    ) -> tuple[list[RateDecision], bytes | None]:
+        window_us = max(1, round(window_seconds * 1_000_000))
+        with _unavailable:
+            flat = await self._hit_spend(
+                keys=[*(self._windows + name for name, _ in limits), self._values + key],
+                args=[window_us, *(limit for _, limit in limits), value, _ms(ttl_seconds)],
+            )
+        decisions = _decisions(flat, limits)
+        # Every limit allowed: the spend's result follows the decisions.
+        if len(flat) > 3 * len(limits) and flat[-1] is not None:
+            return decisions, bytes(flat[-1])
+        return decisions, None
 
     # ------------------------------------------------------------------ broadcast
 

@@ -1,0 +1,121 @@
+"""``GET /v1/blob/<key>``: the edge serves the fs backend's signed URLs.
+
+Checks run in order — format, signature, expiry, existence — and refusals are RFC 9457
+problem+json (403 for a bad or expired signature, 404 for a missing blob, or for every request
+when the blobs live on S3 and its presigned URLs go straight to the bucket). Responses may be
+cached privately no longer than the URL lives, are never sniffed into another type, are
+sandboxed if a browser opens one as a page, and honour single byte ranges (Safari will not play
+audio from a server that ignores them).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from haechi.core.blobs.base import BlobNotFound, BlobUnavailable
+from haechi.core.blobs.fs import URL_PATH, FsBlobStore
+
+if TYPE_CHECKING:
+    from haechi.runtime import Runtime
+
+PROBLEM = "application/problem+json"
+_RANGE_RE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$")
+_SAFE_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "default-src 'none'; sandbox",
+    "referrer-policy": "no-referrer",
+    # The widget runs on customers' pages; the signed URL is the capability, not the origin.
+    "access-control-allow-origin": "*",
+    "cross-origin-resource-policy": "cross-origin",
+}
+_DETAILS = {
+    "bad-signature": "the URL's signature is not valid",
+    "expired": "the URL has expired",
+    "not-found": "no such blob",
+    "unavailable": "blob storage is unavailable; try again",
+    "range-not-satisfiable": "the requested range is outside the blob",
+}
+
+
+def problem(status: int, code: str, headers: dict[str, str] | None = None) -> Response:
+    body = {
+        "type": f"https://haechi.dev/problems/{code}",
+        "title": code,
+        "status": status,
+        "detail": _DETAILS[code],
+    }
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type=PROBLEM,
+        headers={"cache-control": "no-store", **_SAFE_HEADERS, **(headers or {})},
+    )
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
+    """(first, last) for one satisfiable range, None to send everything (no header, or one we
+    do not serve, such as several ranges), False when the range is unsatisfiable."""
+    if not header:
+        return None
+    match = _RANGE_RE.match(header.strip())
+    if match is None:
+        return None
+    first_text, last_text = match.groups()
+    if not first_text and not last_text:
+        return None
+    if not first_text:  # "bytes=-N": the last N bytes
+        suffix = int(last_text)
+        if suffix == 0 or size == 0:
+            return False
+        return max(0, size - suffix), size - 1
+    first = int(first_text)
+    last = int(last_text) if last_text else size - 1
+    if first >= size or last < first:
+        return False
+    return first, min(last, size - 1)
+
+
+async def serve_blob(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    blobs = runtime.blobs
+    if not isinstance(blobs, FsBlobStore):
+        return problem(404, "not-found")
+    key: str = request.path_params["key"]
+    exp = request.query_params.get("exp")
+    refused = blobs.check_url(key, exp, request.query_params.get("sig"))
+    if refused is not None:
+        return problem(403, refused)
+    try:
+        blob = await blobs.get(key)
+    except (BlobNotFound, ValueError):  # ValueError: a key that resolves out of the folder
+        return problem(404, "not-found")
+    except BlobUnavailable:
+        return problem(503, "unavailable")
+    headers = {
+        **_SAFE_HEADERS,
+        "cache-control": f"private, max-age={blobs.seconds_left(exp)}",
+        "accept-ranges": "bytes",
+    }
+    size = len(blob.data)
+    span = byte_range(request.headers.get("range"), size)
+    if span is False:
+        return problem(416, "range-not-satisfiable", {"content-range": f"bytes */{size}"})
+    body, status = blob.data, 200
+    if isinstance(span, tuple):
+        first, last = span
+        body, status = blob.data[first : last + 1], 206
+        headers["content-range"] = f"bytes {first}-{last}/{size}"
+    if request.method == "HEAD":
+        headers["content-length"] = str(len(body))
+        return Response(status_code=status, media_type=blob.content_type, headers=headers)
+    return Response(body, status_code=status, media_type=blob.content_type, headers=headers)
+
+
+def routes() -> list[Route]:
+    return [Route(URL_PATH + "{key:path}", serve_blob, methods=["GET", "HEAD"])]

@@ -1,0 +1,197 @@
+"""Request signals: what a request says about its sender apart from the shape of its movement.
+
+The behaviour model judges how the pointer moves; these rules judge everything around it, in
+one pass over the parsed telemetry (pure Python, no numpy: about 0.1 ms for a 5-second payload).
+Each rule that fires adds points and names itself; ``docs/risk-model.md`` (Serving) lists them
+with the measurements behind their weights. ``headless`` and ``webdriver`` set a floor instead,
+since a browser that says it is automated needs no second opinion.
+
+Rules are kept where a conforming recorder in a real browser cannot fire them, or where real
+visitors rarely do (measured on SapiMouse: see the docs), because every point here is friction
+for the people it hits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from haechi.risk.telemetry import Telemetry
+
+# The recorder writes at most one move per 8 ms (docs/telemetry.md, Sampling); only a pending
+# move flushed before a down, up, blur or the send may come sooner.
+SAMPLE_MS: Final = 8
+SAMPLING_VIOLATIONS: Final = 3
+# A press shorter than this (ms) is not a finger: SapiMouse people hold 32 ms at the 1st
+# percentile; 0.1% of their clicks read <= 2 ms (recorder quirks), never most of a window's.
+MIN_DWELL_MS: Final = 2
+MIN_SHORT_PRESSES: Final = 2
+MIN_APPROACH_MOVES: Final = 3
+SPARSE_SPAN_MS: Final = 1_000
+SPARSE_MOVES: Final = 20
+SPARSE_RATE: Final = 2.0  # moves per second
+HINT_FLOOR: Final = 95
+
+POINTS: Final[dict[str, int]] = {
+    "impossible-timing": 30,
+    "no-approach": 20,
+    "few-events": 15,
+    "no-languages": 15,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IpRateRule:
+    """Points for the sender's request rate: none up to ``low``, rising linearly to ``points``
+    at ``high`` requests a second and staying there. Shared addresses (offices, carrier NAT)
+    send many honest requests, so this adds friction and is never a block on its own."""
+
+    low: float = 5.0
+    high: float = 25.0
+    points: int = 30
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.low < self.high or not 0 <= self.points <= 60:
+            raise ValueError("ip rate rule: 0 <= low < high, 0 <= points <= 60")
+
+    def __call__(self, rate: float | None) -> int:
+        if rate is None or not rate > self.low:  # NaN compares False: ignored
+            return 0
+        share = min(1.0, (rate - self.low) / (self.high - self.low))
+        return max(1, round(self.points * share))
+
+
+@dataclass(frozen=True, slots=True)
+class PointerFacts:
+    """What one pass over the events found; the model is asked only when ``mouse_or_pen``."""
+
+    pointer_events: int
+    mouse_or_pen: int
+    sampling_violations: int
+    short_presses: int
+    presses: int
+    approach: int  # mouse/pen moves before the first mouse/pen down; -1 when none went down
+    sparse: bool
+
+
+def pointer_facts(tele: Telemetry) -> PointerFacts:
+    """One pass over the events (about 0.2 ms for 2,000 on the development machine)."""
+    mp_moves = mp_events = touch = violations = presses = short = 0
+    approach = -1
+    first_t = last_t = -1
+    down_at: dict[int, int] = {}
+    # A move written sooner than 8 ms after the move before it is a violation when a move
+    # follows it: a recorder following the format writes such a move only when flushing its
+    # pending move before a down, up or blur, or at the send.
+    prev_move_t = -SAMPLE_MS  # time of the previous event when it was a mouse/pen move
+    close = False  # the previous event was a move sooner than 8 ms after a move
+    for t, kind, _x, _y, button, ptype in tele.events:
+        if kind == "m":
+            if ptype == "t":
+                touch += 1
+                prev_move_t, close = -SAMPLE_MS, False
+                continue
+            if close:
+                violations += 1
+            close = t - prev_move_t < SAMPLE_MS
+            prev_move_t = t
+            mp_moves += 1
+        else:
+            prev_move_t, close = -SAMPLE_MS, False
+            if kind != "d" and kind != "u":
+                continue
+            if ptype == "t":
+                touch += 1
+                continue
+            if kind == "d":
+                if approach < 0:
+                    approach = mp_moves
+                down_at[button] = t
+            else:
+                pressed = down_at.pop(button, None)
+                if pressed is not None:
+                    presses += 1
+                    if t - pressed <= MIN_DWELL_MS:
+                        short += 1
+        mp_events += 1
+        if first_t < 0:
+            first_t = t
+        last_t = t
+    span = last_t - first_t
+    sparse = (
+        span >= SPARSE_SPAN_MS and mp_moves < SPARSE_MOVES and mp_moves * 1000 < SPARSE_RATE * span
+    )
+    return PointerFacts(
+        pointer_events=mp_events + touch,
+        mouse_or_pen=mp_events,
+        sampling_violations=violations,
+        short_presses=short,
+        presses=presses,
+        approach=approach,
+        sparse=sparse,
+    )
+
+
+def _short_keys(tele: Telemetry) -> tuple[int, int]:
+    """Key presses (down then up of one slot) and how many of them were impossibly short."""
+    down_at: dict[int, int] = {}
+    presses = short = 0
+    for t, kind, slot in tele.keys:
+        if kind == "d":
+            down_at[slot] = t
+        else:
+            pressed = down_at.pop(slot, None)
+            if pressed is not None:
+                presses += 1
+                if t - pressed <= MIN_DWELL_MS:
+                    short += 1
+    return presses, short
+
+
+def _impossible(facts: PointerFacts, tele: Telemetry) -> bool:
+    if facts.sampling_violations >= SAMPLING_VIOLATIONS:
+        return True
+    if facts.short_presses >= MIN_SHORT_PRESSES and 2 * facts.short_presses >= facts.presses:
+        return True
+    key_presses, short_keys = _short_keys(tele)
+    return short_keys >= MIN_SHORT_PRESSES and 2 * short_keys >= key_presses
+
+
+def anomaly_points(anomalies: int) -> int:
+    """Entries the parser dropped or flagged: a conforming recorder sends none."""
+    if not anomalies:
+        return 0
+    return 45 if anomalies >= 10 else 25 if anomalies >= 3 else 10
+
+
+def request_signals(
+    tele: Telemetry, facts: PointerFacts, ip_rate: float | None, rate_rule: IpRateRule
+) -> tuple[list[tuple[str, int]], int, list[str]]:
+    """Rules that fired as (reason, points), the floor the hints set (0: none) and the hints'
+    reasons. The order is fixed; the caller sorts by weight."""
+    fired: list[tuple[str, int]] = []
+    if tele.anomalies:
+        fired.append(("anomalies", anomaly_points(tele.anomalies)))
+    if facts.mouse_or_pen:
+        if _impossible(facts, tele):
+            fired.append(("impossible-timing", POINTS["impossible-timing"]))
+        # A capped or re-based recording may have lost the approach: only judged when whole.
+        if 0 <= facts.approach < MIN_APPROACH_MOVES and not tele.dropped:
+            fired.append(("no-approach", POINTS["no-approach"]))
+        if facts.sparse:
+            fired.append(("few-events", POINTS["few-events"]))
+    elif _impossible(facts, tele):
+        fired.append(("impossible-timing", POINTS["impossible-timing"]))
+    hints = tele.hints
+    if hints.get("languages") == 0:
+        fired.append(("no-languages", POINTS["no-languages"]))
+    rate_points = rate_rule(ip_rate)
+    if rate_points:
+        fired.append(("ip-rate", rate_points))
+    floor = 0
+    automation: list[str] = []
+    for hint in ("webdriver", "headless"):
+        if hints.get(hint) is True:
+            floor = HINT_FLOOR
+            automation.append(hint)
+    return fired, floor, automation
