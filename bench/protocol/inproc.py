@@ -24,6 +24,7 @@ import cProfile
 import json
 import os
 import pstats
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,7 +69,8 @@ def _log_to_devnull() -> None:
 
 
 async def main(args: argparse.Namespace) -> int:
-    os.environ["HAECHI_DATA_DIR"] = tempfile.mkdtemp(prefix="haechi-inproc-")
+    data_dir = tempfile.mkdtemp(prefix="haechi-inproc-")
+    os.environ["HAECHI_DATA_DIR"] = data_dir
     os.environ["HAECHI_POLICY__BANDS"] = json.dumps(BANDS)
     sitekey, secret = _create_site()
 
@@ -199,6 +201,7 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         await runtime.store.close()
         await runtime.engine.dispose()
+        shutil.rmtree(data_dir, ignore_errors=True)
     return 1 if failed else 0
 
 

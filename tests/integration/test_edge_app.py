@@ -79,6 +79,17 @@ def test_unknown_methods_share_one_metrics_child() -> None:
     assert len(metrics._request_children) == 1
 
 
+def test_protocol_counters_reuse_their_children() -> None:
+    metrics = Metrics()
+    for _ in range(3):
+        metrics.count(metrics.challenges_issued, "site-a", "none")
+    metrics.count(metrics.challenges_failed, "site-a", "expired")
+    sample = metrics.registry.get_sample_value
+    assert sample("haechi_challenges_issued_total", {"site": "site-a", "type": "none"}) == 3.0
+    assert sample("haechi_challenges_failed_total", {"site": "site-a", "reason": "expired"}) == 1.0
+    assert len(metrics._children) == 2
+
+
 def _request(chunks: list[bytes], content_length: str | None = None) -> EdgeRequest:
     headers = [(b"content-length", content_length.encode())] if content_length else []
     messages = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -287,22 +288,12 @@ async def test_bot_signals_at_solve_are_denied(quick_edge: Edge) -> None:
 
 
 def _human_telemetry() -> dict[str, Any]:
-    import math
-    import random
+    """A replayed 5-second SapiMouse window of a held-out person (tests/fixtures)."""
+    import orjson
 
-    rng = random.Random(7)
-    events: list[list[Any]] = []
-    t, x, y = 0, 100.0, 100.0
-    for i in range(120):
-        t += rng.randint(7, 24)
-        x += 4 + 3 * math.sin(i / 7) + rng.uniform(-1.5, 1.5)
-        y += 2 + 2 * math.cos(i / 9) + rng.uniform(-1.5, 1.5)
-        events.append([t, "m", round(x, 1), round(y, 1), -1])
-    events += [
-        [t + 90, "d", round(x, 1), round(y, 1), 0],
-        [t + 180, "u", round(x, 1), round(y, 1), 0],
-    ]
-    return {"v": 1, "viewport": [1280, 720], "pointer": "mouse", "events": events}
+    path = Path(__file__).parent.parent / "fixtures" / "human_windows.jsonl"
+    telemetry: dict[str, Any] = orjson.loads(path.read_bytes().splitlines()[0])
+    return telemetry
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 
 from haechi.core.store import Store, StoreUnavailable
 from haechi.core.store.memory import MemoryStore
-from haechi.core.store.redis import RedisStore
+from haechi.core.store.redis import _SPEND, RedisStore
 
 pytestmark = pytest.mark.integration
 
@@ -317,3 +317,44 @@ async def test_hit_many_then_spend_has_exactly_one_winner(store: Store) -> None:
     )
     assert sum(1 for decisions, spent in results if spent is None) == 1
     assert all(decisions[0].allowed for decisions, _ in results)
+
+
+async def test_redis_reloads_a_script_it_lost(store: Store) -> None:
+    if not isinstance(store, RedisStore):
+        pytest.skip("Redis only")
+    # A script text Redis has never seen stands for one lost to a restart or SCRIPT FLUSH.
+    store._spend = store._redis.register_script(f"{_SPEND}-- {time.time_ns()}\n")
+    assert await store.spend("noscript:tok", 5.0) is None
+    assert await store.spend("noscript:tok", 5.0) == b"1"
+    results = await asyncio.gather(*(store.spend(f"noscript:{i}", 5.0) for i in range(5)))
+    assert results == [None] * 5
+
+
+async def test_commands_batched_in_one_turn_each_get_their_own_reply(store: Store) -> None:
+    await store.set("batch:a", b"A", 30.0)
+    replies = await asyncio.gather(
+        store.get("batch:a"),
+        store.spend("batch:b", 30.0, b"B"),
+        store.hit_many([("batch:ip", 1)], 5.0),
+        store.hit_many([("batch:ip2", 0)], 5.0),
+        store.get("batch:missing"),
+    )
+    assert replies[0] == b"A"
+    assert replies[1] is None
+    assert [d.allowed for d in replies[2]] == [True]
+    assert [d.allowed for d in replies[3]] == [False]
+    assert replies[4] is None
+
+
+async def test_unreachable_redis_fails_every_batched_command() -> None:
+    store = RedisStore.from_url(CLOSED_PORT_URL, key_prefix="haechi_test:")
+    try:
+        results = await asyncio.gather(
+            store.spend("tok", 5),
+            store.get("tok"),
+            store.hit_many_then_spend([("ip", 5)], 1.0, "tok2", 5.0),
+            return_exceptions=True,
+        )
+        assert all(isinstance(result, StoreUnavailable) for result in results)
+    finally:
+        await store.close()

@@ -46,6 +46,15 @@ def test_hostname_from_headers(
     assert hostname_from_headers(origin, referer) == expected
 
 
+def test_hostname_from_headers_cached_and_long_values_agree() -> None:
+    # Short values go through a bounded cache, long ones are parsed each time: same answers.
+    long_path = "https://Shop.Example.com./" + "p" * 400
+    assert hostname_from_headers(long_path, None) == "shop.example.com"
+    for _ in range(2):
+        assert hostname_from_headers("https://Shop.Example.com./x", None) == "shop.example.com"
+        assert hostname_from_headers("http://[::1", "https://b.example/") == "b.example"
+
+
 def test_hostname_rules() -> None:
     assert hostname_allowed("example.com", ["example.com"])
     assert not hostname_allowed("evil-example.com", ["example.com"])

@@ -75,10 +75,6 @@ async def _json_body(request: EdgeRequest, limit: int) -> tuple[int, Any]:
         raise HaechiError("the body is not valid JSON", code="bad-request") from None
 
 
-async def _rate_limit(runtime: Runtime, key: str, limit: int) -> RateDecision | None:
-    return (await _rate_limits(runtime, [(key, limit)]))[0]
-
-
 async def _rate_limits(
     runtime: Runtime, limits: list[tuple[str, int]]
 ) -> list[RateDecision | None]:

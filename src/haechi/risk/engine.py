@@ -40,7 +40,9 @@ def shipped_model_loader(path: Path | None = None) -> Callable[[], Behaviour]:
     def load() -> Behaviour:
         from haechi.risk.model import BehaviourModel
 
-        return BehaviourModel(path)
+        # ``get`` reads the file now, so a bad file fails here (and is retried) rather than
+        # on every request.
+        return BehaviourModel(path).get()
 
     return load
 
