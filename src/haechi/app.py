@@ -253,4 +253,9 @@ def create_app(
         finally:
             await rt.close()
 
-    return EdgeApp(Starlette(routes=routes, lifespan=lifespan), settings, routes, fast)
+    starlette = Starlette(routes=routes, lifespan=lifespan)
+    edge = EdgeApp(starlette, settings, routes, fast)
+    # Routes that call the app in-process (the demo's server-side verification) need the
+    # outermost layer: the hot routes are not Starlette routes.
+    starlette.state.edge = edge
+    return edge

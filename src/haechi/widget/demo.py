@@ -127,7 +127,8 @@ async def verify_form(request: Request) -> Response:
     response = str(form.get("haechi-response") or "")
     name = str(form.get("name") or "")[:80]
     remoteip = request.scope.get("haechi.client_ip")
-    transport = httpx.ASGITransport(app=request.app, client=(remoteip or "127.0.0.1", 0))
+    app = getattr(request.app.state, "edge", request.app)  # /siteverify lives in EdgeApp
+    transport = httpx.ASGITransport(app=app, client=(remoteip or "127.0.0.1", 0))
     answer: dict[str, Any]
     async with httpx.AsyncClient(transport=transport, timeout=10) as client:
         try:
