@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,postgres,mysql,redis,s3
+EXTRAS ?= dev,postgres,mysql,redis,s3,train
 
 .DEFAULT_GOAL := help
 

@@ -7,7 +7,9 @@
 payload at the 2,000-event cap (the first chunk of a SapiMouse recording), with the shipped
 model: p50/p99 of ``CombinedScorer.score`` and of the signals alone, the cost of a hop to a
 worker thread and back, and the CPU time and rate of ``RiskEngine.score`` inline and offloaded
-(8 requests in flight). ``signals`` runs the request signals alone (the model replaced by one
+(8 requests in flight, in alternating rounds: best and median), and how long the event loop
+stalls meanwhile. ``signals`` runs the request signals
+alone (the model replaced by one
 that always answers 5) over SapiMouse windows of validation and test subjects, the first chunk
 of every recording, and sessions of each bot family. Both need ``../shared/data/sapimouse``.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +35,7 @@ from haechi.risk.telemetry import Telemetry, parse_telemetry
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "human_windows.jsonl"
+ROUNDS = 7
 
 
 def quantiles(fn: Callable[[], object], n: int) -> tuple[float, float]:
@@ -72,6 +76,32 @@ async def engine_rate(engine: RiskEngine, inp: RiskInput, n: int) -> tuple[float
     return cpu / n * 1e3, n / wall
 
 
+async def loop_stalls(engine: RiskEngine, inp: RiskInput, n: int) -> tuple[float, float]:
+    """p99 and worst time a ready callback waits for the loop while ``n`` scores run (8 in
+    flight): what every other request on this process waits on top of its own work."""
+    gate = asyncio.Semaphore(8)
+    waits: list[float] = []
+    done = False
+
+    async def ticker() -> None:
+        while not done:
+            start = time.perf_counter()
+            await asyncio.sleep(0)
+            waits.append(time.perf_counter() - start)
+
+    async def one() -> None:
+        async with gate:
+            await asyncio.sleep(0)  # a request yields while its body arrives
+            await engine.score(inp)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.gather(*(one() for _ in range(n)))
+    done = True
+    await task
+    waits.sort()
+    return waits[int(len(waits) * 0.99)] * 1e3, waits[-1] * 1e3
+
+
 async def hop_cost(n: int) -> tuple[float, float]:
     loop = asyncio.get_running_loop()
     pool = ThreadPoolExecutor(1)
@@ -102,13 +132,30 @@ def timing(n: int) -> None:
         p50, p99 = await hop_cost(n)
         print(f"thread hop and back: p50 {p50 * 1e3:.0f} µs, p99 {p99 * 1e3:.0f} µs")
         inp = RiskInput(telemetry=window)
+        # Rounds alternate so that a busy neighbour weighs on both alike; medians reported.
+        runs: dict[str, list[tuple[float, float]]] = {"inline": [], "offloaded": []}
+        for _ in range(ROUNDS):
+            for label, offload in (("inline", False), ("offloaded", True)):
+                engine = RiskEngine(scorer, offload=offload, timeout_s=30.0)
+                try:
+                    runs[label].append(await engine_rate(engine, inp, n // ROUNDS))
+                finally:
+                    engine.close()
         for label, offload in (("inline", False), ("offloaded", True)):
             engine = RiskEngine(scorer, offload=offload, timeout_s=30.0)
             try:
-                cpu, rate = await engine_rate(engine, inp, n)
+                p99, worst = await loop_stalls(engine, inp, n // ROUNDS)
             finally:
                 engine.close()
-            print(f"RiskEngine {label}: {cpu:.3f} CPU ms per score, {rate:.0f} scores/s")
+            print(f"event loop stalls, {label}: p99 {p99:.2f} ms, worst {worst:.2f} ms")
+        for label, results in runs.items():
+            cpu = [r[0] for r in results]
+            rate = [r[1] for r in results]
+            print(
+                f"RiskEngine {label}: CPU ms per score best {min(cpu):.3f}, median "
+                f"{statistics.median(cpu):.3f}; scores/s best {max(rate):.0f}, median "
+                f"{statistics.median(rate):.0f}"
+            )
 
     asyncio.run(engines())
 

@@ -6,6 +6,7 @@ import random
 import statistics
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -153,8 +154,10 @@ def test_make_items_keeps_confident_agreeing_images() -> None:
     from haechi.challenges.abstract.label import EmotionLabeller
 
     labeller = EmotionLabeller()
-    kept = make_items(random.Random(4), 12, labeller)
+    seen: list[int] = []
+    kept = make_items(random.Random(4), 12, labeller, progress=seen.append)
     assert len(kept) == 12
+    assert seen == sorted(seen) and seen[-1] == 12
     counts = Counter(i.label for i in kept)
     assert set(counts) == set(EMOTIONS) and max(counts.values()) - min(counts.values()) <= 1
     probs = labeller.predict([generate.decode(i.image) for i in kept])
@@ -163,3 +166,14 @@ def test_make_items_keeps_confident_agreeing_images() -> None:
         assert item.confidence >= items.MIN_CONFIDENCE
         assert labeller.labels[int(p.argmax())] == item.label
         assert float(p.max()) == pytest.approx(item.confidence, abs=1e-6)
+
+
+def test_sample_sheet_renders(tmp_path: Path) -> None:
+    from haechi.challenges.abstract import sheet
+
+    out = tmp_path / "sheet.png"
+    args = [str(out), "--targets", "calm,sad", "--difficulties", "0.1,0.9", "--per-emotion", "9"]
+    assert sheet.main(args) == 0
+    with Image.open(out) as img:
+        # Two panels side by side, each a 3×3 grid of 128 px cells plus margins and text.
+        assert img.width > 2 * 3 * generate.SIZE and img.height > 3 * generate.SIZE

@@ -12,7 +12,7 @@ humans flagged (TPR at 1% FPR), and the human and bot pass rates at the threshol
 and 99% of the humans through (pass = risk <= threshold). 95% intervals come from a bootstrap
 that resamples human *subjects* (windows of one person move together) and bot sessions.
 
-    python -m haechi.ml.evaluate --scorer heuristic
+    python -m haechi.ml.evaluate --scorer model        # the shipped model, as served
 """
 
 from __future__ import annotations
@@ -32,17 +32,15 @@ import numpy.typing as npt
 
 from haechi.ml import bots, sapimouse
 from haechi.risk.features import (
-    FEATURE_NAMES,
     MOVE,
     PAUSE_MS,
     SAMPLE_RATES,
     UP,
-    SegmentFeatures,
     Trajectory,
-    extract,
     resample,
     to_telemetry,
 )
+from haechi.risk.model import BehaviourModel
 from haechi.risk.scoring import HeuristicScorer, RiskInput, RiskResult, RiskScorer
 from haechi.risk.telemetry import parse_telemetry
 
@@ -252,50 +250,50 @@ def format_report(report: Report) -> str:
     return "\n".join(lines)
 
 
-class AutoencoderScorer:
-    """The exported AutoEncoder (ONNX) with its calibration, for evaluation on files.
+NO_JUDGEMENT_RISK: Final = 50  # a window the model cannot judge (no usable movement) scores this
 
-    Scores the pointer behaviour only; the request signals of ``HeuristicScorer`` are not
-    folded in yet. A window without a usable segment gets the model's ``empty_risk``.
+
+class ModelScorer:
+    """The shipped behaviour model through its serving class (``haechi.risk.model``).
+
+    Pointer behaviour only: the request signals (hints, IP rate, anomalies) are the combined
+    scorer's. A window without usable movement gets ``NO_JUDGEMENT_RISK``.
     """
 
     def __init__(self, path: Path | None = None) -> None:
-        import onnxruntime as ort  # type: ignore[import-untyped, import-not-found, unused-ignore]
-
-        path = path or sapimouse.repo_root() / "src/haechi/models/risk-ae-v1.onnx"
-        meta = json.loads(path.with_suffix(".json").read_text())
-        if list(meta["features"]) != list(FEATURE_NAMES):
-            raise ValueError(f"{path}: trained on other features than haechi.risk.features")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        anchors = np.asarray(meta["anchors"], np.float64)
-        self._xp, self._fp = anchors[:, 0], anchors[:, 1]
-        self.empty_risk = int(meta["empty_risk"])
-        self.model = str(meta["model"])
-
-    def window_score(self, tele_features: SegmentFeatures) -> float:
-        errors = self._session.run(["error"], {"features": tele_features.matrix})[0]
-        return float(np.mean(np.log(np.asarray(errors, np.float64) + 1e-6)))
+        self.behaviour = BehaviourModel(path).get()
+        self.model = self.behaviour.name
 
     def score(self, inp: RiskInput) -> RiskResult:
-        fs = extract(inp.telemetry)
-        if fs.empty:
-            return RiskResult(risk=self.empty_risk, reasons=("no-segments",), model=self.model)
-        risk = float(np.interp(self.window_score(fs), self._xp, self._fp))
-        return RiskResult(risk=round(risk), reasons=("behaviour",), model=self.model)
+        a = self.behaviour.assess(inp.telemetry)
+        risk = NO_JUDGEMENT_RISK if a.risk is None else a.risk
+        return RiskResult(risk=risk, reasons=a.reasons, model=self.model)
+
+
+class AutoencoderScorer(ModelScorer):
+    """The shipped model's AutoEncoder alone (people only, no bot ever seen), with its own
+    calibration on held-out people: the baseline the heads must beat."""
+
+    def score(self, inp: RiskInput) -> RiskResult:
+        s = self.behaviour.scores(inp.telemetry)
+        if s is None:
+            return RiskResult(NO_JUDGEMENT_RISK, ("no-segments",), f"{self.model}:ae")
+        risk = self.behaviour.autoencoder_risk(s.autoencoder)
+        return RiskResult(risk=risk, reasons=("behaviour",), model=f"{self.model}:ae")
 
 
 def load_scorer(name: str) -> RiskScorer:
-    """``heuristic``, ``autoencoder`` (the shipped ONNX model), or ``module:attribute`` naming
-    a scorer class or factory (no arguments)."""
+    """``heuristic``, ``model`` (the shipped behaviour model), ``autoencoder`` (its AutoEncoder
+    alone), or ``module:attribute`` naming a scorer class or factory (no arguments)."""
     if name == "heuristic":
         return HeuristicScorer()
+    if name == "model":
+        return ModelScorer()
     if name == "autoencoder":
         return AutoencoderScorer()
     module, _, attr = name.partition(":")
     if not attr:
-        raise SystemExit(f"unknown scorer {name!r}: use 'heuristic' or 'module:attribute'")
+        raise SystemExit(f"unknown scorer {name!r}: heuristic, model, autoencoder or module:attr")
     factory: Callable[[], RiskScorer] = getattr(importlib.import_module(module), attr)
     return factory()
 
@@ -346,7 +344,7 @@ def evaluate(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m haechi.ml.evaluate", description=__doc__)
     parser.add_argument(
-        "--scorer", default="heuristic", help="heuristic, autoencoder, or module:attribute"
+        "--scorer", default="model", help="model, autoencoder, heuristic, or module:attribute"
     )
     parser.add_argument("--split", default="test", choices=("train", "validation", "test"))
     parser.add_argument("--per-subject", type=int, default=20, help="human windows per subject")

@@ -1,12 +1,15 @@
 """Serving the risk scorer: the model loaded once, lazily, and run off the event loop.
 
-Assessing a typical 5-second payload takes about 1.5 ms (features in numpy, then onnxruntime)
-and one at the 2,000-event cap about 4.5 ms, while a hop to a worker thread and back costs
-about 0.1 ms (measured on the 2-core development machine; ``docs/risk-model.md``, Serving). Past
-STYLE's one millisecond, so the model runs on a small thread pool by default, under a deadline:
-a slow or failed model gives ``model-timeout``/``model-error`` and more friction, never a pass.
-A timed-out call that has not started yet is cancelled, so an overloaded process sheds model
-work instead of queueing it. The request signals are cheap and stay on the loop.
+The behaviour model costs about a millisecond even for a few events (fixed costs of feature
+extraction and inference), about 1.6 ms for a 5-second payload and several at the 2,000-event
+cap; a hop to a worker thread and back costs about 0.08 ms. Measured with 8 scores in flight
+(``bench/risk_serving.py timing``; ``docs/risk-model.md``, Serving), inline scoring makes other
+requests wait for the loop 47 ms at p99 against 0.03 ms offloaded, for 0-35% more CPU per score
+offloaded on the busy 2-core machine. Past STYLE's one millisecond, so the model runs on a small
+thread pool by default, under a deadline: a slow or failed model gives ``model-timeout`` or
+``model-error`` and more friction, never a pass. A timed-out call that has not started yet is
+cancelled, so an overloaded process sheds model work instead of queueing it. The request
+signals are cheap and stay on the loop.
 """
 
 from __future__ import annotations
@@ -45,6 +48,12 @@ def shipped_model_loader(path: Path | None = None) -> Callable[[], Behaviour]:
         return BehaviourModel(path).get()
 
     return load
+
+
+def serving_scorer() -> CombinedScorer:
+    """The scorer serving uses, with default settings: for ``haechi risk evaluate --scorer
+    haechi.risk.engine:serving_scorer`` (the model and the request signals together)."""
+    return CombinedScorer(LazyBehaviour(shipped_model_loader()))
 
 
 class LazyBehaviour:

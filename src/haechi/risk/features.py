@@ -1,24 +1,24 @@
-"""Pointer trajectories: cleaning, segmentation, per-segment features, resampling (numpy only).
+"""Behaviour features of a pointer trajectory: per segment, and for the window as a whole.
 
 Serving code and training code share this module, so the model sees the same numbers in both.
-
-A trajectory is the mouse/pen pointer events (moves, downs, ups) of one telemetry object as
-parallel arrays. ``clean`` makes any input usable: it drops non-finite and absurd points, sorts
-by time (stable) and merges moves that share a timestamp, and says what it did in ``flags``.
+Trajectories, cleaning and resampling live in ``haechi.risk.trajectory`` (re-exported here).
 
 A *segment* is a maximal run of steps (from one point to the next) with the same button state
 (hovering or dragging) and no pause longer than ``PAUSE_MS`` in it: a down or an up, or a pause,
 ends a segment. So an approach to a target ends at its click, and the drag of a held button is
 a segment of its own. Segments with fewer than ``MIN_STEPS`` steps or ``MIN_PATH_PX`` of path
-get no feature vector (too little to judge); they are counted.
+get no feature vector (too little to judge); they are counted. Segment features are
+``FEATURE_NAMES`` (``log`` means ``log1p`` of the value).
 
-Features are computed for all segments at once over the per-step arrays (``np.bincount`` and
-friends), so the cost grows with the number of events, not with the number of segments. Their
-names, units and transforms are ``FEATURE_NAMES`` (``log`` means ``log1p`` of the value).
+*Window* features (``WINDOW_NAMES``) describe what a visitor did around the movements, over the
+whole telemetry object: how the clicks are timed (hover before the down, dwell, idle after the
+up), whether the hand slipped while a button was held, how often movements stop short of a
+click, pauses, and whether movement time and peak speed follow the distance the way Fitts's law
+says one person's do. A script that draws human-looking paths still has to get these right.
 
-Resampling (``resample``) re-times a trajectory as a browser at another frame rate would have
-delivered it (30, 60, 120, 144 Hz), so that a model trained on one recorder's rate learns the
-person, not the recorder.
+Everything is computed for all segments at once: sums as differences of prefix sums, maxima with
+``reduceat``, medians from one sort, so the cost grows with the number of events, not of
+segments (about 1 ms at the 2,000-event cap on the 2-core development machine).
 
 Nothing here raises on bad input: ``extract`` returns an empty feature matrix and flags.
 """
@@ -26,30 +26,69 @@ Nothing here raises on bad input: ``extract`` returns an empty feature matrix an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import chain
-from operator import itemgetter
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from haechi.risk.telemetry import MAX_COORD, MAX_EVENTS, Telemetry
+from haechi.risk.telemetry import Telemetry
+from haechi.risk.trajectory import (
+    DOWN,
+    EMPTY,
+    F64,
+    I64,
+    KIND_CODES,
+    KIND_NAMES,
+    MOVE,
+    MOVE_INTERVAL_MS,
+    SAMPLE_RATES,
+    UP,
+    EventRow,
+    Trajectory,
+    clean,
+    from_telemetry,
+    resample,
+    to_events,
+    to_telemetry,
+)
 
-F64 = npt.NDArray[np.float64]
-I64 = npt.NDArray[np.int64]
-I8 = npt.NDArray[np.int8]
-EventRow = list[int | float | str]  # one telemetry v1 event: [t, kind, x, y, button]
-
-MOVE, DOWN, UP = 0, 1, 2
-KIND_CODES: Final = {"m": MOVE, "d": DOWN, "u": UP}
-KIND_NAMES: Final = ("m", "d", "u")
+__all__ = [
+    "ABSURD_SPEED",
+    "DOWN",
+    "EMPTY",
+    "F64",
+    "FEATURE_NAMES",
+    "KIND_CODES",
+    "KIND_NAMES",
+    "MIN_PATH_PX",
+    "MIN_STEPS",
+    "MOVE",
+    "MOVE_INTERVAL_MS",
+    "N_FEATURES",
+    "N_WINDOW",
+    "PAUSE_MS",
+    "SAMPLE_RATES",
+    "UP",
+    "WINDOW_NAMES",
+    "EventRow",
+    "SegmentFeatures",
+    "Trajectory",
+    "clean",
+    "extract",
+    "extract_trajectory",
+    "from_telemetry",
+    "resample",
+    "to_events",
+    "to_telemetry",
+]
 
 PAUSE_MS: Final = 300.0  # a step longer than this is a pause: it ends the segment
 MIN_STEPS: Final = 4
 MIN_PATH_PX: Final = 5.0
 ABSURD_SPEED: Final = 30.0  # px/ms (30,000 px/s): no hand moves a pointer this fast
-SAMPLE_RATES: Final = (30.0, 60.0, 120.0, 144.0)
-MOVE_INTERVAL_MS: Final = 8  # the recorder's rule: at most one move per 8 ms
+HESITATION_MS: Final = 50.0
+APPROACH_MIN_PX: Final = 20.0  # click-ending segments at least this long enter the Fitts fit
+CLICK_CAP_MS: Final = 5_000.0  # hover, dwell and idle times are capped here
 
 FEATURE_NAMES: Final = (
     "duration_ms_log",  # first to last point of the segment
@@ -89,46 +128,56 @@ FEATURE_NAMES: Final = (
 )
 N_FEATURES: Final = len(FEATURE_NAMES)
 
-HESITATION_MS: Final = 50.0
-_NUMERIC: Final = itemgetter(0, 2, 3, 4)  # t, x, y, button of an event
-_EPS: Final = 1e-9
-
-
-@dataclass(frozen=True, slots=True)
-class Trajectory:
-    """Pointer events as parallel arrays: time (ms), kind (MOVE/DOWN/UP), x, y, button held."""
-
-    t: F64
-    kind: I8
-    x: F64
-    y: F64
-    button: I8  # for moves the button held (-1 none); for downs/ups the button pressed/released
-
-    def __len__(self) -> int:
-        return int(self.t.shape[0])
-
-    @property
-    def duration_ms(self) -> float:
-        return float(self.t[-1] - self.t[0]) if len(self) else 0.0
-
-    def window(self, start: int, stop: int) -> Trajectory:
-        return Trajectory(
-            self.t[start:stop],
-            self.kind[start:stop],
-            self.x[start:stop],
-            self.y[start:stop],
-            self.button[start:stop],
-        )
-
-
-EMPTY: Final = Trajectory(
-    np.zeros(0), np.zeros(0, np.int8), np.zeros(0), np.zeros(0), np.zeros(0, np.int8)
+WINDOW_NAMES: Final = (
+    "segments_log",  # all segments, short ones included
+    "usable_log",  # segments with a feature vector
+    "usable_share",
+    "clicks_per_s_log",  # downs per second of the trajectory's span
+    "click_slip",  # share of clicks with a move while the button is held
+    "hover_mean",  # log ms from the last move to the down
+    "hover_std",
+    "dwell_mean",  # log ms from the down to its up
+    "dwell_std",
+    "idle_mean",  # log ms from an up to the next move
+    "idle_std",
+    "pause_share",  # share of the span spent in pauses
+    "click_end_share",  # share of usable hovering segments that end in a click
+    "approaches_log",  # click-ending hovering segments of at least APPROACH_MIN_PX
+    "fitts_slope",  # log duration against log distance over those approaches
+    "fitts_residual",  # std of the residuals of that line (one person is consistent)
+    "peak_slope",  # log peak speed against log distance
+    "peak_residual",
+    "resume_step_log",  # mean first step (px) after a pause
 )
+N_WINDOW: Final = len(WINDOW_NAMES)
+
+_EPS: Final = 1e-9
+_APPROACH_LOG: Final = float(np.log1p(APPROACH_MIN_PX))
+# Rows of the feature matrix (transposed while it is built), in the order they are filled.
+_LOGGED: Final = [
+    FEATURE_NAMES.index(f"{name}_log")
+    for name in (
+        "duration_ms", "steps", "path_px", "chord_px", "speed_mean", "speed_max", "acc_mean",
+        "acc_std", "acc_max", "jerk_mean", "jerk_std", "curvature_mean", "curvature_median",
+        "dt_median", "dt_max_ratio", "pause_before", "dwell",
+    )
+]  # fmt: skip
+_PLAIN: Final = [
+    FEATURE_NAMES.index(name)
+    for name in (
+        "straightness", "deviation", "overshoot", "speed_cv", "speed_peak_at", "t90",
+        "acc_flips", "turn_mean", "turn_std", "turn_flips", "dt_cv", "dt_regular",
+        "still_share", "hesitation_share", "step_cv", "drag", "ends_in_click",
+    )
+]  # fmt: skip
+_COL: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
+_WIN: Final = {name: i for i, name in enumerate(WINDOW_NAMES)}
 
 
 @dataclass(frozen=True, slots=True)
 class SegmentFeatures:
-    """Feature vectors of the usable segments of one trajectory, and what was odd about it."""
+    """Feature vectors of the usable segments of one trajectory, its window features, and what
+    was odd about it."""
 
     matrix: npt.NDArray[np.float32]  # (segments, N_FEATURES)
     flags: frozenset[str] = frozenset()
@@ -136,6 +185,9 @@ class SegmentFeatures:
     points: int = 0  # points after cleaning
     span_ms: float = 0.0
     stats: dict[str, float] = field(default_factory=dict)
+    window: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(N_WINDOW, np.float32))
+    clicks: int = 0  # downs after cleaning
+    moves: int = 0  # moves after cleaning
 
     @property
     def empty(self) -> bool:
@@ -148,73 +200,23 @@ def _empty_features(flags: set[str], **kw: float) -> SegmentFeatures:
         flags=frozenset(flags),
         points=int(kw.get("points", 0)),
         span_ms=float(kw.get("span_ms", 0.0)),
+        segments=int(kw.get("segments", 0)),
+        clicks=int(kw.get("clicks", 0)),
+        moves=int(kw.get("moves", 0)),
     )
 
 
-def from_telemetry(tele: Telemetry) -> tuple[Trajectory, set[str]]:
-    """The mouse/pen pointer events of parsed telemetry (touch is not a trajectory here)."""
-    flags: set[str] = set()
-    events = tele.events
-    n = len(events)
-    kinds = "".join([e[1] for e in events]).encode("ascii", "replace")
-    ptypes = "".join([e[5] for e in events]).encode("ascii", "replace")
-    if len(kinds) != n or len(ptypes) != n:
-        flags.add("malformed")  # not what the parser makes
-        return EMPTY, flags
-    k = np.frombuffer(kinds, np.uint8)
-    pointer = (k == ord("m")) | (k == ord("d")) | (k == ord("u"))
-    if not pointer.any():
-        flags.add("no-pointer")
-        return EMPTY, flags
-    keep = pointer & (np.frombuffer(ptypes, np.uint8) != ord("t"))
-    if not keep.any():
-        flags.add("touch-only")
-        return EMPTY, flags
-    num = np.fromiter(chain.from_iterable(map(_NUMERIC, events)), np.float64, 4 * n)
-    num = num.reshape(n, 4)[keep]
-    k = k[keep]
-    codes = np.where(k == ord("m"), MOVE, np.where(k == ord("d"), DOWN, UP)).astype(np.int8)
-    return Trajectory(num[:, 0], codes, num[:, 1], num[:, 2], num[:, 3].astype(np.int8)), flags
-
-
-def clean(traj: Trajectory) -> tuple[Trajectory, set[str]]:
-    """Drop non-finite or absurd points, sort by time, merge moves at the same instant."""
-    flags: set[str] = set()
-    t, kind, x, y, button = traj.t, traj.kind, traj.x, traj.y, traj.button
-    n = t.shape[0]
-    if not (kind.shape[0] == x.shape[0] == y.shape[0] == button.shape[0] == n):
-        flags.add("malformed")
-        return EMPTY, flags
-    ok = np.isfinite(t) & np.isfinite(x) & np.isfinite(y)
-    if not ok.all():
-        flags.add("non-finite")
-    lim = float(MAX_COORD)
-    sane = (np.abs(x) <= lim) & (np.abs(y) <= lim) & (t >= 0) & (t <= 1e8)
-    sane &= (kind >= MOVE) & (kind <= UP)
-    if not (sane | ~ok).all():
-        flags.add("absurd-values")
-    keep = ok & sane
-    if not keep.all():
-        t, kind, x, y, button = t[keep], kind[keep], x[keep], y[keep], button[keep]
-    if t.shape[0] > 1 and bool((np.diff(t) < 0).any()):
-        flags.add("out-of-order")
-        order = np.argsort(t, kind="stable")
-        t, kind, x, y, button = t[order], kind[order], x[order], y[order], button[order]
-    if t.shape[0] > 1:
-        # A move followed by another move at the same instant is superseded by it.
-        same = (t[1:] == t[:-1]) & (kind[1:] == MOVE) & (kind[:-1] == MOVE)
-        if same.any():
-            flags.add("duplicate-times")
-            keep = np.ones(t.shape[0], bool)
-            keep[:-1] = ~same
-            t, kind, x, y, button = t[keep], kind[keep], x[keep], y[keep], button[keep]
-    return Trajectory(t, kind, x, y, button), flags
-
-
-def extract(tele: Telemetry, *, pause_ms: float = PAUSE_MS) -> SegmentFeatures:
-    """Per-segment features of a parsed telemetry object; never raises."""
+def extract(
+    tele: Telemetry,
+    *,
+    pause_ms: float = PAUSE_MS,
+    last_ms: float | None = None,
+    max_events: int | None = None,
+) -> SegmentFeatures:
+    """Segment and window features of a parsed telemetry object (of its most recent events
+    only, with ``last_ms``/``max_events``: see ``from_telemetry``); never raises."""
     try:
-        traj, flags = from_telemetry(tele)
+        traj, flags = from_telemetry(tele, last_ms=last_ms, max_events=max_events)
         if flags:
             return _empty_features(flags)
         return extract_trajectory(traj, pause_ms=pause_ms)
@@ -223,7 +225,7 @@ def extract(tele: Telemetry, *, pause_ms: float = PAUSE_MS) -> SegmentFeatures:
 
 
 def extract_trajectory(traj: Trajectory, *, pause_ms: float = PAUSE_MS) -> SegmentFeatures:
-    """Per-segment features of a trajectory (cleaned first); never raises."""
+    """Segment and window features of a trajectory (cleaned first); never raises."""
     try:
         with np.errstate(all="ignore"):
             return _extract(traj, pause_ms)
@@ -235,384 +237,303 @@ def _extract(traj: Trajectory, pause_ms: float) -> SegmentFeatures:
     traj, flags = clean(traj)
     n = len(traj)
     span = traj.duration_ms
+    t, kind, x, y, button = traj.t, traj.kind, traj.x, traj.y, traj.button
+    is_move = kind == MOVE
+    counts = {
+        "clicks": int(np.count_nonzero(kind == DOWN)),
+        "moves": int(np.count_nonzero(is_move)),
+    }
     if n < 2:
         flags.add("too-few-points")
-        return _empty_features(flags, points=n, span_ms=span)
-    t, kind, x, y, button = traj.t, traj.kind, traj.x, traj.y, traj.button
-    dt = np.diff(t)
-    dx, dy = np.diff(x), np.diff(y)
-    ds = np.hypot(dx, dy)
+        return _empty_features(flags, points=n, span_ms=span, **counts)
+    dt = t[1:] - t[:-1]
+    dx, dy = x[1:] - x[:-1], y[1:] - y[:-1]
+    ds = np.sqrt(dx * dx + dy * dy)
     # A step is a drag when it ends at a move with a button held, or at the up.
-    drag = ((kind[1:] == MOVE) & (button[1:] >= 0)) | (kind[1:] == UP)
+    drag = (is_move[1:] & (button[1:] >= 0)) | (kind[1:] == UP)
     pause = dt > pause_ms
     speed = ds / np.maximum(dt, 1.0)  # px/ms; a 0 ms step counts as 1 ms
     if bool((speed > ABSURD_SPEED).any()):
         flags.add("absurd-speed")
 
-    # Segment ids per step: a new segment at a pause, a button-state change, or after a click.
-    start = np.ones(n - 1, bool)
-    start[1:] = pause[:-1] | (drag[1:] != drag[:-1]) | (kind[1:-1] != MOVE)
-    seg_all = np.cumsum(start) - 1
-    seg_all[pause] = -1
-    valid = seg_all >= 0
-    if not valid.any():
+    # Segments: runs of steps split at a pause, a button-state change or a click; a pause step
+    # is never part of one (it can only be the last step of a run: the next step starts anew).
+    m = n - 1
+    start = np.ones(m, bool)
+    start[1:] = pause[:-1] | (drag[1:] != drag[:-1]) | ~is_move[1:-1]
+    gfirst = start.nonzero()[0]
+    glast = np.empty_like(gfirst)
+    glast[:-1] = gfirst[1:] - 1
+    glast[-1] = m - 1
+    glast -= pause[glast]
+    kept = glast >= gfirst
+    k_all = int(kept.sum())
+    if not k_all:
         flags.add("no-segments")
-        return _empty_features(flags, points=n, span_ms=span)
-    # Renumber the segments that have steps 0..K-1.
-    used, seg_v = np.unique(seg_all[valid], return_inverse=True)
-    seg = np.full(n - 1, -1, np.int64)
-    seg[valid] = seg_v
-    k = int(used.shape[0])
-    idx = np.arange(n - 1)
-    first = np.full(k, n, np.int64)
-    np.minimum.at(first, seg_v, idx[valid])
-    last = np.zeros(k, np.int64)
-    np.maximum.at(last, seg_v, idx[valid])
-    steps = (last - first + 1).astype(np.float64)
-
-    vs, sv = seg[valid], valid
-    path = np.bincount(vs, ds[sv], k)
-    good = (steps >= MIN_STEPS) & (path >= MIN_PATH_PX)
-    stats = {"segments": float(k), "usable": float(good.sum())}
-    if not good.any():
+        return _empty_features(flags, points=n, span_ms=span, **counts)
+    first, last = gfirst[kept], glast[kept]
+    cum_ds = ds.cumsum()
+    path = cum_ds[last] - cum_ds[first] + ds[first]
+    good = (last - first + 1 >= MIN_STEPS) & (path >= MIN_PATH_PX)
+    k = int(good.sum())
+    stats = {"segments": float(k_all), "usable": float(k), "short": float(k_all - k)}
+    if not k:
         flags.add("no-usable-segments")
+        win = _window(t, kind, x, y, dt, pause, ds, k_all, None, span)
         return SegmentFeatures(
-            np.zeros((0, N_FEATURES), np.float32), frozenset(flags), k, n, span, stats
-        )
+            np.zeros((0, N_FEATURES), np.float32), frozenset(flags), k_all, n, span, stats, win,
+            **counts,
+        )  # fmt: skip
+    first, last, path = first[good], last[good], path[good]
+    steps = (last - first + 1).astype(np.float64)
+    # Per step: the usable segment it belongs to (-1 outside). Sums over a segment's steps are
+    # ``reduceat`` from its first step with everything outside it zeroed (maxima: -inf).
+    opens = np.zeros(m, np.int64)
+    opens[first] = 1
+    latest = opens.cumsum() - 1  # the last usable segment opened at or before each step
+    inside = (latest >= 0) & (np.arange(m) <= last[np.maximum(latest, 0)])
+    sid = np.where(inside, latest, -1)
+    at = np.maximum(sid, 0)  # for gathers; masked by ``inside``
 
     t0, t1 = t[first], t[last + 1]
     dur = np.maximum(t1 - t0, 1.0)
     ax, ay, bx, by = x[first], y[first], x[last + 1], y[last + 1]
     cx, cy = bx - ax, by - ay
-    chord = np.hypot(cx, cy)
+    chord = np.sqrt(cx * cx + cy * cy)
     straight = np.where(path > _EPS, chord / np.maximum(path, _EPS), 1.0)
     # Distance from the chord and progress along it, at each step's end point.
-    px_, py_ = x[1:][sv] - ax[vs], y[1:][sv] - ay[vs]
-    ch = np.maximum(chord[vs], _EPS)
-    perp = np.abs(cx[vs] * py_ - cy[vs] * px_) / ch
-    along = (cx[vs] * px_ + cy[vs] * py_) / (ch * ch)
-    deviation = _seg_max(vs, perp, k) / np.maximum(chord, 1.0)
-    overshoot = np.clip(_seg_max(vs, along, k) - 1.0, 0.0, 10.0)
-    overshoot[chord < 1.0] = 0.0
+    ch = np.maximum(chord, _EPS)
+    rx, ry = x[1:] - ax[at], y[1:] - ay[at]
+    cxs, cys, chs = cx[at], cy[at], ch[at]
+    perp = np.abs(cxs * ry - cys * rx) / chs
+    along = (cxs * rx + cys * ry) / (chs * chs)
+    # Running path within the segment, for the time to 90% of it.
+    run = cum_ds - (cum_ds[first] - ds[first])[at]
 
-    sp = speed[sv]
-    sp_mean, sp_std = _seg_mean_std(vs, sp, k)
-    sp_max = _seg_max(vs, sp, k)
-    tm = (t[:-1] + t[1:]) / 2
-    peak_step = _seg_argmax(vs, sp, idx[sv], k)
-    peak_at = (tm[peak_step] - t0) / dur
-    # Time to cover 90% of the path: the end of the first step at which the running sum passes it.
-    dsv = ds[sv]
-    cum = np.cumsum(dsv)
-    head = np.searchsorted(vs, np.arange(k))  # steps of a segment are contiguous
-    run = cum - (cum[head] - dsv[head])[vs]
-    before = np.bincount(vs, run < 0.9 * path[vs], k).astype(np.int64)
+    zero = ~inside
+    ds_in = np.where(zero, 0.0, ds)
+    sp_in = np.where(zero, 0.0, speed)
+    dt_in = np.where(zero, 0.0, dt)
+    sums = np.add.reduceat(
+        np.array(
+            [ds_in * ds_in, sp_in, sp_in * sp_in, dt_in, dt_in * dt_in,
+             inside & (ds == 0.0), np.where(dt > HESITATION_MS, dt_in, 0.0),
+             inside & (run < 0.9 * path[at])],
+        ),
+        first,
+        axis=1,
+    )  # fmt: skip
+    sp_mean = sums[1] / steps
+    sp_std = np.sqrt(np.maximum(sums[2] / steps - sp_mean * sp_mean, 0.0))
+    dt_mean = sums[3] / steps
+    dt_std = np.sqrt(np.maximum(sums[4] / steps - dt_mean * dt_mean, 0.0))
+    st_mean = path / steps
+    st_std = np.sqrt(np.maximum(sums[0] / steps - st_mean * st_mean, 0.0))
+    still = sums[5] / steps
+    hesitation = sums[6] / dur
+    before = sums[7].astype(np.int64)
     t90 = (t[np.minimum(first + before, last) + 1] - t0) / dur
 
-    # Acceleration and jerk between consecutive steps of one segment (per second units).
-    pair = (seg[:-1] == seg[1:]) & (seg[:-1] >= 0)
-    acc = (speed[1:] - speed[:-1]) / np.maximum(tm[1:] - tm[:-1], 1.0) * 1e6  # px/s²
-    acc_seg = seg[:-1][pair]
-    acc_v = acc[pair]
-    acc_abs_mean, _ = _seg_mean_std(acc_seg, np.abs(acc_v), k)
-    _, acc_std = _seg_mean_std(acc_seg, acc_v, k)
-    acc_max = _seg_max(acc_seg, np.abs(acc_v), k)
-    triple = pair[:-1] & pair[1:]
-    flips = triple & (np.sign(acc[:-1]) * np.sign(acc[1:]) < 0)
-    n_triple = np.bincount(seg[:-2][triple], minlength=k)
-    acc_flips = np.bincount(seg[:-2][flips], minlength=k) / np.maximum(n_triple, 1)
-    tma = (tm[1:] + tm[:-1]) / 2
-    jerk = (acc[1:] - acc[:-1]) / np.maximum(tma[1:] - tma[:-1], 1.0) * 1e3  # px/s³
-    jerk_abs_mean, _ = _seg_mean_std(seg[:-2][triple], np.abs(jerk[triple]), k)
-    _, jerk_std = _seg_mean_std(seg[:-2][triple], jerk[triple], k)
-
-    # Turning between consecutive moving steps.
-    moving = ds > 0.0
-    turn_ok = pair & moving[:-1] & moving[1:]
-    heading = np.arctan2(dy, dx)
-    turn = np.angle(np.exp(1j * (heading[1:] - heading[:-1])))
-    tseg, tv = seg[:-1][turn_ok], turn[turn_ok]
-    turn_abs_mean, _ = _seg_mean_std(tseg, np.abs(tv), k)
-    _, turn_std = _seg_mean_std(tseg, tv, k)
-    bend = tv[np.abs(tv) > 0.01]
-    bseg = tseg[np.abs(tv) > 0.01]
-    bflip = (bseg[1:] == bseg[:-1]) & (np.sign(bend[1:]) != np.sign(bend[:-1]))
-    turn_flips = np.bincount(bseg[1:][bflip], minlength=k) / np.maximum(
-        np.bincount(bseg, minlength=k) - 1, 1
+    maxes = np.maximum.reduceat(
+        np.where(zero, -np.inf, np.array([speed, dt, perp, along])), first, axis=1
     )
-    mean_len = (ds[:-1] + ds[1:])[turn_ok] / 2
-    curv = np.abs(tv) / np.maximum(mean_len, 0.5) * 1000.0
-    curv_mean, _ = _seg_mean_std(tseg, curv, k)
-    curv_median = _seg_quantile(tseg, curv, k, 0.5)
+    sp_max, dt_max = maxes[0], maxes[1]
+    deviation = maxes[2] / np.maximum(chord, 1.0)
+    overshoot = np.where(chord < 1.0, 0.0, (maxes[3] - 1.0).clip(0.0, 10.0))
+    tm = (t[:-1] + t[1:]) / 2
+    at_max = inside & (speed >= sp_max[at])
+    peak_step = np.maximum.reduceat(np.where(at_max, np.arange(m), -1), first)
+    peak_at = (tm[peak_step] - t0) / dur
 
-    dts = dt[sv]
-    dt_med = _seg_quantile(vs, dts, k, 0.5)
-    dt_mean, dt_std = _seg_mean_std(vs, dts, k)
-    dt_regular = np.bincount(vs, np.abs(dts - dt_med[vs]) <= 1.0, k) / steps
-    dt_max = _seg_max(vs, dts, k)
-    still = np.bincount(vs, ds[sv] == 0.0, k) / steps
-    hesitation = np.bincount(vs, np.where(dts > HESITATION_MS, dts, 0.0), k) / dur
-    st_mean, st_std = _seg_mean_std(vs, ds[sv], k)
+    # Pairs of consecutive steps in one segment: acceleration and turning (the angle between
+    # the two steps, from their cross and dot products).
+    pair = inside[:-1] & inside[1:] & (sid[:-1] == sid[1:])
+    acc = (speed[1:] - speed[:-1]) / np.maximum(tm[1:] - tm[:-1], 1.0) * 1e6  # px/s²
+    turn_ok = pair & (ds[:-1] > 0.0) & (ds[1:] > 0.0)
+    cross = dx[:-1] * dy[1:] - dy[:-1] * dx[1:] + 0.0  # no -0.0: a reversal turns +pi
+    dot = dx[:-1] * dx[1:] + dy[:-1] * dy[1:]
+    turn = np.where(turn_ok, np.arctan2(cross, dot), 0.0)
+    abs_turn = np.abs(turn)
+    curv = np.where(turn_ok, abs_turn / np.maximum((ds[:-1] + ds[1:]) / 2, 0.5) * 1000.0, 0.0)
+    acc_in = np.where(pair, acc, 0.0)
+    abs_acc = np.abs(acc_in)
+    psum = np.add.reduceat(
+        np.array([abs_acc, acc_in, acc_in * acc_in, turn_ok, abs_turn, turn, turn * turn, curv]),
+        first,
+        axis=1,
+    )
+    # A usable segment has at least 4 steps: steps - 1 pairs and steps - 2 triples.
+    n_pair = steps - 1.0
+    acc_abs_mean = psum[0] / n_pair
+    acc_mean = psum[1] / n_pair
+    acc_std = np.sqrt(np.maximum(psum[2] / n_pair - acc_mean * acc_mean, 0.0))
+    acc_max = np.maximum.reduceat(np.where(pair, abs_acc, -np.inf), first)
+    n_turn = psum[3]
+    turn_div = np.maximum(n_turn, 1.0)
+    turn_abs_mean = psum[4] / turn_div
+    turn_mean = psum[5] / turn_div
+    turn_std = np.sqrt(np.maximum(psum[6] / turn_div - turn_mean * turn_mean, 0.0))
+    curv_mean = psum[7] / turn_div
 
-    prev = first - 1
-    pause_before = np.where(prev >= 0, np.where(pause[np.maximum(prev, 0)], dt[prev], 0.0), 0.0)
-    is_drag = drag[first].astype(np.float64)
+    # Triples: acceleration sign changes and jerk.
+    triple = pair[:-1] & pair[1:]
+    flips = triple & (acc[:-1] * acc[1:] < 0)
+    tma = (tm[1:] + tm[:-1]) / 2
+    jerk = np.where(triple, (acc[1:] - acc[:-1]) / np.maximum(tma[1:] - tma[:-1], 1.0), 0.0)
+    jerk *= 1e3  # px/s³
+    tsum = np.add.reduceat(np.array([flips, np.abs(jerk), jerk, jerk * jerk]), first, axis=1)
+    n_triple = steps - 2.0
+    acc_flips = tsum[0] / n_triple
+    jerk_abs_mean = tsum[1] / n_triple
+    jerk_mean = tsum[2] / n_triple
+    jerk_std = np.sqrt(np.maximum(tsum[3] / n_triple - jerk_mean * jerk_mean, 0.0))
+
+    # Turning-direction changes between consecutive bends (|turn| > 0.01 rad) of a segment.
+    bend_at = (abs_turn > 0.01).nonzero()[0]
+    bseg = sid[bend_at]
+    bsign = turn[bend_at] > 0
+    bflip = (bseg[1:] == bseg[:-1]) & (bsign[1:] != bsign[:-1])
+    n_bend = np.bincount(bseg, minlength=k)
+    turn_flips = np.bincount(bseg[1:][bflip], minlength=k) / np.maximum(n_bend - 1, 1)
+
+    # Lower medians from one sort each: segment id * a span larger than any value, plus value.
+    dt_med = _lower_median(sid[inside], dt[inside], steps, max(2048.0, 2 * pause_ms))
+    curv_med = _lower_median(sid[:-1][turn_ok], curv[turn_ok], n_turn, 8192.0)
+    regular = np.add.reduceat(inside & (np.abs(dt - dt_med[at]) <= 1.0), first)
+    dt_regular = regular / steps
+
+    prev = np.maximum(first - 1, 0)
+    pause_before = np.where((first > 0) & pause[prev], dt[prev], 0.0)
     end_down = kind[last + 1] == DOWN
     # Dwell: from the down at the end of the segment to the next up.
-    ups = np.flatnonzero(kind == UP)
+    ups = (kind == UP).nonzero()[0]
     nxt = np.searchsorted(ups, last + 1)
     has_up = end_down & (nxt < ups.shape[0])
     up_t = t[ups[np.minimum(nxt, max(ups.shape[0] - 1, 0))]] if ups.shape[0] else t1
-    dwell = np.where(has_up, np.clip(up_t - t1, 0.0, 60_000.0), 0.0)
+    dwell = np.where(has_up, (up_t - t1).clip(0.0, 60_000.0), 0.0)
 
-    log = np.log1p
-    cols = [
-        log(dur),
-        log(steps),
-        log(path),
-        log(chord),
-        straight,
-        np.clip(deviation, 0.0, 10.0),
-        overshoot,
-        log(path / dur * 1000.0),
-        log(sp_max * 1000.0),
-        sp_std / np.maximum(sp_mean, _EPS),
-        peak_at,
-        t90,
-        log(acc_abs_mean),
-        log(acc_std),
-        log(acc_max),
-        acc_flips,
-        log(jerk_abs_mean),
-        log(jerk_std),
-        turn_abs_mean,
-        turn_std,
-        turn_flips,
-        log(curv_mean),
-        log(curv_median),
-        log(dt_med),
-        dt_std / np.maximum(dt_mean, _EPS),
-        dt_regular,
-        log(dt_max / np.maximum(dt_med, 1.0)),
-        still,
-        np.clip(hesitation, 0.0, 1.0),
-        st_std / np.maximum(st_mean, _EPS),
-        log(np.minimum(pause_before, 60_000.0)),
-        is_drag,
-        end_down.astype(np.float64),
-        log(dwell),
-    ]
-    matrix = np.stack(cols, axis=1)[good]
-    matrix = np.nan_to_num(matrix, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-    stats["short"] = float(k - good.sum())
-    return SegmentFeatures(matrix, frozenset(flags), k, n, span, stats)
+    rows = np.empty((N_FEATURES, k))
+    rows[_LOGGED] = (
+        dur, steps, path, chord, path / dur * 1000.0, sp_max * 1000.0, acc_abs_mean, acc_std,
+        acc_max, jerk_abs_mean, jerk_std, curv_mean, curv_med, dt_med,
+        dt_max / np.maximum(dt_med, 1.0), np.minimum(pause_before, 60_000.0), dwell,
+    )  # fmt: skip
+    rows[_LOGGED] = np.log1p(rows[_LOGGED])
+    rows[_PLAIN] = (
+        straight, deviation.clip(0.0, 10.0), overshoot, sp_std / np.maximum(sp_mean, _EPS),
+        peak_at, t90, acc_flips, turn_abs_mean, turn_std, turn_flips,
+        dt_std / np.maximum(dt_mean, _EPS), dt_regular, still, hesitation.clip(0.0, 1.0),
+        st_std / np.maximum(st_mean, _EPS), drag[first], end_down,
+    )  # fmt: skip
+    rows[~np.isfinite(rows)] = 0.0
+    win = _window(t, kind, x, y, dt, pause, ds, k_all, rows, span)
+    matrix = np.ascontiguousarray(rows.T, dtype=np.float32)
+    return SegmentFeatures(matrix, frozenset(flags), k_all, n, span, stats, win, **counts)
 
 
-def _seg_mean_std(seg: I64, v: F64, k: int) -> tuple[F64, F64]:
-    count = np.maximum(np.bincount(seg, minlength=k), 1)
-    mean = np.bincount(seg, v, k) / count
-    var = np.bincount(seg, v * v, k) / count - mean * mean
-    return mean, np.sqrt(np.maximum(var, 0.0))
-
-
-def _seg_max(seg: I64, v: F64, k: int) -> F64:
-    out = np.zeros(k)
-    if v.shape[0]:
-        out[:] = -np.inf
-        np.maximum.at(out, seg, v)
-        out[~np.isfinite(out)] = 0.0
-    return out
-
-
-def _seg_argmax(seg: I64, v: F64, where: I64, k: int) -> I64:
-    """For each segment, ``where`` at its largest ``v`` (the last one among ties)."""
-    order = np.lexsort((v, seg))
-    last_of = np.searchsorted(seg[order], np.arange(k), side="right") - 1
-    return where[order][np.maximum(last_of, 0)]
-
-
-def _seg_quantile(seg: I64, v: F64, k: int, q: float) -> F64:
-    """A lower quantile per segment (0 for a segment without values)."""
-    out = np.zeros(k)
+def _lower_median(seg: I64, v: F64, counts: F64, width: float) -> F64:
+    """The lower median of ``v`` per segment (0 for a segment without values); ``seg`` is
+    sorted and every value lies in [0, width)."""
     if not v.shape[0]:
-        return out
-    order = np.lexsort((v, seg))
-    sv, ss = v[order], seg[order]
-    lo = np.searchsorted(ss, np.arange(k), side="left")
-    hi = np.searchsorted(ss, np.arange(k), side="right")
-    has = hi > lo
-    pick = lo + np.floor((hi - lo - 1) * q).astype(np.int64)
-    out[has] = sv[pick[has]]
-    return out
+        return np.zeros(counts.shape[0])
+    keys = np.sort(seg * width + v)
+    size = counts.astype(np.int64)
+    pick = np.minimum(size.cumsum() - size + (size - 1) // 2, keys.shape[0] - 1)
+    got = keys[np.maximum(pick, 0)] - np.arange(size.shape[0]) * width
+    return np.where(size > 0, got, 0.0)
 
 
-def resample(
-    traj: Trajectory,
-    hz: float,
-    *,
-    rng: np.random.Generator | None = None,
-    jitter_ms: float = 0.0,
-    max_gap_ms: float = 50.0,
-    decimals: int = 0,
-) -> Trajectory:
-    """The trajectory as a browser polling at ``hz`` would have delivered it.
-
-    Moves are re-timed to frames ``1000 / hz`` ms apart (a random phase when ``rng`` is given,
-    plus Gaussian ``jitter_ms``), positions interpolated with a cubic Hermite curve through the
-    original moves. Like a browser, it fires no move while the pointer rests: a frame is kept
-    when an original move fell since the previous frame, or when it lies between two original
-    moves at most ``max_gap_ms`` apart. Downs and ups keep their times and positions. Times
-    are rounded to whole ms, coordinates to ``decimals``.
-    """
-    traj, _ = clean(traj)
-    moves = traj.kind == MOVE
-    tm, xm, ym = traj.t[moves], traj.x[moves], traj.y[moves]
-    if tm.shape[0] < 2 or not hz > 0:
-        return traj
-    period = 1000.0 / hz
-    phase = float(rng.uniform(0.0, period)) if rng is not None else 0.0
-    frames = np.arange(tm[0] + phase, tm[-1] + _EPS, period)
-    i = np.clip(np.searchsorted(tm, frames, side="right") - 1, 0, tm.shape[0] - 2)
-    h = tm[i + 1] - tm[i]
-    recent = tm[i] > frames - period  # an original move since the previous frame
-    close = h <= max_gap_ms
-    keep = recent | close
-    frames, i, h, close = frames[keep], i[keep], h[keep], close[keep]
-    # Hermite tangents from neighbouring moves (one-sided at the ends), zero across long gaps.
-    vx, vy = _tangents(tm, xm, max_gap_ms), _tangents(tm, ym, max_gap_ms)
-    s = np.where(h > 0, (frames - tm[i]) / np.maximum(h, _EPS), 1.0)
-    s = np.clip(s, 0.0, 1.0)
-    s2, s3 = s * s, s * s * s
-    h00, h10, h01, h11 = 2 * s3 - 3 * s2 + 1, s3 - 2 * s2 + s, -2 * s3 + 3 * s2, s3 - s2
-    fx = h00 * xm[i] + h10 * h * vx[i] + h01 * xm[i + 1] + h11 * h * vx[i + 1]
-    fy = h00 * ym[i] + h10 * h * vy[i] + h01 * ym[i + 1] + h11 * h * vy[i + 1]
-    # Across a long gap the pointer rested at the earlier move until it moved again.
-    fx = np.where(close, fx, xm[i])
-    fy = np.where(close, fy, ym[i])
-    if rng is not None and jitter_ms > 0:
-        frames = frames + rng.normal(0.0, jitter_ms, frames.shape[0])
-    ft = np.round(frames)
-
-    # Button held at each frame: the state after the last original event at or before it.
-    held = _held_buttons(traj)
-    j = np.clip(np.searchsorted(traj.t, ft, side="right") - 1, 0, len(traj) - 1)
-    fb = held[j]
-    # A browser flushes a coalesced move before a down or up: keep the last original move
-    # before each click when no frame came after it.
-    move_at = np.flatnonzero(moves)
-    click_at = np.flatnonzero(~moves)
-    before = np.searchsorted(move_at, click_at) - 1
-    pm = move_at[np.maximum(before, 0)]
-    lastf = np.searchsorted(ft, np.round(traj.t[click_at]), side="right") - 1
-    last_frame_t = np.where(lastf >= 0, ft[np.maximum(lastf, 0)], -np.inf)
-    pm = np.unique(pm[(before >= 0) & (np.round(traj.t[pm]) > last_frame_t)])
-    ft = np.concatenate([ft, np.round(traj.t[pm])])
-    fx = np.concatenate([fx, traj.x[pm]])
-    fy = np.concatenate([fy, traj.y[pm]])
-    fb = np.concatenate([fb, traj.button[pm]])
-    clicks = ~moves
-    t = np.concatenate([ft, np.round(traj.t[clicks])])
-    order = np.lexsort((np.concatenate([np.zeros(ft.shape[0]), np.ones(int(clicks.sum()))]), t))
-    out = Trajectory(
-        t[order],
-        np.concatenate([np.zeros(ft.shape[0], np.int8), traj.kind[clicks]])[order],
-        np.round(np.concatenate([fx, traj.x[clicks]]), decimals)[order],
-        np.round(np.concatenate([fy, traj.y[clicks]]), decimals)[order],
-        np.concatenate([fb, traj.button[clicks]])[order],
-    )
-    return clean(out)[0]
+def _window(
+    t: F64,
+    kind: npt.NDArray[np.int8],
+    x: F64,
+    y: F64,
+    dt: F64,
+    pause: npt.NDArray[np.bool_],
+    ds: F64,
+    segments: int,
+    rows: F64 | None,
+    span: float,
+) -> npt.NDArray[np.float32]:
+    """The window features (``WINDOW_NAMES``) of a cleaned trajectory, given its segment
+    features as rows (``rows[i]`` is feature ``i`` of every usable segment)."""
+    w = np.zeros(N_WINDOW)
+    usable = 0 if rows is None else rows.shape[1]
+    w[_WIN["segments_log"]] = np.log1p(segments)
+    w[_WIN["usable_log"]] = np.log1p(usable)
+    w[_WIN["usable_share"]] = usable / max(segments, 1)
+    span = max(span, 1.0)
+    is_move = kind == MOVE
+    moves = is_move.nonzero()[0]
+    downs = (kind == DOWN).nonzero()[0]
+    ups = (kind == UP).nonzero()[0]
+    w[_WIN["clicks_per_s_log"]] = np.log1p(downs.shape[0] / span * 1000.0)
+    # Click timing from the few downs and ups, against the sorted move indices.
+    none = np.zeros(0)
+    hover = dwell = idle = none
+    if downs.shape[0]:
+        before = np.searchsorted(moves, downs) - 1
+        hover = t[downs[before >= 0]] - t[moves[before[before >= 0]]]
+        up_of = np.searchsorted(ups, downs)
+        ok = up_of < ups.shape[0]
+        if ok.any():
+            d, u = downs[ok], ups[up_of[ok]]
+            slipped = np.searchsorted(moves, u) > np.searchsorted(moves, d)
+            w[_WIN["click_slip"]] = np.count_nonzero(slipped) / d.shape[0]
+            dwell = t[u] - t[d]
+    if ups.shape[0]:
+        after = np.searchsorted(moves, ups)
+        has = after < moves.shape[0]
+        idle = t[moves[after[has]]] - t[ups[has]]
+    _click_times(w, [hover, dwell, idle])
+    w[_WIN["pause_share"]] = min(1.0, float(np.add.reduce(dt[pause])) / span)
+    resume = pause & is_move[1:] & is_move[:-1]
+    n_resume = np.count_nonzero(resume)
+    if n_resume:
+        w[_WIN["resume_step_log"]] = float(np.add.reduce(np.log1p(ds[resume]))) / n_resume
+    if rows is not None and usable:
+        hovering = rows[_COL["drag"]] == 0.0
+        clicked = rows[_COL["ends_in_click"]] > 0.0
+        n_hover = np.count_nonzero(hovering)
+        if n_hover:
+            w[_WIN["click_end_share"]] = np.count_nonzero(clicked & hovering) / n_hover
+        approach = hovering & clicked & (rows[_COL["chord_px_log"]] >= _APPROACH_LOG)
+        count = np.count_nonzero(approach)
+        w[_WIN["approaches_log"]] = np.log1p(count)
+        if count >= 3:
+            _fits(w, rows[_FIT_ROWS][:, approach])
+    w[~np.isfinite(w)] = 0.0
+    return w.astype(np.float32)
 
 
-def _tangents(t: F64, v: F64, max_gap_ms: float) -> F64:
-    n = t.shape[0]
-    out = np.zeros(n)
-    if n < 2:
-        return out
-    dt = np.diff(t)
-    slope = np.where(dt > 0, np.diff(v) / np.maximum(dt, _EPS), 0.0)
-    slope[dt > max_gap_ms] = 0.0
-    out[0], out[-1] = slope[0], slope[-1]
-    out[1:-1] = (slope[:-1] + slope[1:]) / 2
-    return out
+_CLICK_TIMES: Final = ("hover", "dwell", "idle")
 
 
-def _held_buttons(traj: Trajectory) -> I8:
-    """The button held after each event (-1 none)."""
-    held = np.full(len(traj), -1, np.int8)
-    state = -1
-    for n, (kind, button) in enumerate(zip(traj.kind.tolist(), traj.button.tolist(), strict=True)):
-        if kind == DOWN:
-            state = button
-        elif kind == UP:
-            state = -1
-        else:
-            state = button
-        held[n] = state
-    return held
+def _click_times(w: F64, times: list[F64]) -> None:
+    """Mean and std of log1p(ms, capped at CLICK_CAP_MS) of hover, dwell and idle times."""
+    for name, ms in zip(_CLICK_TIMES, times, strict=True):
+        n = ms.shape[0]
+        if n:
+            v = np.log1p(ms.clip(0.0, CLICK_CAP_MS))
+            mean = float(np.add.reduce(v)) / n
+            w[_WIN[f"{name}_mean"]] = mean
+            w[_WIN[f"{name}_std"]] = max(0.0, float(v @ v) / n - mean * mean) ** 0.5
 
 
-def to_events(traj: Trajectory, *, start_ms: float | None = None) -> list[EventRow]:
-    """Telemetry v1 events for a trajectory, as the widget writes them.
-
-    Times become whole ms from ``start_ms`` (default: the first event) and never decrease;
-    moves follow the recorder's 8 ms rule (a move sooner than 8 ms after the last written one
-    is held as pending and replaced by later ones; a down or up, and the end, flush it).
-    Coordinates are rounded to two decimals and clipped to the format's limits.
-    """
-    traj, _ = clean(traj)
-    if not len(traj):
-        return []
-    base = float(traj.t[0]) if start_ms is None else start_ms
-    times = np.maximum(np.round(traj.t - base), 0.0).astype(np.int64).tolist()
-    xs = np.round(np.clip(traj.x, -MAX_COORD, MAX_COORD), 2).tolist()
-    ys = np.round(np.clip(traj.y, -MAX_COORD, MAX_COORD), 2).tolist()
-    out: list[EventRow] = []
-    pending: EventRow | None = None
-    last_move = -MOVE_INTERVAL_MS
-    last_t = 0
-    for t, kind, x, y, button in zip(
-        times, traj.kind.tolist(), xs, ys, traj.button.tolist(), strict=True
-    ):
-        t = max(t, last_t)
-        last_t = t
-        if kind == MOVE:
-            event: EventRow = [t, "m", x, y, max(-1, min(4, button))]
-            if t - last_move >= MOVE_INTERVAL_MS:
-                out.append(event)
-                last_move = t
-                pending = None
-            else:
-                pending = event
-            continue
-        if pending is not None:
-            out.append(pending)
-            pending = None
-        out.append([t, KIND_NAMES[kind], x, y, max(0, min(4, button))])
-    if pending is not None:
-        out.append(pending)
-    return out
+_FIT_ROWS: Final = [_COL["chord_px_log"], _COL["duration_ms_log"], _COL["speed_max_log"]]
 
 
-def to_telemetry(
-    traj: Trajectory,
-    *,
-    viewport: tuple[float, float] | None = None,
-    start_ms: float | None = None,
-    hints: dict[str, bool | int | float] | None = None,
-) -> dict[str, object]:
-    """A telemetry v1 object for a mouse trajectory; over 2,000 events, the oldest moves go."""
-    events = to_events(traj, start_ms=start_ms)
-    dropped = max(0, len(events) - MAX_EVENTS)
-    if dropped:
-        moves = [n for n, e in enumerate(events) if e[1] == "m"][:dropped]
-        gone = set(moves)
-        events = [e for n, e in enumerate(events) if n not in gone][-MAX_EVENTS:]
-    return {
-        "v": 1,
-        "viewport": list(viewport) if viewport is not None else None,
-        "pointer": "mouse",
-        "events": events,
-        "keys": [],
-        "hints": dict(hints or {}),
-        "dropped": dropped,
-    }
+def _fits(w: F64, rows: F64) -> None:
+    """Least-squares lines of log duration and log peak speed on log distance over the
+    approaches (``rows``: distance, duration, peak speed): slopes (clipped to ±3) and the
+    residuals' std."""
+    n = rows.shape[1]
+    centred = rows - (np.add.reduce(rows, axis=1) / n)[:, None]
+    du, dv = centred[0], centred[1:]
+    var = float(du @ du)
+    slopes = (dv @ du / var).clip(-3.0, 3.0) if var > 1e-9 else np.zeros(2)
+    resid = dv - slopes[:, None] * du
+    spread = np.sqrt(np.add.reduce(resid * resid, axis=1) / n)
+    for j, name in enumerate(("fitts", "peak")):
+        w[_WIN[f"{name}_slope"]] = slopes[j]
+        w[_WIN[f"{name}_residual"]] = spread[j]

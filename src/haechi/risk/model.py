@@ -1,11 +1,22 @@
-"""The behaviour model at serving time: the shipped ONNX AutoEncoder and its calibration.
+"""The behaviour model at serving time: the shipped ONNX graph, its calibration and its reasons.
 
 Serving imports numpy and onnxruntime only (never torch or ``haechi.ml``). The model file is
-loaded once, lazily, under a lock; ``assess`` turns a parsed telemetry object into a risk 0-100
-from the per-segment reconstruction error (``haechi.risk.features`` segments), aggregated per
-window and mapped through the monotone anchors fitted on held-out humans. It never raises for
-parsed telemetry: input it cannot judge gives ``risk=None`` (too little movement) and input the
-feature code rejects scores as suspicious.
+loaded once, lazily, under a lock, on one intra-op and one inter-op thread (the process serves
+many requests at once; one small graph gains nothing from more). ``assess`` turns a parsed
+telemetry object into ``Assessment(risk, reasons, segments)``:
+
+- features (``haechi.risk.features``) of the last 10 s of the payload (``WINDOW_MS``, at most
+  ``WINDOW_EVENTS`` events): the usable segments' vectors and the window's;
+- one ONNX run (``haechi.ml.net.BehaviourNet``): two heads' logits, for the window as sent and
+  with each group of inputs blanked to the human median (the occlusion rows);
+- the larger head logit on the common scale (0 = people's median, 1 = their 99th percentile on
+  held-out subjects) is mapped to ``risk`` 0-100 by monotone anchors fitted on held-out people;
+- reasons: above ``REASON_MIN_RISK``, the groups whose blanking lowers the score most (at most
+  three, e.g. ``model:path-shape``, ``model:timing``, ``model:clicks``).
+
+``risk`` is None when there is no mouse/pen movement to judge (keyboard-only, touch-only, a
+single tap): the caller decides what missing movement costs. ``assess`` never raises for parsed
+telemetry: input the feature code cannot read scores ``BAD_INPUT_RISK``.
 """
 
 from __future__ import annotations
@@ -17,66 +28,184 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
-from haechi.risk.features import FEATURE_NAMES, extract
+from haechi.risk.features import FEATURE_NAMES, WINDOW_NAMES, SegmentFeatures, extract
 from haechi.risk.telemetry import Telemetry
 
 MODELS: Final = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL: Final = MODELS / "risk-ae-v1.onnx"
-SUSPICIOUS: Final = 80  # what input the feature code cannot read scores
+DEFAULT_MODEL: Final = MODELS / "risk-behaviour-v2.onnx"
+BAD_INPUT_RISK: Final = 80  # what input the feature code cannot read scores
+# The model was trained and calibrated on windows of 3-10 s, so it judges the last 10 s of a
+# payload (at most 1,500 events: 10 s at 144 Hz and the clicks). That also bounds its cost: a
+# payload at the 2,000-event cap is half a minute of movement at 60 Hz.
+WINDOW_MS: Final = 10_000.0
+WINDOW_EVENTS: Final = 1_500
+REASON_MIN_RISK: Final = 11  # reasons are given above the band that 90% of people fall in
+MAX_REASONS: Final = 3
+REASON_SHARE: Final = 0.25  # a reason's effect is at least this share of the largest one's
+# Flags of input no conforming recorder sends (see haechi.risk.features / trajectory.clean).
+BAD_FLAGS: Final = frozenset({"malformed", "non-finite", "absurd-values", "error"})
+F64 = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
     risk: int | None  # 0-100; None = not enough pointer movement to judge
     reasons: tuple[str, ...]
-    segments: int
+    segments: int  # usable segments the judgement rests on
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """The model's raw view of one window, for evaluation and explanations."""
+
+    combined: float  # on the common scale; ``risk`` is this through the anchors
+    autoencoder: float  # the window's mean log reconstruction error
+    heads: tuple[float, ...]  # each head's logit
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    session: Any
+    outputs: list[str]
+    mask: npt.NDArray[np.float32]
+    norm: F64  # (heads, 2): median, 99th percentile
+    xp: F64
+    fp: F64
+    ae_xp: F64
+    ae_fp: F64
+    groups: tuple[str, ...]
+    name: str
 
 
 class BehaviourModel:
+    """The shipped behaviour model (or the one at ``path``), loaded on first use."""
+
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or DEFAULT_MODEL
         self._lock = threading.Lock()
-        self._session: Any = None
-        self._xp: np.ndarray[Any, Any] | None = None
-        self._fp: np.ndarray[Any, Any] | None = None
-        self.name = self.path.stem
+        self._loaded: _Loaded | None = None
 
-    def _load(self) -> Any:
-        with self._lock:
-            if self._session is None:
-                import onnxruntime as ort  # type: ignore[import-untyped, unused-ignore]
-
-                meta = json.loads(self.path.with_suffix(".json").read_text())
-                if list(meta["features"]) != list(FEATURE_NAMES):
-                    raise ValueError(f"{self.path}: trained on other features")
-                anchors = np.asarray(meta["anchors"], np.float64)
-                self._xp, self._fp = anchors[:, 0], anchors[:, 1]
-                self.name = str(meta["model"])
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = 1
-                opts.inter_op_num_threads = 1
-                self._session = ort.InferenceSession(
-                    str(self.path), opts, providers=["CPUExecutionProvider"]
-                )
-            return self._session
+    @property
+    def name(self) -> str:
+        return self._loaded.name if self._loaded is not None else self.path.stem
 
     def get(self) -> BehaviourModel:
         """Load now (the risk engine warms the model up before the first visitor)."""
         self._load()
         return self
 
+    def _load(self) -> _Loaded:
+        loaded = self._loaded
+        if loaded is not None:
+            return loaded
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = _read(self.path)
+            return self._loaded
+
     def assess(self, telemetry: Telemetry) -> Assessment:
-        session = self._load()
-        features = extract(telemetry)  # never raises; unreadable input has no segments
-        if features.empty:
-            return Assessment(None, (), 0)
-        matrix = np.ascontiguousarray(features.matrix, dtype=np.float32)
-        errors = np.asarray(session.run(["error"], {"features": matrix})[0], np.float64)
-        score = float(np.mean(np.log(errors + 1e-6)))
-        if not np.isfinite(score):
-            return Assessment(SUSPICIOUS, ("model:unreadable",), int(matrix.shape[0]))
-        assert self._xp is not None and self._fp is not None
-        risk = round(float(np.interp(score, self._xp, self._fp)))
-        reasons = ("model:behaviour",) if risk > 25 else ()
-        return Assessment(risk, reasons, int(matrix.shape[0]))
+        """Risk 0-100 (None: nothing to judge), up to three reasons, and the segment count."""
+        model = self._load()
+        try:
+            features = extract(telemetry, last_ms=WINDOW_MS, max_events=WINDOW_EVENTS)
+            if features.flags & BAD_FLAGS:
+                return Assessment(BAD_INPUT_RISK, ("model:bad-input",), len(features.matrix))
+            if features.empty:
+                return Assessment(None, (_nothing_to_judge(features),), 0)
+            rows = _run(model, features)
+            scores = _combined(rows, model.norm)
+            risk = float(np.interp(scores[0], model.xp, model.fp))
+            if not np.isfinite(risk):
+                return Assessment(BAD_INPUT_RISK, ("model:bad-input",), len(features.matrix))
+            risk_int = round(risk)
+            reasons = _reasons(scores, model.groups) if risk_int >= REASON_MIN_RISK else ()
+            return Assessment(risk_int, reasons, int(features.matrix.shape[0]))
+        except Exception:  # a safety net: a failure raises friction, it never lets a bot pass
+            return Assessment(BAD_INPUT_RISK, ("model:error",), 0)
+
+    def scores(self, telemetry: Telemetry) -> Scores | None:
+        """The raw scores of a window with usable movement (None without)."""
+        model = self._load()
+        features = extract(telemetry, last_ms=WINDOW_MS, max_events=WINDOW_EVENTS)
+        if features.empty or features.flags & BAD_FLAGS:
+            return None
+        rows = _run(model, features, occlusion=False)
+        return Scores(
+            combined=float(_combined(rows, model.norm)[0]),
+            autoencoder=float(rows[1][0]),
+            heads=tuple(float(v) for v in rows[0][0]),
+        )
+
+    def autoencoder_risk(self, score: float) -> int:
+        """The AutoEncoder's own calibration: its window score as risk 0-100."""
+        model = self._load()
+        return round(float(np.interp(score, model.ae_xp, model.ae_fp)))
+
+
+def _read(path: Path) -> _Loaded:
+    import onnxruntime as ort  # type: ignore[import-untyped, import-not-found, unused-ignore]
+
+    meta = json.loads(path.with_suffix(".json").read_text())
+    if list(meta["features"]) != list(FEATURE_NAMES) or list(meta["window_features"]) != list(
+        WINDOW_NAMES
+    ):
+        raise ValueError(f"{path}: trained on other features than haechi.risk.features")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    groups = tuple(str(g) for g in meta["groups"])
+    g = len(groups)
+    anchors = np.asarray(meta["anchors"], np.float64)
+    ae_anchors = np.asarray(meta["ae_anchors"], np.float64)
+    return _Loaded(
+        session=session,
+        outputs=["logits", "ae"],
+        mask=np.concatenate([np.zeros((1, g)), np.eye(g)]).astype(np.float32),
+        norm=np.asarray(meta["head_norm"], np.float64),
+        xp=anchors[:, 0],
+        fp=anchors[:, 1],
+        ae_xp=ae_anchors[:, 0],
+        ae_fp=ae_anchors[:, 1],
+        groups=groups,
+        name=str(meta["model"]),
+    )
+
+
+def _run(model: _Loaded, features: SegmentFeatures, *, occlusion: bool = True) -> list[Any]:
+    feeds = {
+        "segments": features.matrix,
+        "window": features.window.reshape(1, -1),
+        "mask": model.mask if occlusion else model.mask[:1],
+    }
+    out: list[Any] = model.session.run(model.outputs, feeds)
+    return out
+
+
+def _combined(rows: list[Any], norm: F64) -> F64:
+    """Per row: the larger head logit on the common scale."""
+    lg = np.asarray(rows[0], np.float64)
+    return np.asarray(np.max((lg - norm[:, 0]) / (norm[:, 1] - norm[:, 0]), axis=1), np.float64)
+
+
+def _reasons(scores: F64, groups: tuple[str, ...]) -> tuple[str, ...]:
+    """The groups whose blanking lowers the score most (at most MAX_REASONS)."""
+    effect = scores[0] - scores[1:]
+    order = np.argsort(-effect, kind="stable")
+    top = float(effect[order[0]])
+    if not top > 0:
+        return ("model:behaviour",)
+    return tuple(
+        groups[i] for i in order[:MAX_REASONS] if effect[i] > 0 and effect[i] >= REASON_SHARE * top
+    )
+
+
+def _nothing_to_judge(features: SegmentFeatures) -> str:
+    if "touch-only" in features.flags:
+        return "model:touch-only"
+    if "no-pointer" in features.flags:
+        return "model:no-pointer"
+    return "model:too-little-movement"

@@ -8,10 +8,12 @@ sparse and dim; anxious is shaky, tangled, crowded and off-balance.
 
 Colour alone must not give the emotion away, or a colour histogram would solve the challenge:
 each emotion's ranges of saturation, brightness, contrast and hue spread are wide and overlap the
-others', and the hue follows the emotion only a quarter of the time (``HUE_LEAN``). The shape of
+others', the hue follows the emotion only a quarter of the time (``HUE_LEAN``), and the vivid-
+on-pale look of most joyful images is also given to some angry and anxious ones. The shape of
 the strokes (``motifs``) carries the emotion; colour only leans the same way. What an emotion's
 ranges leave out are its opposites (no dark joyful, no harsh calm, no faint angry), so that a
-person is never asked to overrule a loud colour.
+person is never asked to overrule a loud colour. The measured result (a colour-histogram
+regression against the CNN) is in ``models/abstract-emotion.md``.
 
 ``render`` is deterministic for a given ``numpy.random.Generator`` state; ``encode`` turns an image
 into a WebP of exactly ``WEBP_BYTES`` bytes with no metadata, so that byte size says nothing.
@@ -39,6 +41,7 @@ WEBP_BYTES: Final = 6144  # every encoded image has exactly this size
 HUE_LEAN: Final = 0.25  # how often the hue comes from the emotion's own hues, not any hue
 _BG: Final = 64  # backgrounds are smooth: drawn at 64 px and enlarged
 _TAU: Final = 2 * math.pi
+_GAMMA: Final = 2.2
 
 Range = tuple[float, float]
 
@@ -49,26 +52,27 @@ class ColourPrior:
 
     hues: tuple[tuple[float, float], ...]  # (centre, sd) in degrees: a lean, used now and then
     sat: Range  # saturation of the inks
-    value: Range  # brightness of the background
+    value: Range  # perceived brightness of the background (see ``_colour``)
     contrast: Range  # brightness difference between ink and background
     spread: Range  # hue spread among the inks, degrees
     ink_value: Range | None = None  # inks' own brightness, instead of background ± contrast...
     ink_value_p: float = 0.0  # ...this often
+    bg_sat: Range = (0.2, 1.0)  # background saturation, as a share of the inks'
 
 
 _PRIORS: Final = {
     "calm": ColourPrior(
         ((200, 25), (165, 20), (255, 20)), (0.05, 0.7), (0.45, 0.95), (0.1, 0.5), (0, 90)
     ),
-    # Often vivid inks on a light ground: contrast from hue and saturation, not darkness.
+    # Colourful: bright, saturated inks of several hues on a fairly bright ground.
     "joyful": ColourPrior(
         ((48, 12), (28, 10), (330, 15), (95, 20)),
-        (0.3, 0.95),
-        (0.6, 0.95),
-        (0.2, 0.5),
-        (0, 180),
-        ink_value=(0.45, 1.0),
-        ink_value_p=0.75,
+        (0.45, 0.95),
+        (0.5, 0.9),
+        (0.25, 0.5),
+        (60, 180),
+        ink_value=(0.55, 1.0),
+        ink_value_p=1.0,
     ),
     "angry": ColourPrior(
         ((0, 10), (15, 8), (345, 10)), (0.2, 0.95), (0.15, 0.85), (0.35, 0.85), (0, 120)
@@ -82,15 +86,49 @@ _PRIORS: Final = {
 }
 
 
+# Vivid, bright inks on a light, paler ground: contrast from hue and saturation, not darkness.
+# Most joyful images use it, but so do some angry and anxious ones, so it does not single out joy.
+_VIVID_ON_PALE: Final = ColourPrior(
+    (), (0.5, 0.95), (0.65, 0.95), (0.2, 0.5), (0, 180), (0.6, 1.0), 1.0, (0.1, 0.5)
+)
+_VIVID_P: Final = {"joyful": 0.65, "angry": 0.25, "anxious": 0.3}
+
+
 def _hsv(h: float, s: float, v: float) -> RGB:
     r, g, b = colorsys.hsv_to_rgb((h / 360.0) % 1.0, min(max(s, 0.0), 1.0), min(max(v, 0.0), 1.0))
     return round(r * 255), round(g * 255), round(b * 255)
 
 
+def _brightness(h: float, s: float) -> float:
+    """Perceived brightness (gamma-encoded luminance) of ``h``, ``s`` at full HSV value."""
+    r, g, b = colorsys.hsv_to_rgb((h / 360.0) % 1.0, s, 1.0)
+    luminance = 0.2126 * r**_GAMMA + 0.7152 * g**_GAMMA + 0.0722 * b**_GAMMA
+    return float(luminance ** (1 / _GAMMA))
+
+
+def _colour(h: float, s: float, brightness: float) -> RGB:
+    """The background colour of hue ``h`` and saturation ``s`` that *looks* ``brightness`` bright.
+
+    HSV value is not what people see: a saturated blue at full value looks darker than a yellow
+    at half. Brightness here is luminance, gamma-encoded, so the background ranges in ``_PRIORS``
+    mean the same for every hue. Where a hue cannot be that bright at ``s`` it is paled, but to
+    no less than half its saturation (it then stays darker than asked). Inks keep HSV value, so
+    that saturated inks stay vivid.
+    """
+    s, target = min(max(s, 0.0), 1.0), min(max(brightness, 0.0), 1.0)
+    floor = s / 2
+    while s > floor and _brightness(h, s) < target:
+        s = max(floor, s - 0.05)
+    v = min(1.0, target / max(_brightness(h, s), 1e-6))
+    r, g, b = colorsys.hsv_to_rgb((h / 360.0) % 1.0, s, v)
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
 def _palette(rng: np.random.Generator, emotion: str) -> Palette:
-    prior = _PRIORS[emotion]
+    own = _PRIORS[emotion]
+    prior = _VIVID_ON_PALE if rng.random() < _VIVID_P.get(emotion, 0.0) else own
     if rng.random() < HUE_LEAN:
-        centre, sd = prior.hues[int(rng.integers(len(prior.hues)))]
+        centre, sd = own.hues[int(rng.integers(len(own.hues)))]
         hue = float(rng.normal(centre, sd))
     else:
         hue = float(rng.uniform(0, 360))
@@ -99,11 +137,13 @@ def _palette(rng: np.random.Generator, emotion: str) -> Palette:
     contrast = float(rng.uniform(*prior.contrast))
     spread = float(rng.uniform(*prior.spread))
     ink_value = prior.ink_value if rng.random() < prior.ink_value_p else None
-    bg_sat = sat * float(rng.uniform(0.2, 1.0))
+    bg_sat = sat * float(rng.uniform(*prior.bg_sat))
     bg_hue = hue + float(rng.uniform(-15, 15))
     background = (
-        _hsv(bg_hue, bg_sat, value),
-        _hsv(bg_hue + float(rng.uniform(-30, 30)), bg_sat, value + float(rng.uniform(-0.15, 0.15))),
+        _colour(bg_hue, bg_sat, value),
+        _colour(
+            bg_hue + float(rng.uniform(-30, 30)), bg_sat, value + float(rng.uniform(-0.15, 0.15))
+        ),
     )
     inks = []
     for _ in range(4):

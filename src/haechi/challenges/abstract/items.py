@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -96,11 +96,13 @@ def make_items(
     min_confidence: float = MIN_CONFIDENCE,
     batch: int = 32,
     max_draws: int = 8,
+    progress: Callable[[int], None] | None = None,
 ) -> list[AbstractItem]:
     """``count`` items, as even across the emotions as ``count`` allows, in random order.
 
     Draws at most ``max_draws`` × ``count`` images; raises ``RuntimeError`` when that does not
     fill the quota (a model that no longer matches the generator must not ship a pool).
+    ``progress`` is called with the number of items kept so far after each batch (for a bar).
     """
     emotions = generate.EMOTIONS
     if set(labeller.labels) != set(emotions):
@@ -131,6 +133,8 @@ def make_items(
             ):
                 kept.append(AbstractItem(blob, generate.CONTENT_TYPE, emotion, confidence))
                 quota[emotion] -= 1
+        if progress is not None:
+            progress(len(kept))
     rng.shuffle(kept)
     return kept
 
@@ -185,8 +189,13 @@ def compose(
         for item in _by_confidence(rng, items_by_label.get(target, ()), n_target, difficulty)
     ]
     others = [e for e in CIRCUMPLEX if e != target and items_by_label.get(e)]
+    # Closeness rescaled over the emotions at hand: at difficulty 1 the nearest is e³ ≈ 20 times
+    # likelier than the farthest, at 0 the other way round, at 0.5 all are equally likely.
+    near = {e: _closeness(target, e) for e in others}
+    lo = min(near.values(), default=0.0)
+    span = max(max(near.values(), default=0.0) - lo, 1e-9)
     lean = 6.0 * (difficulty - 0.5)
-    label_weight = {e: math.exp(lean * _closeness(target, e)) for e in others}
+    label_weight = {e: math.exp(lean * ((near[e] - lo) / span - 0.5)) for e in others}
     need: dict[str, int] = dict.fromkeys(others, 0)
     for _ in range(CELLS - n_target):
         open_labels = [e for e in others if need[e] < len(items_by_label[e])]

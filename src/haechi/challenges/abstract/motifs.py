@@ -195,15 +195,15 @@ def _joy_sunburst(
 def _joy_confetti(
     draw: ImageDraw.ImageDraw, rng: np.random.Generator, pal: Palette, weight: float
 ) -> None:
-    for _ in range(_count(rng, 25, 60, weight)):
-        cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.01, 0.03)
+    for _ in range(_count(rng, 25, 50, weight)):
+        cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.015, 0.04)
         if rng.random() < 0.5:
             _circle(draw, cx, cy, r, pal.pick(rng))
         else:
             start = float(rng.uniform(0, 360))
             box = [(cx - r) * CANVAS, (cy - r) * CANVAS, (cx + r) * CANVAS, (cy + r) * CANVAS]
             draw.arc(
-                box, start, start + float(rng.uniform(120, 250)), fill=pal.pick(rng), width=2 * SS
+                box, start, start + float(rng.uniform(120, 250)), fill=pal.pick(rng), width=3 * SS
             )
 
 
@@ -337,7 +337,7 @@ def _anx_scribble(
             rng.uniform(0.3, 0.9),
         )
         cx, cy = rng.uniform(0.3, 0.7, 2)
-        half = rng.uniform(0.2, 0.45)
+        half = rng.uniform(0.25, 0.45)
         heading = np.cumsum(rng.normal(0, wobble, steps)) + rng.uniform(0, _TAU)
         p = np.array([cx, cy]) + np.cumsum(np.c_[np.cos(heading), np.sin(heading)] * step, axis=0)
         lo, hi = np.array([cx, cy]) - half, np.array([cx, cy]) + half

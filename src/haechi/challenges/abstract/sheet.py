@@ -73,10 +73,15 @@ def _panel(
 
 
 def render_sheet(
-    labeller: EmotionLabeller, *, seed: int, targets: Sequence[str], difficulties: Sequence[float]
+    labeller: EmotionLabeller,
+    *,
+    seed: int,
+    targets: Sequence[str],
+    difficulties: Sequence[float],
+    per_emotion: int = 30,
 ) -> Image.Image:
     rng = random.Random(seed)
-    items = make_items(rng, 30 * len(generate.EMOTIONS), labeller)
+    items = make_items(rng, per_emotion * len(generate.EMOTIONS), labeller)
     by_label = {e: [i for i in items if i.label == e] for e in generate.EMOTIONS}
     panels = []
     for target, difficulty in zip(targets, difficulties, strict=True):
@@ -98,13 +103,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--targets", default="calm,joyful,sad,anxious")
     parser.add_argument("--difficulties", default="0.2,0.4,0.6,0.8")
+    parser.add_argument("--per-emotion", type=int, default=30, help="pool size per emotion")
     args = parser.parse_args(argv)
     targets = args.targets.split(",")
     difficulties = [float(d) for d in args.difficulties.split(",")]
     if len(targets) != len(difficulties):
         parser.error("give as many difficulties as targets")
     sheet = render_sheet(
-        EmotionLabeller(), seed=args.seed, targets=targets, difficulties=difficulties
+        EmotionLabeller(),
+        seed=args.seed,
+        targets=targets,
+        difficulties=difficulties,
+        per_emotion=args.per_emotion,
     )
     sheet.save(args.out, optimize=True)
     print(f"wrote {args.out}")

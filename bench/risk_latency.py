@@ -1,0 +1,122 @@
+"""Latency of scoring one telemetry payload with the behaviour model (``BehaviourModel.assess``).
+
+    .venv/bin/python bench/risk_latency.py [--runs 3000]
+
+Payloads: the largest first chunk of a SapiMouse recording of a test subject (at or near the
+2,000-event cap: half a minute of real movement), a bot session at the cap (linear family, a
+long visit, the events past the cap dropped as the recorder drops them), a dense one (2,000
+moves 5 ms apart, faster than the recorder's 8 ms rule allows: the most the model ever reads,
+its 1,500-event limit), and the typical 5-second window of
+``tests/fixtures/human_windows.jsonl`` (first line). For each: p50 and p99 in ms of
+``parse_telemetry`` (from the decoded JSON value), of the features as the model reads them
+(``features.extract`` of the last 10 s, at most 1,500 events), of ``assess`` (those features +
+ONNX + calibration + reasons) and of parse + assess, after a warm-up, in one process on one
+thread, the collector left on as in a server. The issue's bar: ``assess`` of a payload at the
+cap under 2 ms at p99. Needs ``../shared/data/sapimouse``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from haechi.ml import bots, sapimouse
+from haechi.risk.features import extract
+from haechi.risk.model import WINDOW_EVENTS, WINDOW_MS, BehaviourModel
+from haechi.risk.telemetry import MAX_EVENTS, parse_telemetry
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "human_windows.jsonl"
+F64 = npt.NDArray[np.float64]
+
+
+def measure(cells: dict[str, Callable[[], object]], runs: int, batch: int = 50) -> dict[str, F64]:
+    """Times in ms of each callable, ``runs`` each, interleaved in batches so that every cell
+    sees the same share of a shared machine's slow and fast moments."""
+    for fn in cells.values():
+        for _ in range(min(200, runs)):
+            fn()
+    times = {name: np.empty(runs) for name in cells}
+    clock = time.perf_counter
+    for start in range(0, runs, batch):
+        for name, fn in cells.items():
+            out = times[name]
+            for i in range(start, min(start + batch, runs)):
+                t0 = clock()
+                fn()
+                out[i] = clock() - t0
+    return {name: v * 1e3 for name, v in times.items()}
+
+
+def payloads() -> list[tuple[str, dict[str, object]]]:
+    root = sapimouse.find_data_dir()
+    if root is None:
+        raise SystemExit("SapiMouse not found (../shared/data/sapimouse)")
+    split = sapimouse.split_subjects(sapimouse.subjects(root))
+    chunks = [
+        next(sapimouse.telemetry_chunks(rec)) for rec in sapimouse.load(root, only=split.test[:6])
+    ]
+    human = max(chunks, key=lambda c: len(c["events"]))  # type: ignore[arg-type]
+    bot = bots.session("linear", 1_500_000, duration_ms=60_000.0).telemetry()
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.normal(0.0, 3.0, (2, MAX_EVENTS)), axis=1) + 500.0
+    dense = {
+        "v": 1,
+        "viewport": None,
+        "pointer": "mouse",
+        "events": [
+            [i * 5, "m", round(float(x), 2), round(float(y), 2), -1]
+            for i, (x, y) in enumerate(walk.T)
+        ],
+    }
+    window = orjson.loads(FIXTURE.read_bytes().splitlines()[0])
+    return [
+        ("human, at the cap", human),
+        ("bot (linear), at the cap", bot),
+        ("dense (5 ms), at the cap", dense),
+        ("human, 5 s", window),
+    ]
+
+
+def parse_and_assess(model: BehaviourModel, obj: dict[str, object]) -> object:
+    return model.assess(parse_telemetry(obj))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3000)
+    args = parser.parse_args()
+    model = BehaviourModel().get()
+    rows = []
+    cells: dict[str, Callable[[], object]] = {}
+    for name, obj in payloads():
+        tele = parse_telemetry(obj)
+        assert len(tele.events) <= MAX_EVENTS
+        rows.append((name, len(tele.events), model.assess(tele).segments))
+        cells[f"{name}/parse"] = partial(parse_telemetry, obj)
+        cells[f"{name}/features"] = partial(
+            extract, tele, last_ms=WINDOW_MS, max_events=WINDOW_EVENTS
+        )
+        cells[f"{name}/assess"] = partial(model.assess, tele)
+        cells[f"{name}/parse+assess"] = partial(parse_and_assess, model, obj)
+    times = measure(cells, args.runs)
+    print(f"model {model.name}; {args.runs} runs each, interleaved; p50 / p99 in ms\n")
+    print("| payload | events | segments | parse | features | assess | parse + assess |")
+    print("|---|---:|---:|---|---|---|---|")
+    for name, events, segments in rows:
+        row = " | ".join(
+            "{:.2f} / {:.2f}".format(*np.percentile(times[f"{name}/{what}"], [50, 99]))
+            for what in ("parse", "features", "assess", "parse+assess")
+        )
+        print(f"| {name} | {events} | {segments} | {row} |")
+
+
+if __name__ == "__main__":
+    main()
