@@ -192,7 +192,9 @@ def test_garbage_arrays_never_raise(rows: list[tuple[Any, int, Any, Any, int]]) 
     )
     fs = F.extract_trajectory(t)
     assert fs.matrix.shape[1] == F.N_FEATURES
-    assert np.isfinite(fs.matrix).all()
+    assert "error" not in fs.flags
+    assert np.isfinite(fs.matrix).all() and np.isfinite(fs.window).all()
+    assert fs.matrix.dtype == np.float32 and fs.window.dtype == np.float32
     assert "error" not in fs.flags
 
 

@@ -37,11 +37,6 @@ class EdgeRequest:
         self._headers: dict[bytes, bytes] | None = None
 
     @property
-    def method(self) -> str:
-        method: str = self.scope["method"]
-        return method
-
-    @property
     def client_ip(self) -> str:
         ip: str = self.scope.get("haechi.client_ip", "unknown")
         return ip

@@ -49,7 +49,18 @@ import math
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
-from haechi.risk.signals import IpRateRule, PointerFacts, pointer_facts, request_signals
+# The heuristic's approach and sparseness rules share their thresholds with the request signals.
+from haechi.risk.signals import (
+    HINT_FLOOR,
+    MIN_APPROACH_MOVES,
+    SPARSE_MOVES,
+    SPARSE_RATE,
+    SPARSE_SPAN_MS,
+    IpRateRule,
+    PointerFacts,
+    pointer_facts,
+    request_signals,
+)
 from haechi.risk.telemetry import Event, Telemetry
 
 log = logging.getLogger("haechi.risk")
@@ -64,14 +75,9 @@ MISSING_REASONS: Final = frozenset(
 )
 
 HUMAN_BASE: Final = 5
-HINT_FLOOR: Final = 95
 MAX_MISSING_RISK: Final = 90  # the seed bands block from 91
 
 TELEPORT_PX: Final = 24.0
-MIN_APPROACH_MOVES: Final = 3
-SPARSE_SPAN_MS: Final = 1_000
-SPARSE_MOVES: Final = 20
-SPARSE_RATE: Final = 2.0  # moves per second
 REGULAR_MIN_MOVES: Final = 20
 REGULAR_DT_STD_MS: Final = 0.3
 PAUSE_MS: Final = 100
