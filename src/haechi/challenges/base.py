@@ -10,6 +10,7 @@ before ``check`` runs. Public tasks and submissions follow the JSON schemas in
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -48,7 +49,10 @@ class ChallengeType(Protocol):
         """Return (public task, answer). ``difficulty`` is 0.0 (easiest) to 1.0."""
         ...
 
-    def check(self, answer: JSON, submission: JSON) -> CheckResult: ...
+    def check(self, answer: JSON, submission: JSON) -> CheckResult | Awaitable[CheckResult]:
+        """Never raises on any submission. A type whose check is expensive (a model run)
+        returns an awaitable and does the heavy part off the event loop."""
+        ...
 
     # Optional: ``def available(self) -> bool``. A type that can run dry (its pool is empty or
     # too small) defines it; while it returns False the registry treats the type as not

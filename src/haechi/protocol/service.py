@@ -9,6 +9,7 @@ failure: format, seal, expiry, site, hostname, proof-of-work, spend, answer.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import random
 import secrets
@@ -339,7 +340,13 @@ class ProtocolService:
             return Outcome.fail("denied")
         if data["ty"] is not None:
             kind = self.registry.get(data["ty"])
-            if kind is None or not kind.check(data["ans"], request.answer).ok:
+            if kind is None:
+                return Outcome.fail("wrong-answer")
+            checked = kind.check(data["ans"], request.answer)
+            if inspect.isawaitable(checked):
+                # Types whose check runs a model (handwriting) do it off the event loop.
+                checked = await checked
+            if not checked.ok:
                 return Outcome.fail("wrong-answer")
         risk = await self._score(request.telemetry, "solve", telemetry_size, ip_rate)
         final_risk = max(risk.risk, data["r"]) if data["ty"] is None else risk.risk
