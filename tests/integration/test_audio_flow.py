@@ -146,3 +146,35 @@ async def test_pool_jobs_build_and_prune_through_the_registry(edge: Edge) -> Non
         pools.clock = real
     blobs = edge.runtime.blobs
     assert blobs is not None and await blobs.list(f"pools/audio/{first['id']}/") == []
+
+
+# A visual band (the test glyph type) whose visitors may ask for the audio alternative.
+VISUAL_POLICY = PolicySettings(
+    bands=[
+        PlanBand(max_risk=10, pow_bits=6, pow_count=2),
+        PlanBand(max_risk=90, pow_bits=6, pow_count=2, challenges=["glyph"]),
+        PlanBand(max_risk=100, pow_bits=6, pow_count=2, block=True),
+    ],
+    enabled_test_types=["glyph"],
+)
+
+
+async def test_a_visitor_may_ask_for_audio_instead_of_a_visual_task(tmp_path: Path) -> None:
+    pools = PoolSettings(min_items=2, refresh_seconds=3600)
+    async for edge in embedded_edge(tmp_path, policy=VISUAL_POLICY, pools=pools):
+        site = await edge.create_site()
+        # No audio pool yet: the visual task stays, and says no alternative is offered.
+        plain = (await edge.challenge(site.sitekey, prefer="audio")).json()
+        assert plain["task"]["type"] == "glyph"
+
+        await build_audio_pool(edge, 2)
+        visual = (await edge.challenge(site.sitekey)).json()
+        assert visual["task"]["type"] == "glyph"
+        audio = (await edge.challenge(site.sitekey, prefer="audio")).json()
+        assert audio["task"]["type"] == "audio"
+        outcome = (await edge.solve(audio, answer={"text": sealed_answer(edge, audio)})).json()
+        assert outcome["outcome"] == "token", outcome
+
+        refused = await edge.challenge(site.sitekey, prefer="video")
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "bad-request"

@@ -83,10 +83,30 @@ export interface ChallengeParams {
   cdata?: string;
   locale: string;
   telemetry: TelemetryV1;
+  /** The visitor asked for the accessible alternative to a visual task. */
+  prefer?: "audio";
 }
 
-export const requestChallenge = (endpoint: string, params: ChallengeParams, signal?: AbortSignal): Promise<Challenge> =>
-  post(endpoint, "/v1/challenge", { v: 1, ...params }, signal);
+/** Blob URLs may be paths (the server's default): they are the endpoint's, like the API's. */
+export function absoluteUrl(endpoint: string, url: string): string {
+  return url.startsWith("/") && !url.startsWith("//") ? endpoint.replace(/\/+$/, "") + url : url;
+}
+
+export function resolveTask(task: Task | null, endpoint: string): Task | null {
+  if (!task) return task;
+  const abs = (url: string): string => absoluteUrl(endpoint, url);
+  if (task.kind === "select") return { ...task, cells: task.cells.map((c) => (c.image ? { ...c, image: abs(c.image) } : c)) };
+  if (task.kind === "draw") return { ...task, image: abs(task.image) };
+  return { ...task, audio: abs(task.audio) };
+}
+
+const resolveChallenge = (challenge: Challenge, endpoint: string): Challenge => ({
+  ...challenge,
+  task: resolveTask(challenge.task, endpoint),
+});
+
+export const requestChallenge = async (endpoint: string, params: ChallengeParams, signal?: AbortSignal): Promise<Challenge> =>
+  resolveChallenge(await post<Challenge>(endpoint, "/v1/challenge", { v: 1, ...params }, signal), endpoint);
 
 export const solveChallenge = (
   endpoint: string,
@@ -94,4 +114,7 @@ export const solveChallenge = (
   solution: { pow?: number[]; answer?: unknown },
   telemetry: TelemetryV1,
   signal?: AbortSignal,
-): Promise<SolveOutcome> => post(endpoint, "/v1/solve", { v: 1, challenge, solution, telemetry }, signal);
+): Promise<SolveOutcome> =>
+  post<SolveOutcome>(endpoint, "/v1/solve", { v: 1, challenge, solution, telemetry }, signal).then((outcome) =>
+    outcome.outcome === "step_up" ? { ...outcome, challenge: resolveChallenge(outcome.challenge, endpoint) } : outcome,
+  );

@@ -6,7 +6,11 @@ import { h } from "./dom";
 import type { Translate } from "./i18n";
 
 export class PanelClosed extends Error {
-  constructor(readonly reload = false) {
+  /** `reload`: the visitor asked for a new task; `prefer`: of that kind (the audio alternative). */
+  constructor(
+    readonly reload = false,
+    readonly prefer?: "audio",
+  ) {
     super("panel closed");
   }
 }
@@ -156,6 +160,9 @@ export function openPanel(root: ShadowRoot, task: Task, t: Translate, theme: str
       { class: "row" },
       h("button", { type: "button", text: t("close"), onclick: () => finish(new PanelClosed()) }),
       h("button", { type: "button", text: t("reload"), onclick: () => finish(new PanelClosed(true)) }),
+      task.kind !== "audio" && task.alternatives?.includes("audio")
+        ? h("button", { type: "button", class: "alt", text: t("audioAlt"), onclick: () => finish(new PanelClosed(true, "audio")) })
+        : null,
       verify,
     ),
   );

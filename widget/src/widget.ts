@@ -183,6 +183,7 @@ export class Widget {
     this.setState("running", "verifying");
     this.progress(0);
     let note: StringKey | undefined;
+    let prefer: "audio" | undefined;
     let retries = 0;
     try {
       for (let attempt = 0; ; attempt++) {
@@ -191,7 +192,7 @@ export class Widget {
           const { sitekey, action, cdata } = this.options;
           let challenge: Challenge | null = await requestChallenge(
             this.env.endpoint,
-            { sitekey, action, cdata, locale: this.language, telemetry: pageTelemetry() },
+            { sitekey, action, cdata, locale: this.language, telemetry: pageTelemetry(), prefer },
             signal,
           );
           for (let step = 0; challenge; step++) {
@@ -215,6 +216,8 @@ export class Widget {
         } catch (error) {
           this.stale(gen);
           if (error instanceof PanelClosed && error.reload) {
+            // Once a visitor asks for audio, later tasks in this flow are audio too.
+            prefer ||= error.prefer;
             attempt--;
             continue;
           }

@@ -13,6 +13,8 @@ from typing import Any
 from haechi.core.errors import Invalid
 
 PROTOCOL_VERSION = 1
+# Task kinds a visitor may ask for instead of a visual task (accessibility).
+ALTERNATIVES = ("audio",)
 MAX_ACTION = 32
 MAX_CDATA = 255
 MAX_SEALED = 8192
@@ -29,6 +31,9 @@ class ChallengeRequest:
     cdata: str | None
     locale: str | None
     telemetry: Any
+    # An alternative kind of task the visitor asked for ("audio"), honoured when the plan calls
+    # for a visual task and the alternative is available.
+    prefer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,13 @@ def _telemetry(body: dict[str, Any]) -> Any:
     return telemetry
 
 
+def _prefer(body: dict[str, Any]) -> str | None:
+    prefer = body.get("prefer")
+    if prefer is not None and prefer not in ALTERNATIVES:
+        raise Invalid("'prefer' must be one of: " + ", ".join(ALTERNATIVES), code="bad-request")
+    return prefer
+
+
 def parse_challenge(body: Any) -> ChallengeRequest:
     data = _object(body)
     sitekey = data.get("sitekey")
@@ -88,6 +100,7 @@ def parse_challenge(body: Any) -> ChallengeRequest:
         cdata=cdata,
         locale=_optional_str(data, "locale", 35),
         telemetry=_telemetry(data),
+        prefer=_prefer(data),
     )
 
 

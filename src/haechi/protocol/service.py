@@ -196,11 +196,15 @@ class ProtocolService:
             risk=risk.risk,
             step=0,
             now=now,
+            prefer=request.prefer,
         )
         self.counters.add(usage_key(site.sitekey, "challenges", now))
         if self.attack is not None:
             self.attack.record(site.sitekey, "challenge", now)
-        self.metrics.count(self.metrics.challenges_issued, site.sitekey, plan.challenge or "none")
+        task = body["task"]
+        self.metrics.count(
+            self.metrics.challenges_issued, site.sitekey, task["type"] if task else "none"
+        )
         return body
 
     async def _seal_challenge(
@@ -215,12 +219,19 @@ class ProtocolService:
         risk: int,
         step: int,
         now: float,
+        prefer: str | None = None,
     ) -> dict[str, Any]:
         challenge_id = secrets.token_urlsafe(16)
         task: dict[str, Any] | None = None
         answer: Any = None
-        if plan.challenge is not None:
-            kind = self.registry.get(plan.challenge)
+        kind_name = plan.challenge
+        if kind_name is not None:
+            if prefer is not None and self.registry.usable(
+                prefer, self.settings.policy.enabled_test_types
+            ):
+                # The visitor asked for the accessible alternative to a visual task.
+                kind_name = prefer
+            kind = self.registry.get(kind_name)
             assert kind is not None
             ctx = ChallengeContext(site.sitekey, hostname, self.resources)
             difficulty = min(1.0, max(0.0, (plan.effective_risk - 10) / 90))
@@ -238,11 +249,12 @@ class ProtocolService:
             "pb": plan.pow_bits,
             "pc": pow_count,
             "r": risk,
-            "ty": plan.challenge,
+            "ty": kind_name,
             "ans": answer,
             "st": step,
             "lc": locale,
             "blk": plan.block,
+            "pf": prefer,
         }
         params = pow_.PowParams(challenge_id, plan.pow_bits, pow_count)
         return {
@@ -364,6 +376,7 @@ class ProtocolService:
                 risk=risk.risk,
                 step=1,
                 now=now,
+                prefer=data.get("pf"),
             )
             return Outcome(
                 "step_up",
