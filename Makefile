@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,postgres,mysql,redis,s3,train
+EXTRAS ?= dev,postgres,mysql,redis,s3,train,granian
 
 .DEFAULT_GOAL := help
 
@@ -52,8 +52,15 @@ bench: install ## Protocol throughput under wrk, embedded and Redis, side by sid
 bench-smoke: install ## A 1-second-per-scenario run of the protocol benchmark (CI): it works, answers are correct
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/protocol/run.py --quick
 
+redteam: install ## Red team: bots against a live server per type, ≥1,000 challenges each (REDTEAM_ARGS="--record")
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS),redteam]'
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.redteam.run $(REDTEAM_ARGS)
+
+redteam-smoke: install ## A seconds-long red-team run (CI): tiny pools, 20 challenges; skips attackers without packages
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.redteam.run --quick
+
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: help install serve test test-unit lint format clean widget widget-test bench-widget bench \
-	bench-smoke
+	bench-smoke redteam redteam-smoke

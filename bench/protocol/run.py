@@ -187,9 +187,11 @@ async def mint(
 
 
 @contextlib.contextmanager
-def server(env: dict[str, str], port: int, workers: int, binary: str) -> Any:
+def server(env: dict[str, str], port: int, workers: int, binary: str, http: str) -> Any:
     args = [binary, "serve", "--host", "127.0.0.1", "--port", str(port)]
     args += ["--workers", str(workers)]
+    if http != "uvicorn":  # a baseline build from before --server still runs on its default
+        args += ["--server", http]
     proc = subprocess.Popen(
         args,
         env=env,
@@ -279,7 +281,9 @@ def to_result(build: str, mode: str, scenario: str, raw: dict[str, Any]) -> Resu
     )
 
 
-def bench_mode(args: argparse.Namespace, mode: str, build: str, binary: str) -> list[Result]:
+def bench_mode(
+    args: argparse.Namespace, mode: str, build: str, binary: str, http: str = "uvicorn"
+) -> list[Result]:
     extra = dict(kv.split("=", 1) for kv in args.env)
     with tempfile.TemporaryDirectory(prefix=f"haechi-bench-{mode}-") as tmp:
         data_dir = Path(tmp)
@@ -311,7 +315,7 @@ def bench_mode(args: argparse.Namespace, mode: str, build: str, binary: str) -> 
         }
         results: list[Result] = []
         port = free_port()
-        with server(env, port, args.workers, binary) as proc:
+        with server(env, port, args.workers, binary, http) as proc:
             check_flow(port, sitekey, secret)
             run_wrk(port, "bare", min(2.0, args.duration), args.connections, files)  # warm-up
             for scenario in args.scenarios:
@@ -409,6 +413,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--servers",
+        default="uvicorn",
+        help="HTTP servers to run each build under, side by side (uvicorn,granian)",
+    )
     parser.add_argument("--max-rps", type=float, default=9000.0, help="sizes the pre-minting")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--env", action="append", default=[], help="extra NAME=VALUE for serve")
@@ -435,9 +444,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results: list[Result] = []
     builds = [("current", BIN)] + [tuple(b.split("=", 1)) for b in args.build]
+    servers = [s for s in args.servers.split(",") if s]
     for mode in args.modes.split(","):
         for build, binary in builds:
-            results += bench_mode(args, mode, build, binary)
+            for http in servers:
+                name = build if len(servers) == 1 else f"{build}/{http}"
+                results += bench_mode(args, mode, name, binary, http)
     text = table(results)
     print(text)
     if args.json:
@@ -448,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         settings = (
             f"{args.duration:g} s per scenario, {args.connections} connections, wrk -t1, "
-            f"{args.workers} worker(s)"
+            f"{args.workers} worker(s), server: {args.servers}"
         )
         label = f" — {args.label}" if args.label else ""
         record(

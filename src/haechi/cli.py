@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import sys
@@ -49,11 +50,19 @@ def main() -> None:
     help="Which role this process serves (default: HAECHI_ROLE or all).",
 )
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, role: str | None, workers: int) -> None:
+@click.option(
+    "--server",
+    type=click.Choice(["uvicorn", "granian"]),
+    default="uvicorn",
+    show_default=True,
+    help="HTTP server: uvicorn (httptools + uvloop), or granian (Rust HTTP; extra 'granian').",
+)
+def serve(host: str, port: int, role: str | None, workers: int, server: str) -> None:
     """Run the HTTP server (embedded defaults: SQLite, in-process store and jobs)."""
-    import uvicorn
-
     from haechi.core import logging as haechi_logging
+
+    if server == "granian" and importlib.util.find_spec("granian") is None:
+        raise click.ClickException("--server granian needs: pip install 'haechi[granian]'")
 
     if role is not None:
         os.environ["HAECHI_ROLE"] = role
@@ -80,6 +89,11 @@ def serve(host: str, port: int, role: str | None, workers: int) -> None:
         f"(data: {settings.data_dir.resolve()}, store: {settings.store.url})",
         err=True,
     )
+    if server == "granian":
+        _serve_granian(host, port, workers)
+        return
+    import uvicorn
+
     uvicorn.run(
         "haechi.app:create_app",
         factory=True,
@@ -91,6 +105,30 @@ def serve(host: str, port: int, role: str | None, workers: int) -> None:
         proxy_headers=False,  # client IP is decided by trusted_proxies, not by uvicorn
         server_header=False,
     )
+
+
+def _serve_granian(host: str, port: int, workers: int) -> None:
+    """The same ASGI app under Granian: HTTP parsing and socket I/O in Rust, the app on uvloop.
+    See docs/decisions/0005-granian.md for when to pick it."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.log import LogLevels
+
+    Granian(
+        "haechi.app:create_app",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        loop=Loops.uvloop,
+        http=HTTPModes.http1,
+        websockets=False,
+        factory=True,
+        # Haechi logs in JSON itself (haechi.core.logging); Granian's own lines stay quiet.
+        log_enabled=True,
+        log_level=LogLevels.warning,
+        log_access=False,
+    ).serve()
 
 
 @main.command()

@@ -32,6 +32,8 @@ class Haechi:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # More `haechi serve` options, e.g. ["--server", "granian"].
+    serve_args: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -55,7 +57,7 @@ class Haechi:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [HAECHI, "serve", "--port", str(self.port)],
+                [HAECHI, "serve", "--port", str(self.port), *self.serve_args],
                 env=self.environment(),
                 stdout=out,
                 stderr=subprocess.STDOUT,

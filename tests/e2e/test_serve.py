@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from haechi.client import verify
@@ -126,3 +127,29 @@ def test_serve_refuses_several_workers_with_the_memory_store(tmp_path: Path) -> 
         check=False,
     )
     assert proc.returncode != 0 and "in-process store" in proc.stderr
+
+
+def test_granian_serves_the_same_app(tmp_path: Path) -> None:
+    """`haechi serve --server granian`: the whole flow, the client's address in the access log,
+    and a clean stop on SIGINT. (Granian always sends `server: granian`, without a version.)"""
+    srv = Haechi(tmp_path / "data", dict(SERVER_ENV), serve_args=["--server", "granian"])
+    srv.start()
+    try:
+        demo = srv.demo
+        token = token_of(solve(srv, demo["sitekey"], "http://localhost"))
+        assert verify(secret=demo["secret"], response=token, url=srv.url).success
+        health = httpx.get(f"{srv.url}/healthz", timeout=5)
+        assert health.status_code == 200 and health.headers.get("server") in (None, "granian")
+        wrong = httpx.post(
+            f"{srv.url}/v1/challenge",
+            content=b"{",
+            headers={"content-type": "application/json"},
+            timeout=5,
+        )
+        assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "bad-request"
+    finally:
+        srv.stop()
+    assert srv.proc is not None and srv.proc.returncode == 0, srv.log.read_text()
+    lines = srv.log.read_text().splitlines()
+    access = [json.loads(line) for line in lines if '"haechi.access"' in line]
+    assert any(a["route"] == "/healthz" and a["ip"] == "127.0.0.1" for a in access), lines
