@@ -93,6 +93,7 @@ def build_risk_engine(settings: Settings) -> RiskEngine:
         offload_min_events=risk.offload_min_events,
         timeout_s=risk.model_timeout_ms / 1000.0,
         threads=risk.model_threads,
+        behaviour_at_challenge=risk.behaviour_at == "both",
     )
 
 

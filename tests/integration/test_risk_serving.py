@@ -20,7 +20,7 @@ from haechi.ml.evaluate import BOT_SEED0
 from haechi.protocol import messages
 from haechi.protocol import pow as pow_
 from haechi.risk.attack import LEVELS_KEY
-from haechi.risk.scoring import RiskInput
+from haechi.risk.scoring import RiskInput, RiskResult
 from haechi.risk.telemetry import parse_telemetry
 from tests.integration.conftest import ORIGIN, Edge, embedded_edge
 
@@ -109,14 +109,19 @@ async def test_a_straight_line_bot_gets_more_friction_than_a_replayed_human(
     bot_visits = [await friction(risk_edge, site.sitekey, linear_bot(s)) for s in BOT_SEEDS]
     assert all(rank > 0 for rank, _ in bot_visits), bot_visits
     # The difference is the model's, not its fallback's.
-    scored = await risk_edge.runtime.scorer.score(RiskInput(telemetry=parse_telemetry(HUMANS[0])))
+    scored = await risk_edge.runtime.scorer.score(
+        RiskInput(telemetry=parse_telemetry(HUMANS[0]), stage="solve")
+    )
     assert not scored.model.startswith("fallback"), scored
 
 
 async def test_the_score_at_siteverify_is_the_risk_in_each_dialect(risk_edge: Edge) -> None:
     site = await risk_edge.create_site()
     human = HUMANS[0]
-    expected = await risk_edge.runtime.scorer.score(RiskInput(telemetry=parse_telemetry(human)))
+    # The token carries the risk of /v1/solve, where the model judges the movement.
+    expected = await risk_edge.runtime.scorer.score(
+        RiskInput(telemetry=parse_telemetry(human), stage="solve")
+    )
     token = await human_token(risk_edge, site.sitekey, human)
     native = await risk_edge.verify(secret=site.secret, response=token)
     assert native["success"] and native["score"] == (100 - expected.risk) / 100
@@ -172,13 +177,16 @@ async def test_a_model_that_cannot_load_raises_friction_and_blocks_nobody(tmp_pa
     async for edge in embedded_edge(tmp_path, policy=policy(), risk={"model_path": str(broken)}):
         site = await edge.create_site()
         rank, outcome = await friction(edge, site.sitekey, HUMANS[0])
-        # A visual task: proof-of-work alone does not pass, and nobody is denied.
-        assert (rank, outcome) == (2, "wrong-answer")
+        # The model is asked at /v1/solve: its failure steps the visit up to a visual task
+        # (proof-of-work alone does not pass), and nobody is denied.
+        assert (rank, outcome) == (2, "step_up")
         reply = await edge.challenge(site.sitekey, telemetry=HUMANS[0])
         assert reply.status_code == 200
         # Missing telemetry never asks the model: its friction is the same as ever.
         assert await friction(edge, site.sitekey, None) == (1, "token")
-        expected = await edge.runtime.scorer.score(RiskInput(telemetry=parse_telemetry(HUMANS[0])))
+        expected = await edge.runtime.scorer.score(
+            RiskInput(telemetry=parse_telemetry(HUMANS[0]), stage="solve")
+        )
         assert expected.reasons[0] == "model-unavailable"
 
 
@@ -208,3 +216,49 @@ async def test_attack_levels_on_each_store(store: Any) -> None:
         assert levels == ({"hk_x:y": 30} if flood else {}), minute
     await replica_b.refresh(store)
     assert replica_b.level("hk_x:y") == 30
+
+
+class StagedScorer:
+    """Risk by stage: what the behaviour model would say only at /v1/solve."""
+
+    def __init__(self, at_challenge: int, at_solve: int) -> None:
+        self.risks = {"challenge": at_challenge, "solve": at_solve}
+
+    async def score(self, inp: RiskInput) -> RiskResult:
+        return RiskResult(risk=self.risks[inp.stage], reasons=("staged",), model="staged")
+
+
+async def test_a_visit_that_looks_automated_at_solve_is_stepped_up_to_more_work(
+    risk_edge: Edge,
+) -> None:
+    site = await risk_edge.create_site()
+    risk_edge.runtime.protocol.scorer = StagedScorer(5, 30)  # type: ignore[assignment]
+    challenge = (await risk_edge.challenge(site.sitekey, telemetry=HUMANS[0])).json()
+    assert (challenge["pow"]["bits"], challenge["pow"]["count"]) == (4, 1)
+    stepped = await solve(risk_edge, challenge, HUMANS[0])
+    assert stepped["outcome"] == "step_up"
+    heavier = stepped["challenge"]
+    assert heavier["task"] is None and (heavier["pow"]["bits"], heavier["pow"]["count"]) == (8, 2)
+    # The heavier work is asked once; doing it gives the token (with the solve-time risk).
+    token = await solve(risk_edge, heavier, HUMANS[0])
+    assert token["outcome"] == "token", token
+    verdict = await risk_edge.verify(secret=site.secret, response=token["token"])
+    assert verdict["success"] and verdict["score"] == 0.7
+
+
+async def test_same_risk_at_solve_asks_nothing_more(risk_edge: Edge) -> None:
+    site = await risk_edge.create_site()
+    risk_edge.runtime.protocol.scorer = StagedScorer(30, 30)  # type: ignore[assignment]
+    challenge = (await risk_edge.challenge(site.sitekey, telemetry=HUMANS[0])).json()
+    assert (challenge["pow"]["bits"], challenge["pow"]["count"]) == (8, 2)
+    assert (await solve(risk_edge, challenge, HUMANS[0]))["outcome"] == "token"
+
+
+async def test_behaviour_at_both_judges_the_movement_at_challenge_too(tmp_path: Path) -> None:
+    async for edge in embedded_edge(tmp_path, policy=policy(), risk={"behaviour_at": "both"}):
+        site = await edge.create_site()
+        ranks = [await friction(edge, site.sitekey, linear_bot(s)) for s in BOT_SEEDS]
+        # The plan of /v1/challenge already carries the model's judgement.
+        challenge = (await edge.challenge(site.sitekey, telemetry=linear_bot(BOT_SEED0))).json()
+        assert challenge["task"] is not None or challenge["pow"]["bits"] > 4
+        assert all(rank > 0 for rank, _ in ranks), ranks

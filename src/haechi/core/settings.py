@@ -222,6 +222,12 @@ class RiskSettings(BaseModel):
     model_threads: int = Field(default=1, ge=1, le=16)
     # The base risk when the model fails or times out: more friction, never a pass or a block.
     model_failure_risk: int = Field(default=45, ge=0, le=90)
+    # Where the behaviour model judges the movement. "solve" (default): once per visit, at
+    # /v1/solve, where the telemetry is longest; /v1/challenge plans from the request signals,
+    # and a visitor whose movement looks automated is stepped up there (a visual task, or more
+    # proof-of-work). "both": also at /v1/challenge, so such a visitor sees the task at once,
+    # at the price of a second model run per visit (see docs/risk-model.md, Serving).
+    behaviour_at: Literal["solve", "both"] = "solve"
     # Requests per second from one address: points start above low and are full at high.
     ip_rate_low: float = Field(default=5.0, ge=0)
     ip_rate_high: float = Field(default=25.0, gt=0)

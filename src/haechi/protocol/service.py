@@ -74,6 +74,14 @@ def usage_key(sitekey: str, event: str, now: float) -> str:
     return f"usage:{_utc_day(int(now // 86400))}:{sitekey}:{event}"
 
 
+def _needs_more(plan: Plan, sealed: dict[str, Any]) -> bool:
+    """Whether the plan at /v1/solve asks more than the challenge did: a visual task, or more
+    proof-of-work than was paid (expected hashes: count x 2^bits)."""
+    if plan.challenge is not None:
+        return True
+    return bool(plan.pow_count * 2**plan.pow_bits > sealed["pc"] * 2 ** sealed["pb"])
+
+
 class ProtocolService:
     def __init__(
         self,
@@ -236,7 +244,8 @@ class ProtocolService:
             ctx = ChallengeContext(site.sitekey, hostname, self.resources)
             difficulty = min(1.0, max(0.0, (plan.effective_risk - 10) / 90))
             task, answer = await kind.generate(ctx, _SYSTEM_RNG, difficulty, locale)
-        pow_count = plan.pow_count if step == 0 else 0
+        # A step-up to a visual task asks no more work; a step-up to heavier work asks it all.
+        pow_count = plan.pow_count if step == 0 or kind_name is None else 0
         expires = int(now + self._challenge_ttl)
         sealed = {
             "id": challenge_id,
@@ -365,7 +374,7 @@ class ProtocolService:
         plan = self._plan(site, risk)
         if plan.block:
             return Outcome.fail("denied")
-        if plan.challenge is not None and data["ty"] is None and data["st"] == 0:
+        if data["ty"] is None and data["st"] == 0 and _needs_more(plan, data):
             challenge = await self._seal_challenge(
                 site=site,
                 hostname=data["h"],

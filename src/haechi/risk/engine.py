@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from haechi.risk.scoring import (
+    DEFERRED,
     Assessment,
     Behaviour,
     CombinedScorer,
@@ -119,6 +120,7 @@ class RiskEngine:
         offload_min_events: int = 0,
         timeout_s: float = 0.25,
         threads: int = 1,
+        behaviour_at_challenge: bool = True,
     ) -> None:
         if timeout_s <= 0 or threads < 1 or offload_min_events < 0:
             raise ValueError("timeout_s > 0, threads >= 1 and offload_min_events >= 0")
@@ -126,6 +128,7 @@ class RiskEngine:
         self.offload = offload
         self.offload_min_events = offload_min_events
         self.timeout_s = timeout_s
+        self.behaviour_at_challenge = behaviour_at_challenge
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
 
@@ -152,7 +155,10 @@ class RiskEngine:
         scorer = self.scorer
         facts = scorer.facts(inp.telemetry)
         outcome: ModelOutcome = None
-        if facts.mouse_or_pen:
+        if facts.mouse_or_pen and inp.stage == "challenge" and not self.behaviour_at_challenge:
+            # Judged once per visit, at /v1/solve (risk.behaviour_at).
+            outcome = DEFERRED
+        elif facts.mouse_or_pen:
             if self.offload and len(inp.telemetry.events) >= self.offload_min_events:
                 outcome = await self._assess_off_loop(inp.telemetry)
             else:

@@ -332,7 +332,13 @@ class ModelFailure:
     reason: str
 
 
-ModelOutcome = Assessment | ModelFailure | None  # None: the model was not asked
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """The model is asked later in the visit (at /v1/solve): no behaviour points yet."""
+
+
+DEFERRED: Final = Deferred()
+ModelOutcome = Assessment | ModelFailure | Deferred | None  # None: the model was not asked
 SIGNALS_VERSION: Final = "signals-v1"
 
 
@@ -412,6 +418,8 @@ class CombinedScorer:
             base, base_reasons = missing, ("no-pointer",)
         elif not facts.mouse_or_pen:
             base, base_reasons = missing // 2, ("touch-only",)
+        elif isinstance(outcome, Deferred):
+            base, base_reasons = 0, ("behaviour-at-solve",)
         elif outcome is None or isinstance(outcome, ModelFailure):
             reason = outcome.reason if outcome is not None else "model-unavailable"
             base, base_reasons = self.model_failure_risk, (reason,)
