@@ -91,3 +91,22 @@ def test_variations_add_what_they_say() -> None:
     )
     assert before.window[win["click_slip"]] == 0.0 and slip > 0.5
     assert paused > before.window[win["pause_share"]] + 0.05
+
+
+def test_each_head_is_scaled_at_its_own_people_quantile() -> None:
+    pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+    from haechi.ml import net, train
+
+    assert list(train.HEAD_QUANTILE) == list(net.HEADS)
+    rng = np.random.default_rng(3)
+    people = np.column_stack([rng.normal(0.0, 1.0, 200_000), rng.normal(2.0, 3.0, 200_000)])
+    norm = train.head_norm(people)
+    for h, name in enumerate(net.HEADS):
+        med, top = np.quantile(people[:, h], [0.5, train.HEAD_QUANTILE[name]])
+        assert norm[h] == pytest.approx([med, top])
+    # On the common scale the behaviour head passes 1 for about 0.1% of people, the structure
+    # head for 1%: the max of the two is above 1 for about 1.1%, not 2%.
+    above = train.combined(people, norm) > 1.0
+    assert 0.009 < above.mean() < 0.0125
+    # A window far beyond people on either head is far above 1.
+    assert train.combined(np.array([[6.0, 2.0], [0.0, 20.0]]), norm).min() > 1.5

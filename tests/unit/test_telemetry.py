@@ -471,3 +471,106 @@ def _out_of_order(value: dict[str, Any]) -> bool:
         if any(b < a - tm.JITTER_MS for a, b in itertools.pairwise(times)):
             return True
     return False
+
+
+# ------------------------------------------------------------- the column fast path = the loop
+
+# Well-formed events with one field sometimes off, so that both readers see what they disagree
+# about if anything: floats for ints, backward times, touch and pen, every kind, out of range.
+_good_event = st.tuples(
+    st.integers(0, 5_000) | st.floats(0, 5_000),
+    st.sampled_from(["m", "m", "m", "d", "u", "s", "f", "b"]),
+    st.integers(-10, 2_000) | st.floats(-10, 2_000),
+    st.integers(-10, 2_000) | st.floats(-10, 2_000),
+    st.sampled_from([-1, -1, 0, 1, 4, 0.0, 2.0]),
+).map(list)
+_odd_field = st.tuples(
+    st.integers(0, 4), st.sampled_from([True, None, "m", 2.5, -1, 9, 10**400, math.nan, 1e9])
+)
+
+
+@st.composite
+def _event_lists(draw: st.DrawFn) -> list[list[Any]]:
+    events = draw(st.lists(_good_event, min_size=1, max_size=40))
+    if draw(st.booleans()):
+        events.sort(key=lambda e: e[0])
+    if draw(st.booleans()):
+        ptypes = draw(st.lists(st.sampled_from("mmpt"), min_size=len(events), max_size=len(events)))
+        events = [[*e, p] for e, p in zip(events, ptypes, strict=True)]
+    for _ in range(draw(st.integers(0, 2))):
+        i = draw(st.integers(0, len(events) - 1))
+        field, value = draw(_odd_field)
+        events[i] = [*events[i]]
+        events[i][field] = value
+    return events
+
+
+def _parse_slowly(value: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Telemetry:
+    with monkeypatch.context() as patch:
+        patch.setattr(tm, "_fast_events", lambda raw, primary: None)
+        return parse_telemetry(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_event_lists(), st.sampled_from(["mouse", "pen", "touch"]))
+def test_column_fast_path_reads_exactly_what_the_loop_reads(
+    events: list[list[Any]], pointer: str
+) -> None:
+    value = payload(events, pointer=pointer)
+    fast = parse_telemetry(value)
+    with pytest.MonkeyPatch.context() as patch:
+        slow = _parse_slowly(value, patch)
+    assert slow.columns is None
+    assert fast == slow and fast.anomalies == slow.anomalies
+    assert [tuple(map(type, e)) for e in fast.events] == [tuple(map(type, e)) for e in slow.events]
+    cols = fast.columns
+    if cols is not None:  # only for clean, time-ordered events: the same values as arrays
+        assert fast.anomalies == 0 and len(cols) == len(fast.events)
+        assert cols.t.tolist() == [e[0] for e in fast.events]
+        assert bytes(cols.kind).decode() == "".join(e[1] for e in fast.events)
+        assert cols.x.tolist() == [e[2] for e in fast.events]
+        assert cols.y.tolist() == [e[3] for e in fast.events]
+        assert cols.button.tolist() == [e[4] for e in fast.events]
+        assert bytes(cols.ptype).decode() == "".join(e[5] for e in fast.events)
+        assert not cols.t.flags.writeable
+
+
+def test_column_fast_path_takes_clean_payloads_and_leaves_the_rest() -> None:
+    events = [[i * 16, "m", 10.5 + i, 20, -1] for i in range(50)] + [[800, "d", 60.5, 20, 0]]
+    assert parse_telemetry(payload(events)).columns is not None
+    backwards = [*events, [790, "u", 60.5, 20, 0]]  # within the jitter: no anomaly, no columns
+    tele = parse_telemetry(payload(backwards))
+    assert tele.anomalies == 0 and tele.columns is None and len(tele.events) == 52
+    for odd in ([800, "u", True, 20, 0], [800, "u", 1.0, 20, 0.5], [800, "x", 1, 2, 0], 5):
+        tele = parse_telemetry(payload([*events, odd]))
+        assert tele.columns is None and tele.anomalies == 1 and len(tele.events) == 51
+
+
+@settings(max_examples=200, deadline=None)
+@given(_event_lists(), st.sampled_from(["mouse", "pen", "touch"]))
+def test_signals_and_trajectory_read_the_columns_as_they_read_the_events(
+    events: list[list[Any]], pointer: str
+) -> None:
+    from haechi.risk.signals import pointer_facts
+    from haechi.risk.trajectory import from_telemetry
+
+    ordered = sorted(events, key=lambda e: e[0] if type(e[0]) in (int, float) else 0)
+    fast = parse_telemetry(payload(ordered, pointer=pointer))
+    slow = dataclasses.replace(fast, columns=None)
+    assert pointer_facts(fast) == pointer_facts(slow)
+    for window in ({}, {"last_ms": 1_000.0}, {"max_events": 7}, {"last_ms": 2e3, "max_events": 3}):
+        (a, fa), (b, fb) = from_telemetry(fast, **window), from_telemetry(slow, **window)
+        assert fa == fb
+        for name in ("t", "kind", "x", "y", "button"):
+            got, want = getattr(a, name), getattr(b, name)
+            assert got.dtype == want.dtype and got.tolist() == want.tolist(), name
+
+
+def test_pointer_facts_from_columns_on_a_recorded_window() -> None:
+    from haechi.risk.signals import pointer_facts
+
+    fixture = ROOT / "tests" / "fixtures" / "human_windows.jsonl"
+    for line in fixture.read_text().splitlines()[:20]:
+        fast = parse_telemetry(json.loads(line))
+        assert fast.columns is not None
+        assert pointer_facts(fast) == pointer_facts(dataclasses.replace(fast, columns=None))

@@ -308,7 +308,7 @@ def evaluate(
     scorer_name: str,
     *,
     split: str = "test",
-    per_subject: int = 20,
+    per_subject: int = 100,
     per_family: int = 400,
     seed: int = 0,
     boot: int = 500,
@@ -347,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--scorer", default="model", help="model, autoencoder, heuristic, or module:attribute"
     )
     parser.add_argument("--split", default="test", choices=("train", "validation", "test"))
-    parser.add_argument("--per-subject", type=int, default=20, help="human windows per subject")
+    parser.add_argument("--per-subject", type=int, default=100, help="human windows per subject")
     parser.add_argument("--per-family", type=int, default=400, help="bot sessions per family")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--boot", type=int, default=500, help="bootstrap samples for intervals")

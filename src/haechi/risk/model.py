@@ -9,8 +9,9 @@ telemetry object into ``Assessment(risk, reasons, segments)``:
   ``WINDOW_EVENTS`` events): the usable segments' vectors and the window's;
 - one ONNX run (``haechi.ml.net.BehaviourNet``): two heads' logits, for the window as sent and
   with each group of inputs blanked to the human median (the occlusion rows);
-- the larger head logit on the common scale (0 = people's median, 1 = their 99th percentile on
-  held-out subjects) is mapped to ``risk`` 0-100 by monotone anchors fitted on held-out people;
+- the larger head logit on the common scale (0 = people's median, 1 = their 99.9th percentile
+  for the behaviour head and their 99th for the structure head, on held-out subjects) is
+  mapped to ``risk`` 0-100 by monotone anchors fitted on held-out people;
 - reasons: above ``REASON_MIN_RISK``, the groups whose blanking lowers the score most (at most
   three, e.g. ``model:path-shape``, ``model:timing``, ``model:clicks``).
 
@@ -70,7 +71,8 @@ class _Loaded:
     session: Any
     outputs: list[str]
     mask: npt.NDArray[np.float32]
-    norm: F64  # (heads, 2): median, 99th percentile
+    norm: F64  # (heads, 2): people's median and the head's quantile (0 and 1 on the scale)
+    scale: F64  # (heads,): 1 / (quantile - median), so a call multiplies instead of divides
     xp: F64
     fp: F64
     ae_xp: F64
@@ -115,7 +117,7 @@ class BehaviourModel:
             if features.empty:
                 return Assessment(None, (_nothing_to_judge(features),), 0)
             rows = _run(model, features)
-            scores = _combined(rows, model.norm)
+            scores = _combined(rows, model)
             risk = float(np.interp(scores[0], model.xp, model.fp))
             if not np.isfinite(risk):
                 return Assessment(BAD_INPUT_RISK, ("model:bad-input",), len(features.matrix))
@@ -133,7 +135,7 @@ class BehaviourModel:
             return None
         rows = _run(model, features, occlusion=False)
         return Scores(
-            combined=float(_combined(rows, model.norm)[0]),
+            combined=float(_combined(rows, model)[0]),
             autoencoder=float(rows[1][0]),
             heads=tuple(float(v) for v in rows[0][0]),
         )
@@ -160,12 +162,14 @@ def _read(path: Path) -> _Loaded:
     groups = tuple(str(g) for g in meta["groups"])
     g = len(groups)
     anchors = np.asarray(meta["anchors"], np.float64)
+    norm = np.asarray(meta["head_norm"], np.float64)
     ae_anchors = np.asarray(meta["ae_anchors"], np.float64)
     return _Loaded(
         session=session,
         outputs=["logits", "ae"],
         mask=np.concatenate([np.zeros((1, g)), np.eye(g)]).astype(np.float32),
-        norm=np.asarray(meta["head_norm"], np.float64),
+        norm=norm,
+        scale=1.0 / (norm[:, 1] - norm[:, 0]),
         xp=anchors[:, 0],
         fp=anchors[:, 1],
         ae_xp=ae_anchors[:, 0],
@@ -185,10 +189,11 @@ def _run(model: _Loaded, features: SegmentFeatures, *, occlusion: bool = True) -
     return out
 
 
-def _combined(rows: list[Any], norm: F64) -> F64:
+def _combined(rows: list[Any], model: _Loaded) -> F64:
     """Per row: the larger head logit on the common scale."""
     lg = np.asarray(rows[0], np.float64)
-    return np.asarray(np.max((lg - norm[:, 0]) / (norm[:, 1] - norm[:, 0]), axis=1), np.float64)
+    out: F64 = ((lg - model.norm[:, 0]) * model.scale).max(axis=1)
+    return out
 
 
 def _reasons(scores: F64, groups: tuple[str, ...]) -> tuple[str, ...]:

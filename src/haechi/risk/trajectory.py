@@ -21,7 +21,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from haechi.risk.telemetry import MAX_COORD, MAX_EVENTS, Telemetry
+from haechi.risk.telemetry import MAX_COORD, MAX_EVENTS, EventColumns, Telemetry
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -42,6 +42,7 @@ _EPS: Final = 1e-9
 _CODE_OF: Final = np.full(256, -1, np.int8)
 for _name, _code in KIND_CODES.items():
     _CODE_OF[ord(_name)] = _code
+_TOUCH: Final = ord("t")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,8 @@ def from_telemetry(
     before the last one, and at most ``max_events`` of them (before anything is converted).
     """
     flags: set[str] = set()
+    if tele.columns is not None:
+        return _from_columns(tele.columns, last_ms, max_events, flags)
     events = tele.events
     if max_events is not None and len(events) > max_events:
         events = events[len(events) - max_events :]
@@ -113,6 +116,35 @@ def from_telemetry(
     x = np.fromiter(map(_X, events), np.float64, n)
     y = np.fromiter(map(_Y, events), np.float64, n)
     button = np.fromiter(map(_BUTTON, events), np.int8, n)
+    if not keep.all():
+        t, x, y, button, codes = t[keep], x[keep], y[keep], button[keep], codes[keep]
+    return Trajectory(t, codes, x, y, button), flags
+
+
+def _from_columns(
+    cols: EventColumns, last_ms: float | None, max_events: int | None, flags: set[str]
+) -> tuple[Trajectory, set[str]]:
+    """``from_telemetry`` from the parser's arrays (times never decrease there), without
+    touching the events before the window."""
+    n = len(cols)
+    start = 0
+    if max_events is not None and n > max_events:
+        start = n - max_events
+    if last_ms is not None and n:
+        start = max(start, int(np.searchsorted(cols.t, cols.t[-1] - last_ms, side="left")))
+    if start >= n:
+        flags.add("no-pointer")
+        return EMPTY, flags
+    codes = _CODE_OF[cols.kind[start:]]
+    pointer = codes >= 0
+    if not pointer.any():
+        flags.add("no-pointer")
+        return EMPTY, flags
+    keep = pointer & (cols.ptype[start:] != _TOUCH)
+    if not keep.any():
+        flags.add("touch-only")
+        return EMPTY, flags
+    t, x, y, button = cols.t[start:], cols.x[start:], cols.y[start:], cols.button[start:]
     if not keep.all():
         t, x, y, button, codes = t[keep], x[keep], y[keep], button[keep], codes[keep]
     return Trajectory(t, codes, x, y, button), flags
