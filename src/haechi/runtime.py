@@ -19,6 +19,7 @@ from haechi.challenges import ChallengeRegistry, default_registry
 from haechi.challenges.pool import ChallengePools
 from haechi.core import db
 from haechi.core.blobs import BlobStore, create_blob_store
+from haechi.core.blobs.alias import BlobAliases
 from haechi.core.crypto import Keyring, b64d, load_or_create_dev_keys, write_private_bytes
 from haechi.core.jobs import JobRunner, create_runner
 from haechi.core.jobs import registry as job_registry
@@ -117,6 +118,7 @@ class Runtime:
     # Optional only so a Runtime can be built by hand; ``build`` always sets both.
     blobs: BlobStore | None = None
     pools: ChallengePools | None = None
+    aliases: BlobAliases | None = None
     jobs: JobRunner | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -147,8 +149,14 @@ class Runtime:
         ttl = settings.protocol.site_cache_ttl_seconds
         sites = SiteCache(by_sitekey=by_sitekey, by_secret_digest=by_digest, ttl=ttl)
         blobs = create_blob_store(settings, keyring)
+        aliases = (
+            BlobAliases(keyring, settings.blobs.public_url) if settings.pools.alias_urls else None
+        )
         pools = ChallengePools(
-            blobs, settings.pools, url_ttl_seconds=settings.blobs.url_ttl_seconds
+            blobs,
+            settings.pools,
+            url_ttl_seconds=settings.blobs.url_ttl_seconds,
+            aliases=aliases,
         )
         registry = default_registry(pools)
         policy = Policy(
@@ -193,6 +201,7 @@ class Runtime:
             owns_store=owns_store,
             blobs=blobs,
             pools=pools,
+            aliases=aliases,
         )
 
     def resources(self) -> dict[str, Any]:

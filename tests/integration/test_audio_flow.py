@@ -108,14 +108,36 @@ async def test_expired_clip_url_is_refused(edge: Edge) -> None:
     await build_audio_pool(edge, 2)
     site = await edge.create_site()
     task = (await edge.challenge(site.sitekey)).json()["task"]
-    blobs = edge.runtime.blobs
-    real = blobs.clock  # type: ignore[union-attr]
-    blobs.clock = lambda: real() + edge.runtime.settings.blobs.url_ttl_seconds + 1  # type: ignore[union-attr]
+    aliases = edge.runtime.aliases
+    assert aliases is not None and task["audio"].startswith("/v1/media/")
+    real = aliases.clock
+    aliases.clock = lambda: real() + edge.runtime.settings.blobs.url_ttl_seconds + 1
     try:
         reply = await edge.http.get(task["audio"])
     finally:
-        blobs.clock = real  # type: ignore[union-attr]
+        aliases.clock = real
     assert reply.status_code == 403 and reply.json()["title"] == "expired"
+
+
+async def test_each_showing_of_a_clip_has_its_own_url(edge: Edge) -> None:
+    """One clip in the pool, two challenges: the URLs share nothing a bot could memorise, and
+    a tampered or foreign alias is refused."""
+    await build_audio_pool(edge, 2)
+    pools = edge.runtime.pools
+    assert pools is not None and pools.settings.alias_urls
+    site = await edge.create_site()
+    urls = [(await edge.challenge(site.sitekey)).json()["task"]["audio"] for _ in range(6)]
+    assert len(set(urls)) == 6 and len({len(u) for u in urls}) == 1
+    key = pools.get("audio").items[0].key  # type: ignore[union-attr]
+    assert not any(key in u or key.rsplit("/", 1)[1] in u for u in urls)
+    first = await edge.http.get(urls[0])
+    assert first.status_code == 200 and first.content[:4] == b"RIFF"
+    token = urls[0].rsplit("/", 1)[1]
+    tampered = urls[0][:-1] + ("A" if token[-1] != "A" else "B")
+    for bad in (tampered, "/v1/media/v1.k1.AAAA", "/v1/media/" + "x" * 600):
+        refused = await edge.http.get(bad)
+        assert refused.status_code == 403, bad
+        assert refused.headers["content-type"] == "application/problem+json"
 
 
 async def test_pool_jobs_build_and_prune_through_the_registry(edge: Edge) -> None:

@@ -43,6 +43,7 @@ def _pools(settings: Settings) -> tuple[ChallengePools, ChallengeRegistry]:
         blobs = create_blob_store(settings, keyring)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
+    # Building and listing hand out no URLs: no aliases here.
     pools = ChallengePools(blobs, settings.pools, url_ttl_seconds=settings.blobs.url_ttl_seconds)
     return pools, default_registry(pools)
 

@@ -40,6 +40,7 @@ import orjson
 
 from haechi.challenges.base import JSON
 from haechi.core.blobs import BlobNotFound, BlobStore, BlobUnavailable
+from haechi.core.blobs.alias import BlobAliases
 from haechi.core.settings import PoolSettings
 
 log = logging.getLogger("haechi.pools")
@@ -372,10 +373,13 @@ class ChallengePools:
         *,
         url_ttl_seconds: int,
         clock: Callable[[], float] = time.time,
+        aliases: BlobAliases | None = None,
     ) -> None:
         self.blobs = blobs
         self.settings = settings
         self.url_ttl_seconds = url_ttl_seconds
+        # Per-challenge URLs (``pools.alias_urls``); None: the backend's own URL for the key.
+        self.aliases = aliases
         self.clock = clock
         self._names: set[str] = set()
         self._loaded: dict[str, LoadedPool] = {}
@@ -402,6 +406,10 @@ class ChallengePools:
         return pool.sample(rng, **prefer)
 
     async def url(self, item: PoolItem) -> str:
+        """A URL for one showing of ``item``: a fresh alias each time when aliases are on, so
+        a harvested URL says nothing about the next challenge."""
+        if self.aliases is not None:
+            return self.aliases.url(item.key, self.url_ttl_seconds)
         return await self.blobs.url(item.key, self.url_ttl_seconds)
 
     async def refresh(self, name: str | None = None) -> None:

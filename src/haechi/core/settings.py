@@ -97,6 +97,10 @@ class PoolSettings(BaseModel):
     grace_seconds: int = Field(default=3600, ge=0)
     # A pool with fewer items is not offered (the policy falls back as if the type were absent).
     min_items: int = Field(default=50, ge=1)
+    # Serve pool items through per-challenge aliases (/v1/media/<sealed key>) so that the same
+    # picture never has the same URL twice. Off: the backend's URL for the item's key (an S3
+    # presigned URL goes straight to the bucket, but a bot can memorise URL -> answer).
+    alias_urls: bool = True
 
 
 class KeySettings(BaseModel):

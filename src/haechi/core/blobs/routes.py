@@ -1,4 +1,5 @@
-"""``GET /v1/blob/<key>``: the edge serves the fs backend's signed URLs.
+"""``GET /v1/blob/<key>``: the edge serves the fs backend's signed URLs; ``GET /v1/media/<alias>``
+serves per-challenge aliases of pool items from any backend (``haechi.core.blobs.alias``).
 
 Checks run in order — format, signature, expiry, existence — and refusals are RFC 9457
 problem+json (403 for a bad or expired signature, 404 for a missing blob, or for every request
@@ -18,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from haechi.core.blobs.base import BlobNotFound, BlobUnavailable
+from haechi.core.blobs.alias import ALIAS_PATH
+from haechi.core.blobs.base import BlobNotFound, BlobStore, BlobUnavailable
 from haechi.core.blobs.fs import URL_PATH, FsBlobStore
 
 if TYPE_CHECKING:
@@ -91,6 +93,23 @@ async def serve_blob(request: Request) -> Response:
     refused = blobs.check_url(key, exp, request.query_params.get("sig"))
     if refused is not None:
         return problem(403, refused)
+    return await _respond(request, blobs, key, blobs.seconds_left(exp))
+
+
+async def serve_alias(request: Request) -> Response:
+    """``GET /v1/media/<alias>``: a per-challenge URL (``haechi.core.blobs.alias``), served
+    from whichever backend holds the blob."""
+    runtime: Runtime = request.app.state.runtime
+    aliases = runtime.aliases
+    if aliases is None or runtime.blobs is None:
+        return problem(404, "not-found")
+    resolved = aliases.resolve(request.path_params["alias"])
+    if isinstance(resolved, str):
+        return problem(403, resolved)
+    return await _respond(request, runtime.blobs, resolved.key, aliases.seconds_left(resolved))
+
+
+async def _respond(request: Request, blobs: BlobStore, key: str, seconds_left: int) -> Response:
     try:
         blob = await blobs.get(key)
     except (BlobNotFound, ValueError):  # ValueError: a key that resolves out of the folder
@@ -99,7 +118,7 @@ async def serve_blob(request: Request) -> Response:
         return problem(503, "unavailable")
     headers = {
         **_SAFE_HEADERS,
-        "cache-control": f"private, max-age={blobs.seconds_left(exp)}",
+        "cache-control": f"private, max-age={seconds_left}",
         "accept-ranges": "bytes",
     }
     size = len(blob.data)
@@ -118,4 +137,7 @@ async def serve_blob(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    return [Route(URL_PATH + "{key:path}", serve_blob, methods=["GET", "HEAD"])]
+    return [
+        Route(URL_PATH + "{key:path}", serve_blob, methods=["GET", "HEAD"]),
+        Route(ALIAS_PATH + "{alias}", serve_alias, methods=["GET", "HEAD"]),
+    ]
