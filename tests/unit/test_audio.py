@@ -16,7 +16,7 @@ import pytest
 
 from haechi.challenges import ChallengeContext
 from haechi.challenges.audio import (
-    MAX_DIGITS,
+    INPUT_CHARS,
     AudioDigits,
     normalise_digits,
     offer_alternatives,
@@ -137,7 +137,7 @@ async def test_generate_then_check(audio: AudioDigits, locale: str) -> None:
         task, answer = await audio.generate(ctx, rng, 0.5, locale)
         jsonschema.validate(task, TASK)
         assert task["kind"] == "audio" and task["locale"] == locale
-        assert task["input"] == {"format": "digits", "maxLength": MAX_DIGITS}
+        assert task["input"] == {"format": "digits", "maxLength": INPUT_CHARS}
         assert isinstance(answer, str) and answer.isdigit()
         item = next(i for i in audio.pools.get("audio").items if i.label == answer)  # type: ignore[union-attr]
         assert item.meta["locale"] == locale

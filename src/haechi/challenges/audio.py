@@ -4,8 +4,9 @@ WCAG 2.2 asks for an alternative wherever a task tests a skill such as seeing, d
 emotion; this is Haechi's. Clips are pre-generated into a pool (``haechi challenges build-pool
 --type audio``; see ``haechi.challenges.audio_gen``), so serving one is a dictionary lookup and a
 signed URL, never a subprocess. The answer (the digits) is sealed into the challenge; the task
-carries only the clip's URL, whose key is random, and ``input.maxLength`` is always the largest
-digit count, so the task does not even say how many digits there are.
+carries only the clip's URL, whose key is random, and ``input.maxLength`` is always the same
+(room for the largest digit count with a separator after each digit, as people often type them),
+so the task does not even say how many digits there are.
 
 Visual types call ``offer_alternatives(task, ctx)`` so the widget offers audio wherever an audio
 pool is ready.
@@ -22,6 +23,8 @@ from haechi.core.errors import Unavailable
 
 NAME = "audio"
 MAX_DIGITS = 6
+# What the answer box takes: "1 2 3 4 5 6" fits.
+INPUT_CHARS = 2 * MAX_DIGITS
 # Longest submission looked at: anything longer is malformed, not normalised.
 MAX_SUBMISSION_CHARS = 64
 _SEPARATORS = frozenset(" \t\r\n\u00a0\u3000-.,_/")
@@ -104,7 +107,7 @@ class AudioDigits:
             "locale": locale,
             "prompt": prompt,
             "audio": await self.pools.url(item),
-            "input": {"format": "digits", "maxLength": MAX_DIGITS},
+            "input": {"format": "digits", "maxLength": INPUT_CHARS},
         }
         return task, item.label
 
