@@ -46,6 +46,18 @@ format: install ## Apply ruff formatting and safe fixes
 bench-widget: install widget ## Widget timings in headless Chromium (load-to-token, worker hash rate)
 	HAECHI_WIDGET_BENCH=1 $(BIN)/pytest -q -s tests/e2e/test_widget_bench.py
 
+train: install ## Retrain every shipped model into src/haechi/models (fixed seeds; about an hour on 2 cores)
+	$(BIN)/python -m haechi.ml.train
+	$(BIN)/python -m haechi.ml.train_abstract
+	$(BIN)/python -m haechi.ml.train_grid
+	$(BIN)/python -m haechi.ml.train_handwriting
+
+train-smoke: install ## Every trainer's --quick run into a temp folder (seconds to a minute each)
+	$(BIN)/python -m haechi.ml.train --quick
+	$(BIN)/python -m haechi.ml.train_abstract --quick
+	$(BIN)/python -m haechi.ml.train_grid --quick
+	$(BIN)/python -m haechi.ml.train_handwriting --quick
+
 bench: install ## Protocol throughput under wrk, embedded and Redis, side by side with a bare endpoint
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/protocol/run.py $(BENCH_ARGS)
 
@@ -62,5 +74,5 @@ redteam-smoke: install ## A seconds-long red-team run (CI): tiny pools, 20 chall
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help install serve test test-unit lint format clean widget widget-test bench-widget bench \
+.PHONY: help install serve test test-unit lint format clean widget widget-test bench-widget bench train train-smoke \
 	bench-smoke redteam redteam-smoke
