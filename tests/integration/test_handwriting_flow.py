@@ -106,3 +106,23 @@ async def test_malformed_strokes_fail_without_an_error(edge: Edge) -> None:
     reply = await edge.solve(challenge, answer=bad)
     assert reply.status_code == 200
     assert reply.json() == {"v": 1, "outcome": "fail", "code": "wrong-answer"}
+
+
+async def test_drawing_timing_feeds_the_risk_of_the_token(edge: Edge) -> None:
+    """The right word drawn faster than a hand can draw it: the answer is accepted, and the
+    token carries the `impossible-drawing` points (the score siteverify reports drops)."""
+    await build_pool(edge, 4)
+    site = await edge.create_site()
+    scores = []
+    for speedup in (1, 50):
+        challenge = (await edge.challenge(site.sitekey)).json()
+        answer = written(sealed_word(edge, challenge), challenge["task"]["canvas"])
+        answer["strokes"] = [
+            [[x, y, t // speedup] for x, y, t in stroke] for stroke in answer["strokes"]
+        ]
+        outcome = (await edge.solve(challenge, answer=answer)).json()
+        assert outcome["outcome"] == "token", outcome
+        verdict = await edge.verify(secret=site.secret, response=outcome["token"])
+        scores.append(verdict["score"])
+    natural, scripted = scores
+    assert round(natural - scripted, 2) == 0.30, scores

@@ -286,3 +286,13 @@ def test_reasons_list_the_main_contributors_first() -> None:
 def test_risk_is_clamped_to_100() -> None:
     result = score(telemetry([*approach(), *(["junk"] * 20)]), FixedModel(90), ip_rate=99)
     assert result.risk == 100
+
+
+def test_task_signals_flag_a_drawing_no_hand_makes() -> None:
+    from haechi.risk.signals import task_signals
+
+    person = {"draw_duration_ms": 2400.0, "draw_mean_speed": 0.6, "draw_strokes": 4.0}
+    assert task_signals(person) == []
+    assert task_signals(None) == [] and task_signals({}) == []
+    assert task_signals({**person, "draw_duration_ms": 120.0}) == [("impossible-drawing", 30)]
+    assert task_signals({**person, "draw_mean_speed": 9.0}) == [("impossible-drawing", 30)]

@@ -124,13 +124,14 @@ class ProtocolService:
         stage: Literal["challenge", "solve"],
         size: int | None,
         ip_rate: float | None,
+        task_signals: dict[str, float] | None = None,
     ) -> RiskResult:
         parsed = parse_telemetry(
             telemetry, encoded_size=size, max_bytes=self.settings.protocol.max_telemetry_bytes
         )
         try:
             return await self.scorer.score(
-                RiskInput(telemetry=parsed, ip_rate=ip_rate, stage=stage)
+                RiskInput(telemetry=parsed, ip_rate=ip_rate, stage=stage, task_signals=task_signals)
             )
         except Exception:
             # The engine already turns model failures into friction; this is the last net.
@@ -359,6 +360,7 @@ class ProtocolService:
             return Outcome.fail("already-solved")
         if site.test_mode == "fail" or data["blk"]:
             return Outcome.fail("denied")
+        task_signals: dict[str, float] | None = None
         if data["ty"] is not None:
             kind = self.registry.get(data["ty"])
             if kind is None:
@@ -369,7 +371,8 @@ class ProtocolService:
                 checked = await checked
             if not checked.ok:
                 return Outcome.fail("wrong-answer")
-        risk = await self._score(request.telemetry, "solve", telemetry_size, ip_rate)
+            task_signals = checked.signals or None
+        risk = await self._score(request.telemetry, "solve", telemetry_size, ip_rate, task_signals)
         final_risk = max(risk.risk, data["r"]) if data["ty"] is None else risk.risk
         plan = self._plan(site, risk)
         if plan.block:

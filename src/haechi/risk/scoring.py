@@ -60,6 +60,7 @@ from haechi.risk.signals import (
     PointerFacts,
     pointer_facts,
     request_signals,
+    task_signals,
 )
 from haechi.risk.telemetry import Event, Telemetry
 
@@ -92,6 +93,8 @@ class RiskInput:
     telemetry: Telemetry
     ip_rate: float | None = None  # requests/s from this IP, when known
     stage: Literal["challenge", "solve"] = "challenge"
+    # How the visitor answered a visual task, at /v1/solve (``CheckResult.signals``).
+    task_signals: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +434,7 @@ class CombinedScorer:
             base, base_reasons = outcome.risk, tuple(outcome.reasons)
         fired, floor, automation = request_signals(tele, facts, inp.ip_rate, self.ip_rate_rule)
         fired += extra
+        fired += task_signals(inp.task_signals)
         total = base + sum(points for _, points in fired)
         # Main contributors first: the base (the model's reasons) and each rule by its weight.
         parts = [(base, base_reasons), *((points, (reason,)) for reason, points in fired)]

@@ -40,7 +40,11 @@ POINTS: Final[dict[str, int]] = {
     "no-approach": 20,
     "few-events": 15,
     "no-languages": 15,
+    "impossible-drawing": 30,
 }
+# A hand on a canvas: a word takes longer than this, and the pen is slower than this on average.
+MIN_DRAWING_MS = 300.0
+MAX_PEN_SPEED = 4.0  # px/ms over the strokes (a fast hand is about 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,3 +260,15 @@ def request_signals(
             floor = HINT_FLOOR
             automation.append(hint)
     return fired, floor, automation
+
+
+def task_signals(signals: dict[str, float] | None) -> list[tuple[str, int]]:
+    """Points for how a visual task was answered (``CheckResult.signals``; today the
+    handwriting type's drawing timing): a word drawn faster than a hand can draw it."""
+    if not signals or "draw_duration_ms" not in signals:
+        return []
+    duration = signals.get("draw_duration_ms", 0.0)
+    speed = signals.get("draw_mean_speed", 0.0)
+    if duration < MIN_DRAWING_MS or speed > MAX_PEN_SPEED:
+        return [("impossible-drawing", POINTS["impossible-drawing"])]
+    return []
