@@ -1,0 +1,1 @@
+"""Attackers, one module per challenge type (plus ``common``); each module lists ``ATTACKERS``."""
