@@ -315,6 +315,12 @@ def baseline(kind: str, tasks: list[dict[str, Any]], answer_lengths: list[int]) 
     selects = [t for t in tasks if t.get("kind") == "select"]
     if selects:
         return sum(stats.select_baseline(t) for t in selects) / len(selects)
+    if kind == "handwriting":
+        # The best blind guess: the commonest word of the lexicon, written legibly (every word
+        # is equally likely in a pool, so 1 / the number of words).
+        from haechi.challenges.handwriting.lexicon import LEXICON
+
+        return 1.0 / len(LEXICON)
     return float("nan")
 
 

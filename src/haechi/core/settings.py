@@ -153,13 +153,15 @@ class PlanBand(BaseModel):
 
 
 def _default_bands() -> list[PlanBand]:
-    # The seed system's bands: <=10 pass, 11-25 grid, 26-40 abstract, 41-90 handwriting, >=91 block.
+    # The seed system's bands (<=10 pass, 11-25 grid, 26-40 abstract, 41-90 handwriting, >=91
+    # block), reordered by what the red team measured (docs/challenges.md, "What holds"): grid
+    # cost a trained bot more than abstract did, so it comes first wherever both are offered.
     return [
         PlanBand(max_risk=10, pow_bits=13, pow_count=4),
         PlanBand(max_risk=25, pow_bits=14, pow_count=4, challenges=["grid"]),
-        PlanBand(max_risk=40, pow_bits=14, pow_count=6, challenges=["abstract", "grid"]),
+        PlanBand(max_risk=40, pow_bits=14, pow_count=6, challenges=["grid", "abstract"]),
         PlanBand(
-            max_risk=90, pow_bits=15, pow_count=6, challenges=["handwriting", "abstract", "grid"]
+            max_risk=90, pow_bits=15, pow_count=6, challenges=["handwriting", "grid", "abstract"]
         ),
         PlanBand(max_risk=100, pow_bits=16, pow_count=8, block=True),
     ]
