@@ -73,11 +73,14 @@ def normalise(batch: U8, spec: ModelSpec) -> F32:
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-class EmotionLabeller:
-    """``predict(images) -> probabilities`` [N, len(labels)], rows summing to 1."""
+class OnnxImageClassifier:
+    """``predict(images) -> probabilities`` [N, len(labels)] from a shipped image CNN and its
+    JSON sidecar (``ModelSpec``); the grid's tile classifier is one too."""
+
+    default_model: str = MODEL_NAME
 
     def __init__(self, model_path: Path | None = None) -> None:
-        self.model_path = model_path or MODELS_DIR / f"{MODEL_NAME}.onnx"
+        self.model_path = model_path or MODELS_DIR / f"{self.default_model}.onnx"
         self._lock = threading.Lock()
         self._session: Any = None
         self._spec: ModelSpec | None = None
@@ -118,3 +121,9 @@ class EmotionLabeller:
         if not images:
             return np.empty((0, len(self.labels)), np.float32)
         return self.predict_arrays(resize(images, self.spec.input_size))
+
+
+class EmotionLabeller(OnnxImageClassifier):
+    """The abstract type's labeller: probabilities per emotion, rows summing to 1."""
+
+    default_model = MODEL_NAME
