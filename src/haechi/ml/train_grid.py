@@ -35,6 +35,7 @@ from torch import nn  # type: ignore[import-not-found, unused-ignore]
 
 from haechi.challenges.grid import categories, label, render
 from haechi.ml.grid_metrics import colour_baseline, report
+from haechi.ml.train_abstract import EmotionCNN, Probabilities
 
 SEED: Final = 20_261_122
 SPLITS: Final = {"train": 0, "validation": 1, "test": 2}
@@ -71,38 +72,12 @@ def dataset(
 
 
 # --- the CNN ------------------------------------------------------------------------------------
-def _block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()
-    )
+class TileCNN(EmotionCNN):
+    """The abstract labeller's CNN (``train_abstract.EmotionCNN``), wider, over 16 categories;
+    ``train_abstract.Probabilities`` wraps it for export."""
 
-
-class TileCNN(nn.Module):  # type: ignore[misc, unused-ignore]
     def __init__(self, n_classes: int, widths: Sequence[int] = (24, 48, 64, 96)) -> None:
-        super().__init__()
-        layers, c = [], 3
-        for w in widths:
-            layers.append(_block(c, w, 2))
-            c = w
-        layers.append(_block(c, c, 1))
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(c, n_classes)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits: torch.Tensor = self.head(self.features(x))
-        return logits
-
-
-class Probabilities(nn.Module):  # type: ignore[misc, unused-ignore]
-    def __init__(self, cnn: TileCNN) -> None:
-        super().__init__()
-        self.cnn = cnn
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        probs: torch.Tensor = torch.softmax(self.cnn(x), dim=1)
-        return probs
+        super().__init__(n_classes, widths)
 
 
 def train_cnn(
