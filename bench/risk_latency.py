@@ -16,7 +16,8 @@ its 1,500-event limit), and the typical 5-second window of
 ``tests/fixtures/human_windows.jsonl`` (first line). For each: p50 and p99 in ms of
 ``parse_telemetry`` (from the decoded JSON value), of the features as the model reads them
 (``features.extract``), of ``BehaviourModel.assess`` and of the whole path, after a warm-up, in
-one process on one thread, the collector left on as in a server, all cells interleaved.
+one process on one thread, all cells interleaved, the collector on and the objects alive after
+setup frozen (``gc.freeze()``), as ``haechi serve`` does after startup.
 
 ``baseline`` rows run the whole path as it was before the parser's column fast path: the same
 code with ``telemetry._fast_events`` switched off, so the events are read one by one and the
@@ -27,6 +28,7 @@ Needs ``../shared/data/sapimouse``.
 from __future__ import annotations
 
 import argparse
+import gc
 import time
 from collections.abc import Callable
 from functools import partial
@@ -140,6 +142,8 @@ def main() -> None:
         cells[f"{name}/whole"] = partial(whole_path, scorer, obj)
         if not args.no_baseline:
             cells[f"{name}/baseline"] = partial(baseline_path, scorer, obj)
+    gc.collect()
+    gc.freeze()  # as haechi.app.serve_app does once the server has started
     times = measure(cells, args.runs)
     print(f"model {model.name}; {args.runs} runs each, interleaved; p50 / p99 in ms\n")
     head = ["parse", "features", "assess", "**parse + score**"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
 import re
@@ -210,13 +211,26 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+def serve_app() -> EdgeApp:
+    """The app ``haechi serve`` runs: ``create_app`` from the environment's settings, with the
+    garbage collector's startup objects frozen once the app has started."""
+    return create_app(freeze_gc=True)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     store: Store | None = None,
     runtime: Runtime | None = None,
+    freeze_gc: bool = False,
 ) -> EdgeApp:
-    """Build the ASGI app. ``store``/``runtime`` let tests inject their own backends."""
+    """Build the ASGI app. ``store``/``runtime`` let tests inject their own backends.
+
+    ``freeze_gc`` (for a server process, not for tests that build many apps): after startup,
+    move every object alive then (modules, the models, caches: hundreds of thousands) out of
+    the collector's sight with ``gc.freeze()``. A full collection otherwise walks all of them,
+    several milliseconds each time the request churn triggers one (bench/RESULTS.md).
+    """
     settings = settings or Settings()
     role = settings.role
     fast = [EdgeRoute("/healthz", ("GET",), healthz)]
@@ -248,6 +262,9 @@ def create_app(
             from haechi.platform.bootstrap import ensure_demo_site
 
             await ensure_demo_site(rt)
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         try:
             yield {}
         finally:

@@ -95,7 +95,7 @@ def serve(host: str, port: int, role: str | None, workers: int, server: str) -> 
     import uvicorn
 
     uvicorn.run(
-        "haechi.app:create_app",
+        "haechi.app:serve_app",
         factory=True,
         host=host,
         port=port,
@@ -115,7 +115,7 @@ def _serve_granian(host: str, port: int, workers: int) -> None:
     from granian.log import LogLevels
 
     Granian(
-        "haechi.app:create_app",
+        "haechi.app:serve_app",
         address=host,
         port=port,
         interface=Interfaces.ASGI,

@@ -46,6 +46,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
@@ -156,7 +157,7 @@ class HeuristicScorer:
         return RiskResult(risk=min(100, max(0, risk)), reasons=tuple(reasons), model=self.model)
 
 
-def _behaviour(events: tuple[Event, ...], missing_risk: int, reasons: list[str]) -> int:
+def _behaviour(events: Sequence[Event], missing_risk: int, reasons: list[str]) -> int:
     """Base risk plus points from the pointer events; appends its reasons."""
     hypot = math.hypot
     # Moves as parallel lists, cut into runs (start indices) at pauses and button changes.
@@ -280,7 +281,7 @@ def _linear_share(mt: list[int], mx: list[float], my: list[float], starts: list[
 # ---------------------------------------------------------------------------- serving scorer
 
 
-def script_shape(events: tuple[Event, ...]) -> list[tuple[str, int]]:
+def script_shape(events: Sequence[Event]) -> list[tuple[str, int]]:
     """The heuristic's two script-shape rules over mouse/pen moves, as (reason, points):
     ``regular-timing`` (+20) and ``linear-path`` (+35). The model's stand-in when it fails."""
     mt: list[int] = []

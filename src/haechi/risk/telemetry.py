@@ -16,9 +16,9 @@ arrays (``Telemetry.columns``) for the request signals and the feature code.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from itertools import repeat
 from types import MappingProxyType
 from typing import Any, Final, Literal, TypeAlias, TypeVar
 
@@ -122,6 +122,50 @@ class EventColumns:
         return int(self.t.shape[0])
 
 
+class EventTuples(Sequence[Event]):
+    """The events of the parser's fast path as ``Event`` tuples, built only when first asked
+    for: the request signals and the features read ``EventColumns``, so on the hot path the
+    tuples (2,000 objects for the garbage collector at the cap) are never made. Equal to the
+    tuple of the same events, as the per-event reader's result is."""
+
+    __slots__ = ("_columns", "_n", "_tuples")
+
+    def __init__(self, columns: tuple[Sequence[Any] | npt.NDArray[Any], ...], n: int) -> None:
+        self._columns: tuple[Sequence[Any] | npt.NDArray[Any], ...] | None = columns
+        self._n = n
+        self._tuples: tuple[Event, ...] | None = None
+
+    def tuples(self) -> tuple[Event, ...]:
+        if self._tuples is None:
+            assert self._columns is not None
+            columns = (c.tolist() if isinstance(c, np.ndarray) else c for c in self._columns)
+            self._tuples = tuple(zip(*columns, strict=True))
+            self._columns = None
+        return self._tuples
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.tuples()[index]
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.tuples())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EventTuples):
+            return self.tuples() == other.tuples()
+        if isinstance(other, tuple):
+            return self.tuples() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.tuples())
+
+    def __repr__(self) -> str:
+        return repr(self.tuples())
+
+
 @dataclass(frozen=True, slots=True)
 class TelemetrySummary:
     """Cheap counters for logs and the baseline scorer."""
@@ -149,7 +193,8 @@ class Telemetry:
     version: int | None = None
     viewport: tuple[float, float] | None = None
     pointer: Pointer = "none"
-    events: tuple[Event, ...] = ()
+    # A tuple, or (fast path) ``EventTuples``, equal to the tuple of the same events.
+    events: Sequence[Event] = ()
     keys: tuple[Key, ...] = ()
     hints: Mapping[str, HintValue] = field(default_factory=lambda: _NO_HINTS)
     anomalies: int = 0
@@ -286,7 +331,7 @@ def _parse(obj: object, encoded_size: int | None, max_bytes: int) -> Telemetry:
         version=version,
         viewport=viewport,
         pointer=pointer,
-        events=tuple(events),
+        events=events,
         keys=tuple(keys),
         hints=hints,
         anomalies=bad,
@@ -295,7 +340,7 @@ def _parse(obj: object, encoded_size: int | None, max_bytes: int) -> Telemetry:
     )
 
 
-def _read_events(raw: object, primary: str) -> tuple[tuple[Event, ...], int, EventColumns | None]:
+def _read_events(raw: object, primary: str) -> tuple[Sequence[Event], int, EventColumns | None]:
     if type(raw) not in _SEQUENCE:
         return (), 1, None
     assert isinstance(raw, list | tuple)
@@ -315,36 +360,37 @@ def _read_events(raw: object, primary: str) -> tuple[tuple[Event, ...], int, Eve
 
 def _fast_events(
     raw: list[Any] | tuple[Any, ...], primary: str
-) -> tuple[tuple[Event, ...], int, EventColumns | None] | None:
+) -> tuple[EventTuples, int, EventColumns | None] | None:
     """The events read column by column when every one of them is well formed: (events,
     times that went back, columns); None when any event is not (the caller falls back to the
     per-event loop, which says which and how many)."""
     n = len(raw)
     if not n or not set(map(type, raw)) <= _SEQUENCE:
         return None
-    lengths = set(map(len, raw))
-    if lengths == {5}:
-        t, kind, x, y, button = zip(*raw, strict=True)
+    # Rows of unequal lengths raise ValueError (the caller falls back to the loop).
+    read = tuple(zip(*raw, strict=True))
+    if len(read) == 5:
+        t, kind, x, y, button = read
         ptype: tuple[object, ...] | None = None
-    elif lengths == {6}:
-        t, kind, x, y, button, ptype = zip(*raw, strict=True)
+    elif len(read) == 6:
+        t, kind, x, y, button, ptype = read
         if not set(ptype) <= POINTER_TYPES:
             return None
     else:
         return None
-    # Only strings equal the kinds; bools are ints to numpy, so types are checked first.
+    # Only strings equal the kinds.
     if not set(kind) <= _KINDS:
         return None
-    t_types, b_types = set(map(type, t)), set(map(type, button))
-    if not (
-        t_types <= _NUMBER_TYPES
-        and b_types <= _NUMBER_TYPES
-        and set(map(type, x)) <= _NUMBER_TYPES
-        and set(map(type, y)) <= _NUMBER_TYPES
-    ):
-        return None
-    # An integer beyond float range raises OverflowError here: the loop counts it.
-    ts, xs, ys, bs = (np.fromiter(col, np.float64, n) for col in (t, x, y, button))
+    # ``array`` refuses whatever is not a real number ("d": a string, None, a list, an integer
+    # beyond float range) or a small integer ("b": also a float, or a button outside -128..127)
+    # with TypeError or OverflowError, and the loop reads those. It reads a bool as 0 or 1, so
+    # the values 0 and 1 have their types looked at.
+    ts, xs, ys = (np.frombuffer(array("d", col)) for col in (t, x, y))
+    bs = np.frombuffer(array("b", button), np.int8)
+    for col, values in ((t, ts), (x, xs), (y, ys), (button, bs)):
+        zero_or_one = ((values == 0) | (values == 1)).nonzero()[0]
+        if zero_or_one.shape[0] and any(type(col[i]) is bool for i in zero_or_one.tolist()):
+            return None
     codes = np.frombuffer("".join(kind).encode("ascii"), np.uint8)
     lim = _LIM_OF[codes]
     with np.errstate(invalid="ignore"):
@@ -355,24 +401,15 @@ def _fast_events(
             & (np.abs(ys) <= lim)
             & (bs >= _LOW_OF[codes])
             & (bs <= _HIGH_OF[codes])
-            & (bs == np.trunc(bs))
         )
     if not ok.all():  # NaN and infinity fail every comparison
         return None
     whole = np.trunc(ts)
     step = whole[1:] - whole[:-1]
     back = int(np.count_nonzero(step < -JITTER_MS))
-    t_out: object = t
-    b_out: object = button
-    if float in t_types:
-        t_out = whole.astype(np.int64).tolist()
-    if float in b_types:
-        b_out = bs.astype(np.int64).tolist()
-    events: tuple[Event, ...] = tuple(
-        zip(  # type: ignore[call-overload]
-            t_out, kind, x, y, b_out, repeat(primary, n) if ptype is None else ptype, strict=True
-        )
-    )
+    # Times and buttons are whole numbers in the tuples, as the loop writes them.
+    ints = whole.astype(np.int64)
+    events = EventTuples((ints, kind, x, y, bs, (primary,) * n if ptype is None else ptype), n)
     columns = None
     if not bool((step < 0).any()):
         ptypes = (
@@ -382,7 +419,7 @@ def _fast_events(
         )
         columns = EventColumns(
             _frozen(whole), _frozen(codes), _frozen(xs), _frozen(ys),
-            _frozen(bs.astype(np.int8)), _frozen(ptypes),
+            _frozen(bs), _frozen(ptypes),
         )  # fmt: skip
     return events, back, columns
 
