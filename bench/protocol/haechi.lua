@@ -1,10 +1,11 @@
 -- wrk script for Haechi's protocol benchmark (bench/protocol/run.py drives it).
 --
 -- Environment:
---   HB_SCENARIO  bare | challenge | challenge_tele | solve | siteverify | mixed
+--   HB_SCENARIO  bare | challenge | challenge_tele | challenge_tele_v1 | solve | siteverify | mixed
 --   HB_SITEKEY   sitekey for /v1/challenge
 --   HB_ORIGIN    Origin header (a page on the site's hostname)
---   HB_TELEMETRY file with one telemetry JSON object (challenge_tele)
+--   HB_TELEMETRY file with one telemetry JSON object (challenge_tele: v2, as the widget sends it)
+--   HB_TELEMETRY_V1 the same window as v1 (challenge_tele_v1)
 --   HB_SOLVES    file: one /v1/solve JSON body per line (pre-minted, each usable once)
 --   HB_VERIFIES  file: one /siteverify form body per line (pre-minted tokens, each usable once)
 --
@@ -51,8 +52,9 @@ function init(args)
   form_headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
   local sitekey = os.getenv("HB_SITEKEY") or ""
   challenge_body = '{"v":1,"sitekey":"' .. sitekey .. '"}'
-  if scenario == "challenge_tele" then
-    local f = assert(io.open(os.getenv("HB_TELEMETRY"), "r"))
+  if scenario == "challenge_tele" or scenario == "challenge_tele_v1" then
+    local name = scenario == "challenge_tele" and "HB_TELEMETRY" or "HB_TELEMETRY_V1"
+    local f = assert(io.open(os.getenv(name), "r"))
     local tele = f:read("*a"):gsub("%s+$", "")
     f:close()
     challenge_body = '{"v":1,"sitekey":"' .. sitekey .. '","telemetry":' .. tele .. '}'
@@ -93,7 +95,7 @@ end
 
 function request()
   if scenario == "bare" then return wrk.format("GET", "/healthz") end
-  if scenario == "challenge" or scenario == "challenge_tele" then return challenge() end
+  if scenario:sub(1, 9) == "challenge" then return challenge() end
   if scenario == "solve" then return solve() end
   if scenario == "siteverify" then return siteverify() end
   turn = turn % 3 + 1

@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-ENDPOINTS = ("bare", "challenge", "solve", "siteverify")
+ENDPOINTS = ("bare", "challenge", "challenge_tele", "solve", "siteverify")
+TELEMETRY = Path(__file__).resolve().parent / "telemetry-5s.json"
 BANDS = [{"max_risk": 100, "pow_bits": 2, "pow_count": 4}]
 HIGH = 10**9
 Call = tuple[str, str, bytes, bytes]  # method, path, body, content type
@@ -119,6 +120,10 @@ async def main(args: argparse.Namespace) -> int:
             return [("GET", "/healthz", b"", b"")] * n
         if name == "challenge":
             body = json.dumps({"v": 1, "sitekey": sitekey}).encode()
+            return [("POST", "/v1/challenge", body, b"application/json")] * n
+        if name == "challenge_tele":  # the 5-second payload run.py's challenge_tele sends
+            telemetry = json.loads(TELEMETRY.read_bytes())
+            body = json.dumps({"v": 1, "sitekey": sitekey, "telemetry": telemetry}).encode()
             return [("POST", "/v1/challenge", body, b"application/json")] * n
         if name == "solve":
             return [

@@ -11,8 +11,9 @@ load generator leaves the server a core) with ``haechi.lua`` against:
 
 - ``bare``: ``GET /healthz``, a constant JSON answer through the same process, server and
   middleware: the ceiling every other number is divided by;
-- ``challenge`` (no telemetry) and ``challenge_tele`` (a 5-second SapiMouse window as the widget
-  sends it, 4.7 KB);
+- ``challenge`` (no telemetry), ``challenge_tele`` (a 5-second SapiMouse window as the widget
+  sends it: telemetry v2, 3.5 KB) and ``challenge_tele_v1`` (the same window as v1 rows, 4.8 KB,
+  what the widget sent before v2);
 - ``solve``: pre-minted challenges with their proof-of-work solved, each sent once;
 - ``siteverify``: pre-minted valid tokens, each verified once;
 - ``mixed``: challenge, solve and siteverify in turn (1:1:1).
@@ -55,7 +56,7 @@ LUA = HERE / "haechi.lua"
 TELEMETRY = HERE / "telemetry-5s.json"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 ORIGIN = "http://localhost"
-SCENARIOS = ("bare", "challenge", "challenge_tele", "solve", "siteverify", "mixed")
+SCENARIOS = ("bare", "challenge", "challenge_tele", "challenge_tele_v1", "solve", "siteverify", "mixed")
 BANDS = [{"max_risk": 100, "pow_bits": 2, "pow_count": 4}]
 HIGH = "1000000000"
 
@@ -304,12 +305,17 @@ def bench_mode(
             f"in {time.perf_counter() - started:.1f} s",
             file=sys.stderr,
         )
+        from haechi.risk.telemetry import to_v2
+
+        telemetry_v2 = data_dir / "telemetry-5s.v2.json"
+        telemetry_v2.write_bytes(json.dumps(to_v2(json.loads(TELEMETRY.read_bytes()))).encode())
         solve_file = data_dir / "solves.txt"
         verify_file = data_dir / "verifies.txt"
         files = {
             "HB_SITEKEY": sitekey,
             "HB_ORIGIN": ORIGIN,
-            "HB_TELEMETRY": str(TELEMETRY),
+            "HB_TELEMETRY": str(telemetry_v2),
+            "HB_TELEMETRY_V1": str(TELEMETRY),
             "HB_SOLVES": str(solve_file),
             "HB_VERIFIES": str(verify_file),
         }

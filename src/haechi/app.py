@@ -6,7 +6,6 @@ import gc
 import ipaddress
 import logging
 import re
-import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,8 +22,9 @@ from starlette.types import Message, Receive, Scope, Send
 from haechi import __version__
 from haechi.core.asgi import JSON_CONTENT_TYPE, EdgeRequest, EdgeResponse, EdgeRoute, Handler
 from haechi.core.crypto import constant_time_equal
-from haechi.core.logging import log_access, request_id_var
+from haechi.core.logging import flush_access_log, log_access, request_id_var
 from haechi.core.net import client_ip
+from haechi.core.randomness import request_id as new_request_id
 from haechi.core.settings import Settings
 from haechi.core.store import Store
 from haechi.runtime import Runtime
@@ -95,7 +95,7 @@ class EdgeApp:
                 incoming = value.decode("latin-1")
             elif name == b"x-forwarded-for":
                 forwarded = value
-        request_id = incoming if _REQUEST_ID_RE.match(incoming) else secrets.token_hex(8)
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_request_id()
         token = request_id_var.set(request_id)
         peer = scope.get("client")
         ip = client_ip(
@@ -269,6 +269,7 @@ def create_app(
             yield {}
         finally:
             await rt.close()
+            flush_access_log()
 
     starlette = Starlette(routes=routes, lifespan=lifespan)
     edge = EdgeApp(starlette, settings, routes, fast)

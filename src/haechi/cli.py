@@ -104,6 +104,8 @@ def serve(host: str, port: int, role: str | None, workers: int, server: str) -> 
         access_log=False,
         proxy_headers=False,  # client IP is decided by trusted_proxies, not by uvicorn
         server_header=False,
+        # httptools with a response's writes sent in one system call (haechi.core.http).
+        http="haechi.core.http:HttpToolsProtocol",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -124,6 +125,8 @@ async def test_access_log_fast_path_writes_the_formatter_shape(tmp_path: Path) -
         token = hlog.request_id_var.set("rid-1")
         try:
             hlog.log_access("POST", "/v1/solve", 200, "/v1/solve", 1.25, "203.0.113.9")
+            assert stream.getvalue() == ""  # on the loop: buffered
+            hlog.flush_access_log()
             logging.getLogger("haechi.access").info(
                 "%s %s %s",
                 "POST",
@@ -139,3 +142,23 @@ async def test_access_log_fast_path_writes_the_formatter_shape(tmp_path: Path) -
     assert fast.pop("ts")[:2] == slow.pop("ts")[:2]
     assert fast == slow
     assert fast["request_id"] == "rid-1"
+
+
+async def test_access_lines_leave_together_soon_after(tmp_path: Path) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    stream = io.StringIO()
+    try:
+        hlog.configure("INFO", json_format=True)
+        root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+        for i in range(3):
+            hlog.log_access("GET", f"/healthz?{i}", 200, "/healthz", 0.1, "203.0.113.9")
+        assert stream.getvalue() == ""
+        await asyncio.sleep(hlog.ACCESS_FLUSH_SECONDS * 3)
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        assert [line["msg"] for line in lines] == [f"GET /healthz?{i} 200" for i in range(3)]
+        # Outside the event loop a line is written at once.
+        await asyncio.to_thread(hlog.log_access, "GET", "/x", 200, "/x", 0.1, "203.0.113.9")
+        assert stream.getvalue().count("\n") == 4
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])

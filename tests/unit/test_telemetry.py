@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import functools
 import itertools
@@ -463,6 +464,63 @@ def test_fuzz_near_valid_telemetry_never_raises(value: dict[str, Any]) -> None:
     check(tele)
     if is_json(value) and validator().is_valid(value):
         assert tele.anomalies == 0 or tele.version != 1 or _out_of_order(value)
+    check_head(value, tele)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_fuzz_head_only_read_never_raises(value: object) -> None:
+    check(tm._parse(value, None, tm.MAX_BYTES, head_only=True))
+    if isinstance(value, dict):
+        check_head(value, parse_telemetry(value))
+
+
+def check_head(value: dict[str, Any], full: Telemetry) -> None:
+    """A head-only read says what the full read says of everything but the events, and counts
+    the events the full read would read; or, when it cannot count them, is the full read."""
+    head = tm._parse(value, None, tm.MAX_BYTES, head_only=True)
+    if head.head is None:
+        assert head == full
+        return
+    assert head.events == () and head.columns is None
+    assert (head.hints, head.keys, head.viewport, head.pointer, head.dropped) == (
+        full.hints, full.keys, full.viewport, full.pointer, full.dropped,
+    )  # fmt: skip
+    # The head-only read looks at no time, coordinate or button: what the full read drops or
+    # counts for those, it does not.
+    assert head.anomalies <= full.anomalies
+    pointer = [e for e in full.events if e[1] in "mdu"]
+    counts = (len(full.events), len(pointer), sum(1 for e in pointer if e[5] != "t"))
+    if full.anomalies == head.anomalies + _late(full):
+        assert (head.head.events, head.head.pointer, head.head.mouse_or_pen) == counts
+        assert head.empty == full.empty
+    else:
+        assert head.head.events >= counts[0] and head.head.pointer >= counts[1]
+
+
+def _late(tele: Telemetry) -> int:
+    """Events whose time went back: counted by the full read only (it reads the times)."""
+    times = [e[0] for e in tele.events]
+    return sum(1 for a, b in itertools.pairwise(times) if b < a - tm.JITTER_MS)
+
+
+def test_head_only_read_counts_the_events_of_a_conforming_recorder() -> None:
+    rows = [[0, "m", 10, 20, -1], [17, "m", 12, 21, -1], [30, "d", 12, 21, 0], [90, "u", 12, 21, 0]]
+    value = payload([*rows, [120, "s", 0, 300, -1]])
+    head = parse_telemetry(value, head_only=True)
+    assert head.head == tm.EventCounts(events=5, pointer=4, mouse_or_pen=4)
+    assert head.anomalies == 0 and not head.empty and head.events == ()
+    touch = parse_telemetry(payload(rows, pointer="touch"), head_only=True)
+    assert touch.head == tm.EventCounts(events=4, pointer=4, mouse_or_pen=0)
+    check_head(doc_example(), parse_telemetry(doc_example()))
+    # Rows with a pointer type of their own, or malformed rows, are read in full.
+    mixed = payload([[0, "m", 1, 2, -1, "t"], [10, "d", 1, 2, 0]])
+    assert parse_telemetry(mixed, head_only=True) == parse_telemetry(mixed)
+    bad = payload([[0, "m", 1, 2, -1], [10, "q", 1, 2, 0]])
+    assert parse_telemetry(bad, head_only=True) == parse_telemetry(bad)
+    assert parse_telemetry(bad, head_only=True).anomalies == 1
+    none = parse_telemetry(payload([]), head_only=True)
+    assert none.head is None and none.empty
 
 
 def _out_of_order(value: dict[str, Any]) -> bool:
@@ -574,3 +632,104 @@ def test_pointer_facts_from_columns_on_a_recorded_window() -> None:
         fast = parse_telemetry(json.loads(line))
         assert fast.columns is not None
         assert pointer_facts(fast) == pointer_facts(dataclasses.replace(fast, columns=None))
+
+
+# ------------------------------------------------------------------------ v2: packed columns
+
+# What a conforming recorder writes: integer times, coordinates in hundredths of a pixel.
+_recorded_event = st.tuples(
+    st.integers(0, 5_000),
+    st.sampled_from(["m", "m", "m", "d", "u", "s", "f", "b"]),
+    st.integers(-1_000, 200_000).map(lambda c: c / 100),
+    st.integers(-1_000, 200_000).map(lambda c: c / 100),
+    st.sampled_from([-1, -1, 0, 1, 4, 7]),
+).map(list)
+
+
+@st.composite
+def _recorded(draw: st.DrawFn) -> list[list[Any]]:
+    events = draw(st.lists(_recorded_event, min_size=0, max_size=40))
+    if draw(st.booleans()):
+        events.sort(key=lambda e: e[0])
+    if draw(st.booleans()):
+        ptypes = draw(st.lists(st.sampled_from("mmpt"), min_size=len(events), max_size=len(events)))
+        events = [[*e, p] for e, p in zip(events, ptypes, strict=True)]
+    return events
+
+
+@settings(max_examples=300, deadline=None)
+@given(_recorded(), st.sampled_from(["mouse", "pen", "touch"]))
+def test_v2_reads_what_v1_reads(events: list[list[Any]], pointer: str) -> None:
+    """The same recording as v1 rows and as v2 columns reads the same (the version aside):
+    events, what is dropped and counted, the columns, and a head-only read's counts."""
+    v1 = payload(events, pointer=pointer)
+    v2 = tm.to_v2(v1)
+    one, two = parse_telemetry(v1), parse_telemetry(v2)
+    assert two.version == 2
+    assert dataclasses.replace(two, version=1) == one
+    assert two.anomalies == one.anomalies
+    if not one.anomalies:  # v1 keeps columns only when nothing was dropped; v2 of what is kept
+        assert (two.columns is None) == (one.columns is None)
+    if one.columns is not None and two.columns is not None:
+        for name in ("t", "kind", "x", "y", "button", "ptype"):
+            assert getattr(two.columns, name).tolist() == getattr(one.columns, name).tolist()
+    head = parse_telemetry(v2, head_only=True)
+    if head.head is not None:
+        check_head(v2, two)
+    elif events:
+        assert head == two  # could not count: read in full
+
+
+def test_v2_example_and_its_sizes() -> None:
+    v1 = payload([[0, "m", 412.5, 300, -1], [17, "d", 412.5, 300, 0], [90, "u", 412.5, 300, 0]])
+    v2 = tm.to_v2(v1)
+    assert v2["events"]["k"] == "mdu" and "p" not in v2["events"]
+    assert len(v2["events"]["d"]) == 4 * 13  # 39 bytes, base64
+    tele = parse_telemetry(v2)
+    assert tele.anomalies == 0 and tele.events == ((0, "m", 412.5, 300.0, -1, "m"),
+                                                   (17, "d", 412.5, 300.0, 0, "m"),
+                                                   (90, "u", 412.5, 300.0, 0, "m"))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("events", "anomalies"),
+    [
+        ({"k": "mm", "d": "not base64!"}, 2),  # every event it claims
+        ({"k": "mm", "d": base64.b64encode(bytes(25)).decode()}, 2),  # 25 bytes, not 26
+        ({"k": 5, "d": ""}, 1),
+        ({"k": "m", "d": base64.b64encode(bytes(13)).decode(), "p": "mm"}, 1),
+        ({"k": "é", "d": base64.b64encode(bytes(26)).decode()}, 1),
+        ({}, 1),
+        ({"k": "", "d": ""}, 0),
+    ],
+)
+def test_v2_columns_that_cannot_be_read_count_and_read_nothing(
+    events: dict[str, Any], anomalies: int
+) -> None:
+    tele = parse_telemetry({"v": 2, "viewport": [800, 600], "pointer": "mouse", "events": events})
+    assert tele.events == () and tele.anomalies == anomalies
+    head = parse_telemetry(
+        {"v": 2, "viewport": [800, 600], "pointer": "mouse", "events": events}, head_only=True
+    )
+    assert head.anomalies == anomalies and head.head is None
+
+
+def test_v2_drops_and_counts_bad_events_and_caps_at_2000() -> None:
+    rows = [[i * 10, "m", 1, 2, -1] for i in range(5)]
+    packed = tm.pack_events([*rows, [60, "q", 1, 2, -1], [70, "m", 1, 2, 9], [80, "d", 1, 2, -1]])
+    tele = parse_telemetry({"v": 2, "viewport": [800, 600], "pointer": "mouse", "events": packed})
+    assert len(tele.events) == 5 and tele.anomalies == 3 and tele.columns is not None
+    many = tm.pack_events([[i, "m", 1, 2, -1] for i in range(MAX_EVENTS + 7)])
+    tele = parse_telemetry({"v": 2, "viewport": [800, 600], "pointer": "mouse", "events": many})
+    assert len(tele.events) == MAX_EVENTS and tele.anomalies == 7
+    # A version that does not match the events' shape is one anomaly; both shapes are read.
+    assert parse_telemetry({**tm.to_v2(payload()), "v": 1}).anomalies == 1
+    assert parse_telemetry({**payload(), "v": 2}).anomalies == 1
+
+
+def test_v2_of_the_example_conforms_to_the_v2_schema() -> None:
+    schema = json.loads((ROOT / "docs" / "schemas" / "telemetry.v2.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    value = tm.to_v2(doc_example())
+    jsonschema.validate(value, schema)
+    assert parse_telemetry(value).anomalies == 0

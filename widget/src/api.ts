@@ -1,7 +1,7 @@
 // The two browser-facing calls of docs/api.md. Bodies go as text/plain JSON, which spares the
 // browser a CORS preflight; no cookies, no credentials.
 import type { PowChallenge } from "./pow";
-import type { TelemetryV1 } from "./telemetry";
+import type { TelemetryV2 } from "./telemetry";
 
 export interface SelectTask {
   kind: "select";
@@ -82,7 +82,7 @@ export interface ChallengeParams {
   action?: string;
   cdata?: string;
   locale: string;
-  telemetry: TelemetryV1;
+  telemetry: TelemetryV2;
   /** The visitor asked for the accessible alternative to a visual task. */
   prefer?: "audio";
 }
@@ -112,7 +112,7 @@ export const solveChallenge = (
   endpoint: string,
   challenge: string,
   solution: { pow?: number[]; answer?: unknown },
-  telemetry: TelemetryV1,
+  telemetry: TelemetryV2,
   signal?: AbortSignal,
 ): Promise<SolveOutcome> =>
   post<SolveOutcome>(endpoint, "/v1/solve", { v: 1, challenge, solution, telemetry }, signal).then((outcome) =>

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MAX_BYTES, MAX_EVENTS, MAX_KEYS, Recorder, heldButton, type PointerLike } from "../src/telemetry";
+import {
+  MAX_BYTES,
+  MAX_EVENTS,
+  MAX_KEYS,
+  Recorder,
+  heldButton,
+  packEvents,
+  toV2,
+  type PointerLike,
+  type TelemetryEvent,
+} from "../src/telemetry";
 
 const START = 1000;
 const ptr = (type: string, t: number, x: number, y: number, extra: Partial<PointerLike> = {}): PointerLike => ({
@@ -160,4 +170,34 @@ test("snapshot shape: viewport validated, media-query pointer fallback", () => {
   assert.equal(data.pointer, "touch");
   assert.deepEqual(Object.keys(data), ["v", "viewport", "pointer", "events", "keys", "hints", "dropped"]);
   assert.equal(data.hints.cores, 4);
+});
+
+test("v2 packs the events into columns the server reads back exactly", () => {
+  const rows: TelemetryEvent[] = [
+    [0, "m", 4.26, -3, -1],
+    [17, "d", 100000, 0.5, 0],
+    [1800000, "s", 5e7, -5e7, -1, "t"],
+  ];
+  const packed = packEvents(rows, "mouse");
+  assert.equal(packed.k, "mds");
+  assert.equal(packed.p, "mmt");
+  const bytes = Buffer.from(packed.d, "base64");
+  assert.equal(bytes.length, 13 * 3);
+  const n = 3;
+  assert.deepEqual([0, 1, 2].map((i) => bytes.readUInt32LE(4 * i)), [0, 17, 1800000]);
+  assert.deepEqual([0, 1, 2].map((i) => bytes.readInt32LE(4 * (n + i))), [426, 10000000, 2147483647]);
+  assert.deepEqual([0, 1, 2].map((i) => bytes.readInt32LE(4 * (2 * n + i))), [-300, 50, -2147483647]);
+  assert.deepEqual([0, 1, 2].map((i) => bytes.readInt8(12 * n + i)), [-1, 0, -1]);
+  assert.equal(packEvents(rows.slice(0, 2), "mouse").p, undefined);
+  assert.deepEqual(packEvents([], "mouse"), { k: "", d: "" });
+});
+
+test("the page's telemetry is v2: the snapshot with its events packed", () => {
+  const rec = new Recorder(START);
+  rec.pointer(ptr("pointermove", 10, 1, 1));
+  const v1 = snap(rec);
+  const v2 = toV2(v1);
+  assert.equal(v2.v, 2);
+  assert.deepEqual(v2.events, packEvents(v1.events, v1.pointer));
+  assert.deepEqual({ ...v2, v: 1, events: v1.events }, v1);
 });

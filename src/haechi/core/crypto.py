@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from haechi.core.randomness import random_bytes
+
 SEAL_VERSION = "v1"
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
@@ -107,7 +109,7 @@ class Keyring:
         assert key is not None
         if pad_to:
             plaintext += b" " * (-len(plaintext) % pad_to)
-        nonce = os.urandom(_NONCE_BYTES)
+        nonce = random_bytes(_NONCE_BYTES)
         sealed = key.aead.encrypt(nonce, plaintext, key.aad)
         return f"{SEAL_VERSION}.{key.kid}.{b64e(nonce + sealed)}"
 

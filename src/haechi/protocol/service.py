@@ -12,7 +12,6 @@ import functools
 import inspect
 import logging
 import random
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from haechi.core.crypto import Keyring, SealError
 from haechi.core.errors import Invalid, Unavailable
 from haechi.core.metrics import Metrics
 from haechi.core.net import hostname_allowed
+from haechi.core.randomness import token_urlsafe
 from haechi.core.settings import Settings
 from haechi.core.store import Store
 from haechi.core.store.base import StoreUnavailable
@@ -127,7 +127,12 @@ class ProtocolService:
         task_signals: dict[str, float] | None = None,
     ) -> RiskResult:
         parsed = parse_telemetry(
-            telemetry, encoded_size=size, max_bytes=self.settings.protocol.max_telemetry_bytes
+            telemetry,
+            encoded_size=size,
+            max_bytes=self.settings.protocol.max_telemetry_bytes,
+            # When the behaviour is judged at /v1/solve, so are the events (risk.behaviour_at).
+            head_only=stage == "challenge"
+            and not getattr(self.scorer, "behaviour_at_challenge", True),
         )
         try:
             return await self.scorer.score(
@@ -230,7 +235,7 @@ class ProtocolService:
         now: float,
         prefer: str | None = None,
     ) -> dict[str, Any]:
-        challenge_id = secrets.token_urlsafe(16)
+        challenge_id = token_urlsafe(16)
         task: dict[str, Any] | None = None
         answer: Any = None
         kind_name = plan.challenge
@@ -406,7 +411,7 @@ class ProtocolService:
 
     def _issue_token(self, data: dict[str, Any], *, risk: int, now: float) -> str:
         payload = {
-            "id": secrets.token_urlsafe(16),
+            "id": token_urlsafe(16),
             "sk": data["sk"],
             "h": data["h"],
             "a": data["a"],

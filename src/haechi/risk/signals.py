@@ -86,6 +86,17 @@ def pointer_facts(tele: Telemetry) -> PointerFacts:
     array operations when the parser kept the events as arrays (about 0.04 ms)."""
     if tele.columns is not None:
         return _facts_of_columns(tele.columns)
+    if tele.head is not None:
+        # A head-only read: the counts, and nothing found (the events are judged at /v1/solve).
+        return PointerFacts(
+            pointer_events=tele.head.pointer,
+            mouse_or_pen=tele.head.mouse_or_pen,
+            sampling_violations=0,
+            short_presses=0,
+            presses=0,
+            approach=-1,
+            sparse=False,
+        )
     mp_moves = mp_events = touch = violations = presses = short = 0
     approach = -1
     first_t = last_t = -1

@@ -1,6 +1,8 @@
-"""Behaviour telemetry v1: a fast, lenient reader for what the widget records.
+"""Behaviour telemetry v1 and v2: a fast, lenient reader for what the widget records.
 
-The format is specified in ``docs/telemetry.md`` (JSON Schema: ``docs/schemas/telemetry.v1.json``).
+The formats are specified in ``docs/telemetry.md`` (JSON Schemas in ``docs/schemas``); v2, what
+the widget sends, is v1 with the events packed into columns, read with one base64 decode and
+array views (``_packed_events``).
 This reader runs on the hot path of ``/v1/challenge`` and ``/v1/solve``, so it is plain Python
 over the already decoded JSON value: no pydantic, no schema validation. It never raises and never
 trusts its input. Whatever a conforming recorder would not send is dropped and counted in
@@ -15,7 +17,9 @@ arrays (``Telemetry.columns``) for the request signals and the feature code.
 
 from __future__ import annotations
 
+import binascii
 import math
+import operator
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,7 +29,12 @@ from typing import Any, Final, Literal, TypeAlias, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-VERSION: Final = 1
+VERSION: Final = 2  # what the widget sends; the reader reads 1 and 2
+VERSIONS: Final = frozenset({1, 2})
+# v2's packed events: per event, t uint32, x and y int32 (hundredths of a CSS px) and button
+# int8, little-endian, column after column (docs/telemetry.md, "Format v2").
+ROW_BYTES: Final = 13
+CENTI: Final = 100.0
 MAX_EVENTS: Final = 2_000
 MAX_KEYS: Final = 500
 MAX_BYTES: Final = 64 * 1024  # the default of ``protocol.max_telemetry_bytes``
@@ -186,8 +195,20 @@ class TelemetrySummary:
 
 
 @dataclass(frozen=True, slots=True)
+class EventCounts:
+    """What a head-only read (``parse_telemetry(..., head_only=True)``) knows of the events."""
+
+    events: int
+    pointer: int  # moves, downs and ups
+    mouse_or_pen: int  # of them, those of a mouse or a pen
+
+
+@dataclass(frozen=True, slots=True)
 class Telemetry:
-    """One parsed telemetry object; ``present`` is False when none was sent."""
+    """One parsed telemetry object; ``present`` is False when none was sent.
+
+    A head-only read leaves ``events`` empty and says how many there were in ``head``.
+    """
 
     present: bool = False
     version: int | None = None
@@ -201,10 +222,14 @@ class Telemetry:
     dropped: int = 0
     # The events as arrays, when the parser's fast path read them (None otherwise).
     columns: EventColumns | None = field(default=None, compare=False, repr=False)
+    # Set by a head-only read instead of the events.
+    head: EventCounts | None = None
 
     @property
     def empty(self) -> bool:
         """Nothing recorded: no events and no keys (sent or not)."""
+        if self.head is not None:
+            return not self.head.events and not self.keys
         return not self.events and not self.keys
 
     def summary(self) -> TelemetrySummary:
@@ -249,29 +274,41 @@ MISSING: Final = Telemetry()
 
 
 def parse_telemetry(
-    obj: object, *, encoded_size: int | None = None, max_bytes: int = MAX_BYTES
+    obj: object,
+    *,
+    encoded_size: int | None = None,
+    max_bytes: int = MAX_BYTES,
+    head_only: bool = False,
 ) -> Telemetry:
     """Read a decoded telemetry value (``None`` when the request carried none); never raises.
 
     ``encoded_size`` is the serialized size when the caller knows it; above ``max_bytes``
     the whole object is discarded as one anomaly.
+
+    ``head_only``: read everything but the events, and of the events only how many there are
+    of each pointer (``Telemetry.head``), when they are rows of five with known kinds (every
+    conforming recorder's, unless a visitor used two kinds of pointer); otherwise read them all.
+    ``/v1/challenge`` reads this way when the behaviour is judged at ``/v1/solve``: the events
+    are judged there, in the longer telemetry the solve carries.
     """
     if obj is None:
         return MISSING
     try:
-        return _parse(obj, encoded_size, max_bytes)
+        return _parse(obj, encoded_size, max_bytes, head_only)
     except Exception:
         # Unreachable for decoded JSON; a safety net for odd Python callers (CLI, training).
         return Telemetry(present=True, anomalies=1)
 
 
-def _parse(obj: object, encoded_size: int | None, max_bytes: int) -> Telemetry:
+def _parse(
+    obj: object, encoded_size: int | None, max_bytes: int, head_only: bool = False
+) -> Telemetry:
     if type(obj) is not dict:
         return Telemetry(present=True, anomalies=1)
     bad = 0
     version = _as_int(obj.get("v"))
-    if version != VERSION:
-        bad += 1  # read on as v1, best effort
+    if version not in VERSIONS:
+        bad += 1  # read on, best effort
     if encoded_size is not None and encoded_size > max_bytes:
         return Telemetry(present=True, version=version, anomalies=bad + 1)
 
@@ -302,11 +339,20 @@ def _parse(obj: object, encoded_size: int | None, max_bytes: int) -> Telemetry:
         bad += 1
 
     columns: EventColumns | None = None
-    if "events" in obj:
-        events, n_bad, columns = _read_events(obj["events"], _PRIMARY_PTYPE[pointer])
-        bad += n_bad
-    else:
-        events, bad = (), bad + 1
+    head: EventCounts | None = None
+    events: Sequence[Event] = ()
+    if "events" not in obj:
+        bad += 1
+    elif type(raw := obj["events"]) is dict and version != 1:  # v2: packed columns
+        if not head_only or (head := _count_packed(raw, pointer)) is None:
+            events, n_bad, columns = _packed_events(raw, _PRIMARY_PTYPE[pointer])
+            bad += n_bad
+    else:  # v1: one array per event (in v2, read as v1, best effort)
+        if version == 2:
+            bad += 1
+        if not head_only or (head := _count_events(raw, pointer)) is None:
+            events, n_bad, columns = _read_events(raw, _PRIMARY_PTYPE[pointer])
+            bad += n_bad
 
     keys: list[Key] = []
     if "keys" in obj:
@@ -337,7 +383,179 @@ def _parse(obj: object, encoded_size: int | None, max_bytes: int) -> Telemetry:
         anomalies=bad,
         dropped=dropped,
         columns=columns,
+        head=head,
     )
+
+
+_KIND_OF_ROW: Final = operator.itemgetter(1)
+
+
+def _count_events(raw: object, pointer: Pointer) -> EventCounts | None:
+    """The events' counts by pointer, when they are rows of five (the primary pointer's) with
+    known kinds; None otherwise (the caller reads them all). No value but the kind is read."""
+    if type(raw) not in _SEQUENCE:
+        return None
+    assert isinstance(raw, list | tuple)
+    n = len(raw)
+    if not n or n > MAX_EVENTS or not set(map(type, raw)) <= _SEQUENCE or set(map(len, raw)) != {5}:
+        return None
+    try:
+        kinds = "".join(map(_KIND_OF_ROW, raw))
+    except TypeError:  # a kind that is not a string
+        return None
+    if len(kinds) != n or not set(kinds) <= _KINDS:
+        return None
+    on_pointer = kinds.count("m") + kinds.count("d") + kinds.count("u")
+    return EventCounts(n, on_pointer, 0 if pointer == "touch" else on_pointer)
+
+
+# Per ASCII byte: a known event kind; a known pointer type; a pointer event.
+_KIND_OK: Final = np.zeros(256, bool)
+_KIND_OK[[ord(k) for k in _EVENT_LIMITS]] = True
+_PTYPE_OK: Final = np.zeros(256, bool)
+_PTYPE_OK[[ord(p) for p in POINTER_TYPES]] = True
+_ON_POINTER: Final = np.zeros(256, bool)
+_ON_POINTER[[ord(k) for k in POINTER_KINDS]] = True
+
+
+def _packed_shape(d: str, n: int) -> bool:
+    """Whether ``d`` has the length and padding of the base64 of ``n`` packed events (its
+    characters are checked only when it is decoded)."""
+    size = n * ROW_BYTES
+    pad = -size % 3
+    return len(d) == 4 * -(-size // 3) and d.endswith("=" * pad) and d[-pad - 1] != "="
+
+
+def _packed_strings(raw: dict[Any, Any]) -> tuple[str, str, str | None] | None:
+    k, d, p = raw.get("k"), raw.get("d"), raw.get("p")
+    if type(k) is not str or type(d) is not str or (p is not None and type(p) is not str):
+        return None
+    return k, d, p
+
+
+def _count_packed(raw: dict[Any, Any], pointer: Pointer) -> EventCounts | None:
+    """``_count_events`` for v2: from the kinds (and pointer types), nothing decoded; None when
+    the columns are not well formed (the caller reads them all and counts what is wrong)."""
+    strings = _packed_strings(raw)
+    if strings is None:
+        return None
+    k, d, p = strings
+    n = len(k)
+    if not n or n > MAX_EVENTS or not _packed_shape(d, n) or (p is not None and len(p) != n):
+        return None
+    if not set(k) <= _KINDS or (p is not None and not set(p) <= POINTER_TYPES):
+        return None
+    if p is None:
+        on_pointer = k.count("m") + k.count("d") + k.count("u")
+        return EventCounts(n, on_pointer, 0 if pointer == "touch" else on_pointer)
+    kinds = np.frombuffer(k.encode("ascii"), np.uint8)
+    ptypes = np.frombuffer(p.encode("ascii"), np.uint8)
+    on = _ON_POINTER[kinds]
+    touch = int(np.count_nonzero(on & (ptypes == _TOUCH_CODE)))
+    on_pointer = int(np.count_nonzero(on))
+    return EventCounts(n, on_pointer, on_pointer - touch)
+
+
+_TOUCH_CODE: Final = ord("t")
+
+
+def _packed_events(
+    raw: dict[Any, Any], primary: str
+) -> tuple[Sequence[Event], int, EventColumns | None]:
+    """v2's events: (events, anomalies, columns). An event that is not what a conforming
+    recorder writes is dropped and counted, as in v1; columns that cannot be read at all (not
+    strings, bad base64, lengths that disagree) count every event they claim, at least one."""
+    strings = _packed_strings(raw)
+    if strings is None:
+        return (), 1, None
+    k, d, p = strings
+    n = len(k)
+    try:
+        kinds = np.frombuffer(k.encode("ascii"), np.uint8)
+        ptypes = (
+            np.full(n, ord(primary), np.uint8)
+            if p is None
+            else np.frombuffer(p.encode("ascii"), np.uint8)
+        )
+        data = binascii.a2b_base64(d, strict_mode=True) if n else b""
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        return (), max(1, n), None
+    if len(data) != n * ROW_BYTES or ptypes.shape[0] != n:
+        return (), max(1, n), None
+    if not n:
+        return (), 0, None
+    bad = 0
+    m = n
+    if n > MAX_EVENTS:
+        bad, m = n - MAX_EVENTS, MAX_EVENTS
+    t = np.frombuffer(data, "<u4", m, 0).astype(np.float64)
+    x = np.frombuffer(data, "<i4", m, 4 * n) / CENTI
+    y = np.frombuffer(data, "<i4", m, 8 * n) / CENTI
+    b = np.frombuffer(data, np.int8, m, 12 * n)
+    kinds, ptypes = kinds[:m], ptypes[:m]
+    lim = _LIM_OF[kinds]
+    ok = (
+        _KIND_OK[kinds]
+        & _PTYPE_OK[ptypes]
+        & (t <= MAX_T_MS)
+        & (np.abs(x) <= lim)
+        & (np.abs(y) <= lim)
+        & (b >= _LOW_OF[kinds])
+        & (b <= _HIGH_OF[kinds])
+    )
+    k_out: Sequence[str] = k[:m]
+    p_out: Sequence[str] = primary * m if p is None else p[:m]
+    if not ok.all():
+        bad += int(np.count_nonzero(~ok))
+        t, x, y, b, kinds, ptypes = t[ok], x[ok], y[ok], b[ok], kinds[ok], ptypes[ok]
+        k_out, p_out = kinds.tobytes().decode("ascii"), ptypes.tobytes().decode("ascii")
+        m = int(t.shape[0])
+        if not m:
+            return (), bad, None
+    step = t[1:] - t[:-1]
+    bad += int(np.count_nonzero(step < -JITTER_MS))
+    events = EventTuples((t.astype(np.int64), k_out, x, y, b, p_out), m)
+    columns = None
+    if not bool((step < 0).any()):
+        columns = EventColumns(
+            _frozen(t), _frozen(kinds.copy()), _frozen(x), _frozen(y), _frozen(b.copy()),
+            _frozen(ptypes.copy()),
+        )  # fmt: skip
+    return events, bad, columns
+
+
+def pack_events(events: Sequence[Sequence[Any]], primary: str = "mouse") -> dict[str, str]:
+    """v1 event arrays as v2's packed ``events`` member (for tests, tools and converters).
+    Coordinates are rounded to hundredths of a pixel; a sixth element (pointer type) makes the
+    ``p`` column, written for every event when any event has one."""
+    n = len(events)
+    t = np.array([e[0] for e in events], np.float64).reshape(n)
+    x = np.array([e[2] for e in events], np.float64).reshape(n)
+    y = np.array([e[3] for e in events], np.float64).reshape(n)
+    packed = b"".join(
+        (
+            np.trunc(t).astype("<u4").tobytes(),
+            np.round(x * CENTI).astype("<i4").tobytes(),
+            np.round(y * CENTI).astype("<i4").tobytes(),
+            np.array([e[4] for e in events], np.int8).reshape(n).tobytes(),
+        )
+    )
+    out = {
+        "k": "".join(str(e[1]) for e in events),
+        "d": binascii.b2a_base64(packed, newline=False).decode(),
+    }
+    if any(len(e) > 5 for e in events):
+        own = _PRIMARY_PTYPE.get(primary, "m")
+        out["p"] = "".join(str(e[5]) if len(e) > 5 else own for e in events)
+    return out
+
+
+def to_v2(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A v1 telemetry object as v2 (the same members, the events packed)."""
+    out = dict(obj)
+    out["v"] = 2
+    out["events"] = pack_events(obj.get("events", []), str(obj.get("pointer", "mouse")))
+    return out
 
 
 def _read_events(raw: object, primary: str) -> tuple[Sequence[Event], int, EventColumns | None]:
