@@ -8,7 +8,8 @@ the events, the behaviour model's features of the last 10 s / 1,500 events, the 
 calibration and reasons, and the combination). The issue's bar: under 2 ms at p99 for a payload
 at the 2,000-event cap.
 
-Payloads: the largest first chunk of a SapiMouse recording of a test subject (at or near the
+Payloads, each as telemetry v2 (what the widget sends: the events packed into columns) and as
+v1 (one JSON array per event): the largest first chunk of a SapiMouse recording of a test subject (at or near the
 2,000-event cap: half a minute of real movement), a bot session at the cap (linear family, a
 long visit, the events past the cap dropped as the recorder drops them), a dense one (2,000
 moves 5 ms apart, faster than the recorder's 8 ms rule allows: the most the model ever reads,
@@ -43,7 +44,7 @@ from haechi.risk import telemetry
 from haechi.risk.features import extract
 from haechi.risk.model import WINDOW_EVENTS, WINDOW_MS, BehaviourModel
 from haechi.risk.scoring import CombinedScorer, RiskInput
-from haechi.risk.telemetry import MAX_EVENTS, parse_telemetry
+from haechi.risk.telemetry import MAX_EVENTS, parse_telemetry, to_v2
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "human_windows.jsonl"
@@ -90,12 +91,14 @@ def payloads() -> list[tuple[str, dict[str, object]]]:
         ],
     }
     window = orjson.loads(FIXTURE.read_bytes().splitlines()[0])
-    return [
+    v1 = [
         ("human, at the cap", human),
         ("bot (linear), at the cap", bot),
         ("dense (5 ms), at the cap", dense),
         ("human, 5 s", window),
     ]
+    # What the widget sends (telemetry v2: the same events, packed), then v1 as before.
+    return [(f"{name}, v2", to_v2(obj)) for name, obj in v1] + [(f"{n}, v1", o) for n, o in v1]
 
 
 def whole_path(scorer: CombinedScorer, obj: dict[str, object]) -> object:
@@ -140,7 +143,7 @@ def main() -> None:
         )
         cells[f"{name}/assess"] = partial(model.assess, tele)
         cells[f"{name}/whole"] = partial(whole_path, scorer, obj)
-        if not args.no_baseline:
+        if not args.no_baseline and name.endswith("v1"):  # v2 has no per-event reader
             cells[f"{name}/baseline"] = partial(baseline_path, scorer, obj)
     gc.collect()
     gc.freeze()  # as haechi.app.serve_app does once the server has started
@@ -153,6 +156,8 @@ def main() -> None:
     for name, events, segments in rows:
         row = " | ".join(
             "{:.2f} / {:.2f}".format(*np.percentile(times[f"{name}/{what}"], [50, 99]))
+            if f"{name}/{what}" in times
+            else "-"
             for what in whats
         )
         print(f"| {name} | {events} | {segments} | {row} |")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import ipaddress
 import logging
@@ -22,7 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 from haechi import __version__
 from haechi.core.asgi import JSON_CONTENT_TYPE, EdgeRequest, EdgeResponse, EdgeRoute, Handler
 from haechi.core.crypto import constant_time_equal
-from haechi.core.logging import flush_access_log, log_access, request_id_var
+from haechi.core.logging import bind_loop, log_access, request_id_var
 from haechi.core.net import client_ip
 from haechi.core.randomness import request_id as new_request_id
 from haechi.core.settings import Settings
@@ -265,11 +266,12 @@ def create_app(
         if freeze_gc:
             gc.collect()
             gc.freeze()
+        bind_loop(asyncio.get_running_loop())
         try:
             yield {}
         finally:
             await rt.close()
-            flush_access_log()
+            bind_loop(None)
 
     starlette = Starlette(routes=routes, lifespan=lifespan)
     edge = EdgeApp(starlette, settings, routes, fast)

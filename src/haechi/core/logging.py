@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import logging
 import sys
+import threading
 import time
 from contextvars import ContextVar
 from typing import Any
@@ -89,10 +90,10 @@ def log_access(method: str, path: str, status: int, route: str, ms: float, ip: s
     entry["ms"] = ms
     entry["ip"] = ip
     line = orjson.dumps(entry, default=str).decode() + "\n"
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # not on the event loop: write now
-        _write(handler, line)
+    loop = _loop
+    # (``asyncio.get_running_loop`` would cost a getpid system call per request.)
+    if loop is None or threading.get_ident() != _loop_thread or not loop.is_running():
+        _write(handler, line)  # not on the app's event loop: write now
         return
     _pending.append(line)
     global _pending_bytes
@@ -111,6 +112,16 @@ ACCESS_FLUSH_SECONDS = 0.05
 ACCESS_BUFFER_BYTES = 64 * 1024
 _pending: list[str] = []
 _pending_bytes = 0
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_thread = 0
+
+
+def bind_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Buffer the access lines written on ``loop``'s thread while it runs (the app's startup
+    calls this; ``None`` unbinds, and the lines are written at once again)."""
+    global _loop, _loop_thread
+    flush_access_log()
+    _loop, _loop_thread = loop, threading.get_ident()
 
 
 def flush_access_log() -> None:
