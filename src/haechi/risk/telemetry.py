@@ -524,20 +524,25 @@ def _packed_events(
     return events, bad, columns
 
 
+_U32: Final = 2**32 - 1
+_I32: Final = 2**31 - 1
+
+
 def pack_events(events: Sequence[Sequence[Any]], primary: str = "mouse") -> dict[str, str]:
     """v1 event arrays as v2's packed ``events`` member (for tests, tools and converters).
-    Coordinates are rounded to hundredths of a pixel; a sixth element (pointer type) makes the
-    ``p`` column, written for every event when any event has one."""
+    Coordinates are rounded to hundredths of a pixel; every value is clamped to its column's
+    range, as the widget does; a sixth element (pointer type) makes the ``p`` column, written
+    for every event when any event has one."""
     n = len(events)
     t = np.array([e[0] for e in events], np.float64).reshape(n)
     x = np.array([e[2] for e in events], np.float64).reshape(n)
     y = np.array([e[3] for e in events], np.float64).reshape(n)
     packed = b"".join(
         (
-            np.trunc(t).astype("<u4").tobytes(),
-            np.round(x * CENTI).astype("<i4").tobytes(),
-            np.round(y * CENTI).astype("<i4").tobytes(),
-            np.array([e[4] for e in events], np.int8).reshape(n).tobytes(),
+            np.clip(np.trunc(t), 0, _U32).astype("<u4").tobytes(),
+            np.clip(np.round(x * CENTI), -_I32, _I32).astype("<i4").tobytes(),
+            np.clip(np.round(y * CENTI), -_I32, _I32).astype("<i4").tobytes(),
+            np.clip([e[4] for e in events], -128, 127).astype(np.int8).reshape(n).tobytes(),
         )
     )
     out = {
