@@ -73,14 +73,17 @@ async def test_metrics_count_hot_routes_by_template(quick_edge: Edge) -> None:
     assert sample("haechi_http_requests_total", other) == 1.0
 
 
-def test_unknown_methods_share_one_metrics_child() -> None:
+def test_unknown_methods_share_one_series() -> None:
     metrics = Metrics()
     for n in range(100):
         metrics.observe_request("/healthz", f"M{n}", 405, 0.001)
-    assert len(metrics._request_children) == 1
+    assert list(metrics.requests.values) == [("/healthz", "other", "405")]
+    sample = metrics.registry.get_sample_value
+    other = {"route": "/healthz", "method": "other", "status": "405"}
+    assert sample("haechi_http_requests_total", other) == 100.0
 
 
-def test_protocol_counters_reuse_their_children() -> None:
+def test_protocol_counters_count_by_label_pair() -> None:
     metrics = Metrics()
     for _ in range(3):
         metrics.count(metrics.challenges_issued, "site-a", "none")
@@ -88,7 +91,21 @@ def test_protocol_counters_reuse_their_children() -> None:
     sample = metrics.registry.get_sample_value
     assert sample("haechi_challenges_issued_total", {"site": "site-a", "type": "none"}) == 3.0
     assert sample("haechi_challenges_failed_total", {"site": "site-a", "reason": "expired"}) == 1.0
-    assert len(metrics._children) == 2
+
+
+def test_latency_buckets_are_cumulative_as_prometheus_expects() -> None:
+    metrics = Metrics()
+    for seconds in (0.0004, 0.0005, 0.0007, 0.02, 9.0):
+        metrics.observe_request("/v1/solve", "POST", 200, seconds)
+    sample = metrics.registry.get_sample_value
+    name = "haechi_http_request_duration_seconds"
+
+    def bucket(le: str) -> float | None:
+        return sample(f"{name}_bucket", {"route": "/v1/solve", "le": le})
+
+    assert (bucket("0.0005"), bucket("0.001"), bucket("0.025"), bucket("2.5")) == (2, 3, 4, 4)
+    assert bucket("+Inf") == 5 and sample(f"{name}_count", {"route": "/v1/solve"}) == 5
+    assert sample(f"{name}_sum", {"route": "/v1/solve"}) == pytest.approx(9.0216)
 
 
 def _request(chunks: list[bytes], content_length: str | None = None) -> EdgeRequest:

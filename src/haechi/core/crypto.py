@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import os
@@ -144,7 +143,7 @@ class Keyring:
 
 def secret_digest(pepper: bytes, secret: str) -> str:
     """Keyed digest under which a site secret is stored: fast to look up, never recoverable."""
-    return hmac.new(pepper, secret.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(pepper, secret.encode("utf-8"), "sha256").hex()
 
 
 def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:

@@ -1,91 +1,148 @@
-"""Prometheus metrics. One registry per app so tests and several apps in a process don't clash."""
+"""Prometheus metrics. One registry per app so tests and several apps in a process don't clash.
+
+The per-request metrics (request counts, latency, the protocol's counters) are plain integers
+in dicts, counted on the event loop, and turned into Prometheus families only when ``/metrics``
+is scraped (``_Collector``). ``prometheus_client``'s own ``Counter`` and ``Histogram`` take a
+lock and walk the buckets in Python on every call: four to six of those a request cost about
+as much as a tenth of ``/siteverify`` (bench/RESULTS.md). The exposition is the same: the same
+names, labels, buckets and types (without the optional ``_created`` samples).
+"""
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
+class Counts:
+    """A counter family: counts by label values (a finite set: routes, sites, reasons)."""
+
+    __slots__ = ("help", "labels", "name", "values")
+
+    def __init__(self, name: str, help_text: str, labels: tuple[str, ...]) -> None:
+        self.name = name
+        self.help = help_text
+        self.labels = labels
+        self.values: dict[tuple[str, ...], int] = {}
+
+    def inc(self, *label_values: str) -> None:
+        values = self.values
+        values[label_values] = values.get(label_values, 0) + 1
+
+    def family(self) -> Metric:
+        family = CounterMetricFamily(self.name, self.help, labels=self.labels)
+        for label_values, count in self.values.items():
+            family.add_metric(label_values, count)
+        return family
+
+
+class Latency:
+    """A histogram family by route: per route, a count for each bucket and the sum."""
+
+    __slots__ = ("bounds", "help", "name", "routes")
+
+    def __init__(self, name: str, help_text: str, bounds: tuple[float, ...]) -> None:
+        self.name = name
+        self.help = help_text
+        self.bounds = bounds
+        # route -> [count in each bucket ..., count above the last bound, sum of seconds]
+        self.routes: dict[str, list[float]] = {}
+
+    def observe(self, route: str, seconds: float) -> None:
+        row = self.routes.get(route)
+        if row is None:
+            row = self.routes[route] = [0] * (len(self.bounds) + 2)
+        row[bisect_left(self.bounds, seconds)] += 1
+        row[-1] += seconds
+
+    def family(self) -> Metric:
+        family = HistogramMetricFamily(self.name, self.help, labels=("route",))
+        for route, row in self.routes.items():
+            buckets, running = [], 0.0
+            for bound, count in zip((*self.bounds, float("inf")), row[:-1], strict=True):
+                running += count
+                buckets.append(("+Inf" if bound == float("inf") else repr(bound), running))
+            family.add_metric([route], buckets, sum_value=row[-1])
+        return family
+
+
+class _Collector:
+    def __init__(self, families: list[Counts | Latency]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.families:
+            yield family.family()
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
+        self.requests = Counts(
             "haechi_http_requests_total",
             "HTTP requests by route template, method and status",
-            ["route", "method", "status"],
-            registry=self.registry,
+            ("route", "method", "status"),
         )
-        self.latency = Histogram(
+        self.latency = Latency(
             "haechi_http_request_duration_seconds",
             "HTTP request latency by route template",
-            ["route"],
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
+            _LATENCY_BUCKETS,
         )
-        self.challenges_issued = Counter(
+        self.challenges_issued = Counts(
             "haechi_challenges_issued_total",
             "Challenges issued, by site and the visual type included (none for PoW only)",
-            ["site", "type"],
-            registry=self.registry,
+            ("site", "type"),
         )
-        self.challenges_solved = Counter(
+        self.challenges_solved = Counts(
             "haechi_challenges_solved_total",
             "Challenges solved, by site and outcome (token or step_up)",
-            ["site", "outcome"],
-            registry=self.registry,
+            ("site", "outcome"),
         )
-        self.challenges_failed = Counter(
+        self.challenges_failed = Counts(
             "haechi_challenges_failed_total",
             "Challenge solutions rejected, by site and reason",
-            ["site", "reason"],
-            registry=self.registry,
+            ("site", "reason"),
         )
-        self.tokens_verified = Counter(
+        self.tokens_verified = Counts(
             "haechi_tokens_verified_total",
             "Tokens checked at siteverify, by site, dialect and result",
-            ["site", "dialect", "result"],
-            registry=self.registry,
+            ("site", "dialect", "result"),
         )
-        # (route, method, status) -> (counter child, histogram child): ``labels()`` hashes and
-        # locks on every call; the hot path looks its children up once.
-        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self._verified_children: dict[tuple[str, str, str], Any] = {}
-        # (counter, label values) -> child, for the protocol's per-site counters.
-        self._children: dict[tuple[Any, str, str], Any] = {}
+        self.registry.register(
+            _Collector(
+                [
+                    self.requests,
+                    self.latency,
+                    self.challenges_issued,
+                    self.challenges_solved,
+                    self.challenges_failed,
+                    self.tokens_verified,
+                ]
+            )
+        )
+        self._status_text: dict[int, str] = {}
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one HTTP request and its latency. Unknown methods count as "other"."""
-        label = method if method in _METHODS else "other"
-        key = (route, label, status)
-        children = self._request_children.get(key)
-        if children is None:
-            children = (
-                self.requests.labels(route, label, str(status)),
-                self.latency.labels(route),
-            )
-            self._request_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        text = self._status_text.get(status)
+        if text is None:
+            text = self._status_text[status] = str(status)
+        self.requests.inc(route, method if method in _METHODS else "other", text)
+        self.latency.observe(route, seconds)
 
     def count_verified(self, site: str, dialect: str, verdict: Any) -> None:
         """Count one siteverify answer by site, dialect and result (success or failure code)."""
         result = "success" if verdict.success else str(verdict.failure)
-        key = (site, dialect, result)
-        child = self._verified_children.get(key)
-        if child is None:
-            child = self._verified_children[key] = self.tokens_verified.labels(*key)
-        child.inc()
+        self.tokens_verified.inc(site, dialect, result)
 
-    def count(self, counter: Counter, first: str, second: str) -> None:
-        """``counter.labels(first, second).inc()`` for the two-label protocol counters
-        (``challenges_*``), with the child looked up once per label pair."""
-        key = (counter, first, second)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = counter.labels(first, second)
-        child.inc()
+    def count(self, counter: Counts, first: str, second: str) -> None:
+        """``counter``'s count for the two label values (the ``challenges_*`` families)."""
+        counter.inc(first, second)

@@ -23,6 +23,7 @@ Score conventions (``Verdict.risk`` is 0-100, 0 = surely human):
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import math
 import re
@@ -179,6 +180,20 @@ def _read_body(
 def _read_form(body: bytes) -> dict[str, str | None]:
     try:
         text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _BadRequest from exc
+    if "%" not in text and "+" not in text:
+        # Nothing escaped (tokens, secrets and keys are base64url): what parse_qs would give,
+        # without its per-field unquoting.
+        if text.count("&") >= _MAX_FIELDS:
+            raise _BadRequest
+        fields: dict[str, str | None] = {}
+        for field in text.split("&"):
+            if field:
+                name, _, value = field.partition("=")
+                fields.setdefault(name, value)
+        return fields
+    try:
         parsed = parse_qs(
             text,
             keep_blank_values=True,
@@ -404,6 +419,11 @@ def hcaptcha_score(risk: int) -> float:
 def _timestamp(ts: float | None, digits: int) -> str | None:
     if ts is None or not math.isfinite(ts):
         return None
+    return _format_timestamp(ts, digits)
+
+
+@functools.lru_cache(maxsize=1024)  # tokens carry whole seconds: a few thousand a second share
+def _format_timestamp(ts: float, digits: int) -> str | None:
     try:
         moment = datetime.fromtimestamp(ts, tz=UTC)
     except (OverflowError, OSError, ValueError):
