@@ -111,7 +111,7 @@ def serve(host: str, port: int, role: str | None, workers: int, server: str) -> 
 
 def _serve_granian(host: str, port: int, workers: int) -> None:
     """The same ASGI app under Granian: HTTP parsing and socket I/O in Rust, the app on uvloop.
-    See docs/decisions/0005-granian.md for when to pick it."""
+    See docs/decisions/0005-server-process.md for when to pick it."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
     from granian.log import LogLevels
