@@ -106,6 +106,7 @@ async def main(args: argparse.Namespace) -> int:
     n, rounds = args.n, args.rounds
     wanted = [args.only] if args.only else list(ENDPOINTS)
     challenge_request = messages.parse_challenge({"v": 1, "sitekey": sitekey})
+    from haechi.risk.telemetry import to_v2
 
     async def mint_solves(count: int) -> list[dict[str, Any]]:
         bodies = []
@@ -121,8 +122,8 @@ async def main(args: argparse.Namespace) -> int:
         if name == "challenge":
             body = json.dumps({"v": 1, "sitekey": sitekey}).encode()
             return [("POST", "/v1/challenge", body, b"application/json")] * n
-        if name == "challenge_tele":  # the 5-second payload run.py's challenge_tele sends
-            telemetry = json.loads(TELEMETRY.read_bytes())
+        if name == "challenge_tele":  # the 5-second payload run.py's challenge_tele sends (v2)
+            telemetry = to_v2(json.loads(TELEMETRY.read_bytes()))
             body = json.dumps({"v": 1, "sitekey": sitekey, "telemetry": telemetry}).encode()
             return [("POST", "/v1/challenge", body, b"application/json")] * n
         if name == "solve":
