@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -132,14 +133,26 @@ async def test_body_joins_chunks_and_enforces_the_limit() -> None:
         await _request([b""], content_length="x").body(4)
 
 
-async def test_access_log_fast_path_writes_the_formatter_shape(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def json_logging() -> Iterator[io.StringIO]:
+    """Haechi's JSON logging set up as ``haechi serve`` does, into a string; restored after.
+    (Inside the test: pytest adds its own capture handler to the root logger for each phase.)"""
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     stream = io.StringIO()
+    hlog.configure("INFO", json_format=True)
+    root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
     try:
-        hlog.configure("INFO", json_format=True)
-        root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
-        token = hlog.request_id_var.set("rid-1")
+        yield stream
+    finally:
+        hlog.bind_loop(None)
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
+async def test_access_log_fast_path_writes_the_formatter_shape() -> None:
+    token = hlog.request_id_var.set("rid-1")
+    with json_logging() as json_log:
         try:
             hlog.log_access("POST", "/v1/solve", 200, "/v1/solve", 1.25, "203.0.113.9")
             logging.getLogger("haechi.access").info(
@@ -151,31 +164,21 @@ async def test_access_log_fast_path_writes_the_formatter_shape(tmp_path: Path) -
             )
         finally:
             hlog.request_id_var.reset(token)
-    finally:
-        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
-    fast, slow = (json.loads(line) for line in stream.getvalue().splitlines())
+    fast, slow = (json.loads(line) for line in json_log.getvalue().splitlines())
     assert fast.pop("ts")[:2] == slow.pop("ts")[:2]
     assert fast == slow
     assert fast["request_id"] == "rid-1"
 
 
-async def test_access_lines_leave_together_soon_after(tmp_path: Path) -> None:
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    stream = io.StringIO()
-    try:
-        hlog.configure("INFO", json_format=True)
-        root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
+async def test_access_lines_leave_together_soon_after() -> None:
+    with json_logging() as json_log:
         hlog.bind_loop(asyncio.get_running_loop())
         for i in range(3):
             hlog.log_access("GET", f"/healthz?{i}", 200, "/healthz", 0.1, "203.0.113.9")
-        assert stream.getvalue() == ""
+        assert json_log.getvalue() == ""
         await asyncio.sleep(hlog.ACCESS_FLUSH_SECONDS * 3)
-        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
         assert [line["msg"] for line in lines] == [f"GET /healthz?{i} 200" for i in range(3)]
         # Outside the event loop a line is written at once.
         await asyncio.to_thread(hlog.log_access, "GET", "/x", 200, "/x", 0.1, "203.0.113.9")
-        assert stream.getvalue().count("\n") == 4
-    finally:
-        hlog.bind_loop(None)
-        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        assert json_log.getvalue().count("\n") == 4
