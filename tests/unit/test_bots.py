@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from haechi.ml import bots
+from haechi.ml import bots, data
 from haechi.ml.evaluate import auc, movement_onsets, threshold
 from haechi.risk import features as F
 from haechi.risk.telemetry import parse_telemetry
@@ -143,6 +143,43 @@ def test_replay_keeps_timing_and_maps_the_endpoints(pool: list[bots.ReplaySegmen
     src = np.hypot(np.diff(seg.x), np.diff(seg.y)).sum() / seg.chord
     dst = np.hypot(np.diff(x), np.diff(y)).sum() / math.dist((x[0], y[0]), (x[-1], y[-1]))
     assert dst == pytest.approx(src, rel=0.05)
+
+
+def test_direction_matched_replays_turn_little_or_not_at_all(
+    pool: list[bots.ReplaySegment],
+) -> None:
+    a, b = (100.0, 500.0), (600.0, 200.0)
+    want = math.atan2(b[1] - a[1], b[0] - a[0])
+
+    def turned(seg: bots.ReplaySegment) -> float:
+        own = math.atan2(seg.y[-1] - seg.y[0], seg.x[-1] - seg.x[0])
+        return abs((own - want + math.pi) % (2 * math.pi) - math.pi)
+
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        _, seg = bots.replay_path(rng, a, b, pool, match_direction=bots.DIRECTION_MATCH_RAD)
+        dist = math.dist(a, b)
+        offs = [turned(s) for s in pool if 0.75 * dist <= s.chord <= 1.33 * dist]
+        if any(o <= bots.DIRECTION_MATCH_RAD for o in offs):
+            assert turned(seg) <= bots.DIRECTION_MATCH_RAD
+        # Unrotated: one of the closest in direction, only scaled, the miss spread along it.
+        (t, x, y), seg = bots.replay_path(
+            rng, a, b, pool, match_direction=bots.DIRECTION_MATCH_RAD, rotate=False
+        )
+        np.testing.assert_array_equal(t, seg.t)
+        assert (x[0], y[0]) == a and math.dist((x[-1], y[-1]), b) <= 1.0
+
+
+@pytest.mark.parametrize("family", [bots.REPLAY_DIRECTION, bots.REPLAY_UNROTATED])
+def test_smarter_replays_are_evaluation_only(family: str, pool: list[bots.ReplaySegment]) -> None:
+    obj = bots.session(family, 3, pool=pool).telemetry()
+    tele = parse_telemetry(obj)
+    assert tele.anomalies == 0 and not F.extract(tele).empty
+    assert family in bots.EVAL_FAMILIES and family not in bots.TRAINING_FAMILIES
+    with pytest.raises(ValueError):
+        bots.session(family, 3)  # needs a pool
+    with pytest.raises(ValueError):
+        data.bot_windows([family], 1, seed0=0, varied=0.0, jobs=1)
 
 
 def test_replay_pool_holds_click_ending_segments() -> None:

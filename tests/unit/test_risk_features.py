@@ -149,6 +149,58 @@ def test_too_few_approaches_leave_the_fit_empty() -> None:
     assert w["fitts_slope"] == w["fitts_residual"] == 0.0
 
 
+def moves(steps: list[tuple[float, float]], t0: float = 0.0, dt: float = 16.0) -> list[Row]:
+    """Moves from (100, 100) by the given steps, ``dt`` ms apart."""
+    rows: list[Row] = [(t0, F.MOVE, 100.0, 100.0, -1)]
+    for dx, dy in steps:
+        rows.append((rows[-1][0] + dt, F.MOVE, rows[-1][2] + dx, rows[-1][3] + dy, -1))
+    return rows
+
+
+def test_steps_along_one_axis_are_counted() -> None:
+    # Along x only, then along y only: every step and every pair but the turn is on one axis.
+    w = window(moves([(1.0, 0.0)] * 10 + [(0.0, -2.0)] * 10))
+    assert w["axis_steps"] == pytest.approx(1.0)
+    assert w["axis_pairs"] == pytest.approx(18 / 19)
+    # A staircase alternates the axes: every step is on one axis, no pair on the same one.
+    w = window(moves([(1.0, 0.0), (0.0, 1.0)] * 10))
+    assert w["axis_steps"] == pytest.approx(1.0)
+    assert w["axis_pairs"] == 0.0
+    # A diagonal (the horizontal line rotated by 45 degrees) has none.
+    w = window(moves([(2.0, 2.0)] * 20))
+    assert w["axis_steps"] == w["axis_pairs"] == 0.0
+
+
+def test_axis_steps_skip_rests_pauses_and_clicks() -> None:
+    # 4 steps on x, 1 diagonal, a still sample (not a moving step), a 400 ms pause (not a step
+    # of a movement) and a click: 5 moving steps, 4 of them on one axis; 3 of the 4 pairs of
+    # consecutive moving steps are on the same axis (the still sample breaks the run).
+    rows = moves([(1.0, 0.0)] * 4 + [(1.0, 1.0), (0.0, 0.0)])
+    rows.append((rows[-1][0] + 400.0, F.MOVE, rows[-1][2] + 1.0, rows[-1][3], -1))
+    t, x, y = rows[-1][0], rows[-1][2], rows[-1][3]
+    rows += [(t + 50.0, F.DOWN, x, y, 0), (t + 130.0, F.UP, x, y, 0)]
+    w = window(rows)
+    assert w["axis_steps"] == pytest.approx(4 / 5)
+    assert w["axis_pairs"] == pytest.approx(3 / 4)
+
+
+def test_a_rotated_recording_loses_its_axis_steps() -> None:
+    # A hand's slow movement, a pixel at a time along x or y; rotated by 30 degrees and rounded
+    # to whole pixels as a replay tool would map it onto another direction.
+    rng = np.random.default_rng(1)
+    steps = [(1.0, 0.0) if rng.random() < 0.6 else (0.0, 1.0) for _ in range(60)]
+    steps = [s for s in steps for _ in range(int(rng.integers(1, 4)))]
+    rows = moves(steps)
+    c, s = math.cos(math.pi / 6), math.sin(math.pi / 6)
+    turned = [(t, k, round(100 + c * (x - 100) - s * (y - 100)),
+               round(100 + s * (x - 100) + c * (y - 100)), b) for t, k, x, y, b in rows]  # fmt: skip
+    a, b = window(rows), window(turned)
+    assert a["axis_steps"] == pytest.approx(1.0)
+    assert a["axis_pairs"] > 0.5
+    assert b["axis_steps"] < 0.8 * a["axis_steps"]
+    assert b["axis_pairs"] < 0.6 * a["axis_pairs"]
+
+
 # ------------------------------------------------------------------------ fast paths
 
 

@@ -26,7 +26,7 @@ from typing import Final
 
 import numpy as np
 
-from haechi.ml.bots import BotSession
+from haechi.ml.bots import REPLAYS, BotSession
 from haechi.risk.features import DOWN, MOVE, PAUSE_MS, SAMPLE_RATES, UP, Trajectory, resample
 
 Rng = np.random.Generator
@@ -52,7 +52,7 @@ NONE: Final = Variation(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 def vary(session: BotSession, rng: Rng, spec: Variation = DEFAULT) -> Trajectory:
     """The session's trajectory with randomised variations (or unchanged, by ``sessions``)."""
-    if session.family == "replay":
+    if session.family in REPLAYS:
         raise ValueError("the replay family is held out of training: never vary it")
     traj = session.trajectory
     if len(traj) < 2 or rng.random() >= spec.sessions:

@@ -19,7 +19,11 @@ Every family is written here from its published algorithm (no code is vendored):
   and low-pass tremor on the positions.
 - ``replay``: a real person's movement segments (another subject's) mapped onto the bot's own
   start and target by a similarity transform, keeping their timing and click dwell. It stays
-  out of training entirely: its evaluation number is the honest one.
+  out of training entirely: its evaluation number is the honest one. Two smarter replay tools,
+  also for evaluation only: ``replay_direction`` picks each segment by direction as well as by
+  length, so that it is rotated by at most 30 degrees; ``replay_unrotated`` picks one of the
+  three closest in direction and never rotates (scales, then spreads the miss at the end along
+  the path).
 
 A session moves to random targets in a viewport and clicks each (pre-click wait, dwell, idle),
 for a widget-sized duration. Bots that drive a real browser are delivered at its frame rate, so
@@ -50,6 +54,15 @@ from haechi.risk.features import (
 
 FAMILIES: Final = ("linear", "ghost_cursor", "humancursor", "windmouse", "jitter", "replay")
 TRAINING_FAMILIES: Final = FAMILIES[:-1]  # replay is for evaluation only
+# Evaluation only, never trained on: smarter replay tools. ``replay_direction`` also picks each
+# segment by direction (it is rotated by at most ``DIRECTION_MATCH_RAD``); ``replay_unrotated``
+# picks one of the three closest in direction and never rotates: it scales the segment and
+# spreads the miss at the end along the path, so a mouse's steps along the screen axes survive.
+REPLAY_DIRECTION: Final = "replay_direction"
+REPLAY_UNROTATED: Final = "replay_unrotated"
+REPLAYS: Final = ("replay", REPLAY_DIRECTION, REPLAY_UNROTATED)
+EVAL_FAMILIES: Final = (*FAMILIES, REPLAY_DIRECTION, REPLAY_UNROTATED)
+DIRECTION_MATCH_RAD: Final = math.pi / 6
 VIEWPORTS: Final = ((1280, 720), (1366, 768), (1440, 900), (1536, 864), (1920, 1080))
 FRAME_RATES: Final = (60.0, 120.0, 144.0)
 
@@ -315,19 +328,45 @@ def replay_pool(
 
 
 def replay_path(
-    rng: Rng, a: Point, b: Point, pool: Sequence[ReplaySegment]
+    rng: Rng,
+    a: Point,
+    b: Point,
+    pool: Sequence[ReplaySegment],
+    *,
+    match_direction: float | None = None,
+    rotate: bool = True,
 ) -> tuple[Path, ReplaySegment]:
-    """A pool segment of similar length, rotated and scaled onto ``a`` -> ``b``; timing kept."""
+    """A pool segment of similar length, rotated and scaled onto ``a`` -> ``b``; timing kept.
+
+    With ``match_direction`` (radians), only segments whose own direction is within that angle
+    of ``a`` -> ``b`` are picked when there are any (the rotation stays small). With ``rotate``
+    False (and ``match_direction``) one of the three closest in direction is picked, only
+    scaled, and what it then misses ``b`` by is added along its path in proportion to the
+    distance covered."""
     dist = math.dist(a, b)
     chords = np.array([s.chord for s in pool])
     near = np.flatnonzero((chords >= dist * 0.75) & (chords <= dist * 1.33))
     if near.shape[0] == 0:
         near = np.argsort(np.abs(chords - dist))[:20]
+    if match_direction is not None:
+        angle = math.atan2(b[1] - a[1], b[0] - a[0])
+        heading = np.array([math.atan2(s.y[-1] - s.y[0], s.x[-1] - s.x[0]) for s in pool])
+        own = heading[near]
+        off = np.abs((own - angle + math.pi) % (2 * math.pi) - math.pi)
+        if not rotate:  # the few closest in direction: the miss to spread stays small
+            near = near[np.argsort(off, kind="stable")[:3]]
+        elif bool((off <= match_direction).any()):
+            near = near[off <= match_direction]
     seg = pool[int(near[int(rng.integers(near.shape[0]))])]
     src = (seg.x - seg.x[0]) + 1j * (seg.y - seg.y[0])
     end = src[-1]
     target = complex(b[0] - a[0], b[1] - a[1])
-    z = src * (target / end) if abs(end) > 0 else src
+    if rotate:
+        z = src * (target / end) if abs(end) > 0 else src
+    else:
+        z = src * (abs(target) / abs(end)) if abs(end) > 0 else src
+        arc = np.concatenate([[0.0], np.cumsum(np.abs(np.diff(z)))])
+        z = z + (target - z[-1]) * (arc / arc[-1] if arc[-1] > 0 else 1.0)
     return (seg.t.copy(), np.round(a[0] + z.real), np.round(a[1] + z.imag)), seg
 
 
@@ -347,7 +386,7 @@ class BotSession:
 
 
 def rng_for(family: str, seed: int) -> Rng:
-    return np.random.default_rng([FAMILIES.index(family), seed])
+    return np.random.default_rng([EVAL_FAMILIES.index(family), seed])
 
 
 def session(
@@ -359,10 +398,10 @@ def session(
 ) -> BotSession:
     """One bot visit: moves to random targets and clicks them for ``duration_ms``
     (default: 3-10 s drawn from the seed). ``replay`` needs a ``pool``."""
-    if family not in FAMILIES:
+    if family not in EVAL_FAMILIES:
         raise ValueError(f"unknown bot family {family!r}")
-    if family == "replay" and not pool:
-        raise ValueError("the replay family needs a pool of human segments")
+    if family in REPLAYS and not pool:
+        raise ValueError("the replay families need a pool of human segments")
     rng = rng_for(family, seed)
     vw, vh = VIEWPORTS[int(rng.integers(len(VIEWPORTS)))]
     total = duration_ms if duration_ms is not None else rng.uniform(3000.0, 10000.0)
@@ -383,9 +422,12 @@ def session(
         goal = target()
         while math.dist(goal, pos) < 40:
             goal = target()
-        if family == "replay":
+        if family in REPLAYS:
             assert pool is not None
-            (pt, px, py), seg = replay_path(rng, pos, goal, pool)
+            match = None if family == "replay" else DIRECTION_MATCH_RAD
+            (pt, px, py), seg = replay_path(
+                rng, pos, goal, pool, match_direction=match, rotate=family != REPLAY_UNROTATED
+            )
             wait, dwell, idle = seg.hover_ms, seg.dwell_ms, seg.idle_ms
         else:
             pt, px, py = PATHS[family](rng, pos, goal)
@@ -422,7 +464,7 @@ def session(
 def _deliver(rng: Rng, family: str, traj: Trajectory) -> Trajectory:
     """How the page receives the moves: a replayed path at a browser's rate, most scripted
     movers coalesced to the frames of a 60/120/144 Hz display, the rest as sent."""
-    if family == "replay":
+    if family in REPLAYS:
         return resample(traj, float(rng.choice((30.0, *FRAME_RATES))), rng=rng, jitter_ms=0.3)
     if family == "jitter" or rng.random() < 0.4:
         return traj

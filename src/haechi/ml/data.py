@@ -4,7 +4,7 @@ Humans: widget-sized windows (3-10 s, re-timed to 30/60/120/144 Hz) of one part 
 SapiMouse subject split, made by ``evaluate.human_windows`` exactly as the evaluation makes
 them. Bots: sessions of the five training families of ``haechi.ml.bots`` with seeds below
 ``TRAIN_SEED_LIMIT`` (evaluation uses seeds from 1,000,000), about half of them randomised by
-``haechi.ml.augment``. The replay family is refused here: it never enters training.
+``haechi.ml.augment``. The replay families are refused here: they never enter training.
 
 Every window goes through the same path as a request at serving time (telemetry v1 ->
 ``parse_telemetry`` -> ``features.extract``), in worker processes; the order of the results does
@@ -112,8 +112,8 @@ def bot_windows(
     families: Sequence[str], per_family: int, *, seed0: int, varied: float, jobs: int
 ) -> Windows:
     """``per_family`` sessions of each family from seed ``seed0``; ``varied`` of them randomised."""
-    if "replay" in families:
-        raise ValueError("the replay family is held out of training")
+    if any(f in bots.REPLAYS for f in families):
+        raise ValueError("the replay families are held out of training")
     if seed0 + per_family > TRAIN_SEED_LIMIT:
         raise ValueError(f"training bots must use seeds below {TRAIN_SEED_LIMIT:,}")
     args = [(f, seed0 + i, varied) for f in families for i in range(per_family)]

@@ -5,7 +5,9 @@ split part (``test`` by default), each re-timed to a browser frame rate drawn fr
 and 144 Hz (``features.resample``) and written as telemetry v1 with the recorder's rules. Bots:
 sessions of the same length from each family of ``haechi.ml.bots`` (seeds from ``BOT_SEED0``,
 disjoint from any training seeds); the ``replay`` family maps the movement of the same held-out
-subjects onto the bots' own targets, and is reported apart: no model may train on it.
+subjects onto the bots' own targets, and is reported apart: no model may train on it. So are
+two smarter replay tools (``bots.REPLAY_DIRECTION``, ``bots.REPLAY_UNROTATED``): segments picked
+by direction too, rotated by at most 30 degrees or not at all.
 
 For each family: AUC (risk as the score, ties count half), the share of bots caught at 1% of
 humans flagged (TPR at 1% FPR), and the human and bot pass rates at the thresholds that let 95%
@@ -241,7 +243,7 @@ def format_report(report: Report) -> str:
         "|---|---:|---|---:|---|---|",
     ]
     for f in report.families:
-        name = f"{f.family} (held out)" if f.family == "replay" else f.family
+        name = f"{f.family} (held out)" if f.family in bots.REPLAYS else f.family
         lines.append(
             f"| {name} | {f.n} | {f.auc:.3f} [{f.auc_ci[0]:.3f}, {f.auc_ci[1]:.3f}] | "
             f"{pct(f.tpr_at_1pct_fpr)} | {pct(f.bot_pass['95'])} {ci(f.bot_pass_ci['95'])} | "
@@ -312,7 +314,7 @@ def evaluate(
     per_family: int = 400,
     seed: int = 0,
     boot: int = 500,
-    families: Sequence[str] = bots.FAMILIES,
+    families: Sequence[str] = bots.EVAL_FAMILIES,
 ) -> Report:
     started = time.perf_counter()
     root = sapimouse.find_data_dir()

@@ -1,7 +1,7 @@
 """The behaviour model's networks (PyTorch), and the one graph that is exported to ONNX.
 
 ``BehaviourNet`` takes one window: its usable segments' feature vectors (``segments`` [N, 34],
-``haechi.risk.features.FEATURE_NAMES``) and its window features (``window`` [1, 19],
+``haechi.risk.features.FEATURE_NAMES``) and its window features (``window`` [1, 21],
 ``WINDOW_NAMES``), and computes, in this order:
 
 1. the AutoEncoder's reconstruction error of every segment (trained on people only), as
@@ -10,7 +10,8 @@
    window, mean/max/std of the segments' log errors, and the window features;
 3. the two heads on that vector, standardised: ``behaviour`` (how the segments look and are
    timed, the AutoEncoder's view included) and ``structure`` (what happens around them: clicks,
-   pauses, slips, Fitts's law); each gives a logit, higher = more bot-like.
+   pauses, slips, Fitts's law; and whether the moves step along the screen axes the way a
+   mouse's counts do); each gives a logit, higher = more bot-like.
 
 The ``mask`` input ([R, G], one row per question) blanks groups of inputs (``GROUPS``) to
 their human median before the heads; row 0 is all zeros (nothing blanked). One run answers
@@ -62,6 +63,7 @@ _W_CLICKS: Final = (
     "clicks_per_s_log", "click_slip", "hover_mean", "hover_std", "dwell_mean", "dwell_std",
     "idle_mean", "idle_std", "click_end_share", "approaches_log",
 )  # fmt: skip
+_W_PIXEL: Final = ("axis_steps", "axis_pairs")
 _W_RHYTHM: Final = (
     "segments_log", "usable_log", "usable_share", "pause_share", "fitts_slope",
     "fitts_residual", "peak_slope", "peak_residual", "resume_step_log",
@@ -80,6 +82,7 @@ GROUPS: Final[dict[str, list[str]]] = {
     "model:clicks": _seg(_CLICKS) + [f"window:{n}" for n in _W_CLICKS],
     "model:rhythm": _seg(_RHYTHM) + [f"window:{n}" for n in _W_RHYTHM],
     "model:unlike-people": [f"ae:{n}" for n in AE_NAMES],
+    "model:pixel-steps": [f"window:{n}" for n in _W_PIXEL],
 }
 assert sorted(n for names in GROUPS.values() for n in names) == sorted(INPUT_NAMES), (
     "one group each"

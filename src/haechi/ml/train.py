@@ -1,6 +1,6 @@
 """Train the behaviour model, calibrate it on held-out people, export it to ONNX.
 
-    python -m haechi.ml.train               # writes src/haechi/models/risk-behaviour-v2.{onnx,json}
+    python -m haechi.ml.train               # writes src/haechi/models/risk-behaviour-v3.{onnx,json}
     python -m haechi.ml.train --quick       # CI smoke run: a few windows, into a temp folder
 
 1. Data (``haechi.ml.data``): windows of the SapiMouse *train* subjects, and sessions of the five
@@ -45,7 +45,7 @@ from torch import nn  # type: ignore[import-not-found, unused-ignore]
 from haechi.ml import bots, data, evaluate, net, sapimouse
 from haechi.risk.features import FEATURE_NAMES, WINDOW_NAMES
 
-MODEL_NAME: Final = "risk-behaviour-v2"
+MODEL_NAME: Final = "risk-behaviour-v3"
 SEED: Final = 20_260_522
 VALIDATION_SEED0: Final = (
     500_000  # validation bots: below the evaluation range, apart from training

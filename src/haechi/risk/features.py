@@ -15,6 +15,9 @@ whole telemetry object: how the clicks are timed (hover before the down, dwell, 
 up), whether the hand slipped while a button was held, how often movements stop short of a
 click, pauses, and whether movement time and peak speed follow the distance the way Fitts's law
 says one person's do. A script that draws human-looking paths still has to get these right.
+Two of them look at the pixels: a mouse moves the pointer by whole counts along x and y, so the
+slow stretches of a hand's movement step along one screen axis at a time (``axis_steps``,
+``axis_pairs``); a recorded movement that was rotated onto another direction loses that.
 
 Everything is computed for all segments at once: sums as differences of prefix sums, maxima with
 ``reduceat``, medians from one sort, so the cost grows with the number of events, not of
@@ -148,6 +151,8 @@ WINDOW_NAMES: Final = (
     "peak_slope",  # log peak speed against log distance
     "peak_residual",
     "resume_step_log",  # mean first step (px) after a pause
+    "axis_steps",  # share of moving steps along one screen axis only (dx or dy exactly 0)
+    "axis_pairs",  # share of consecutive moving steps that both move along the same axis only
 )
 N_WINDOW: Final = len(WINDOW_NAMES)
 
@@ -487,6 +492,17 @@ def _window(
         idle = t[moves[after[has]]] - t[ups[has]]
     _click_times(w, [hover, dwell, idle])
     w[_WIN["pause_share"]] = min(1.0, float(np.add.reduce(dt[pause])) / span)
+    # A mouse moves the pointer by whole counts along x and y: slow stretches of a hand's
+    # movement step along one axis at a time, and a rotated recording loses that.
+    walk = ~pause & is_move[1:] & is_move[:-1] & (ds > 0.0)  # moving steps between moves
+    n_walk = np.count_nonzero(walk)
+    if n_walk:
+        hor = walk & (y[1:] == y[:-1])
+        ver = walk & (x[1:] == x[:-1])
+        w[_WIN["axis_steps"]] = np.count_nonzero(hor | ver) / n_walk
+        same = (hor[1:] & hor[:-1]) | (ver[1:] & ver[:-1])
+        pairs = int(np.count_nonzero(walk[1:] & walk[:-1]))
+        w[_WIN["axis_pairs"]] = np.count_nonzero(same) / max(pairs, 1)
     resume = pause & is_move[1:] & is_move[:-1]
     n_resume = np.count_nonzero(resume)
     if n_resume:

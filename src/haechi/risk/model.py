@@ -35,7 +35,8 @@ from haechi.risk.features import FEATURE_NAMES, WINDOW_NAMES, SegmentFeatures, e
 from haechi.risk.telemetry import Telemetry
 
 MODELS: Final = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL: Final = MODELS / "risk-behaviour-v2.onnx"
+DEFAULT_MODEL: Final = MODELS / "risk-behaviour-v3.onnx"
+PIXEL_STEPS: Final = "model:pixel-steps"  # the input group a pen is not judged on
 BAD_INPUT_RISK: Final = 80  # what input the feature code cannot read scores
 # The model was trained and calibrated on windows of 3-10 s, so it judges the last 10 s of a
 # payload (at most 1,500 events: 10 s at 144 Hz and the clicks). That also bounds its cost: a
@@ -71,6 +72,8 @@ class _Loaded:
     session: Any
     outputs: list[str]
     mask: npt.NDArray[np.float32]
+    # The same rows with the pixel-step features blanked throughout: for a pen (see assess).
+    pen_mask: npt.NDArray[np.float32]
     norm: F64  # (heads, 2): people's median and the head's quantile (0 and 1 on the scale)
     scale: F64  # (heads,): 1 / (quantile - median), so a call multiplies instead of divides
     xp: F64
@@ -116,7 +119,10 @@ class BehaviourModel:
                 return Assessment(BAD_INPUT_RISK, ("model:bad-input",), len(features.matrix))
             if features.empty:
                 return Assessment(None, (_nothing_to_judge(features),), 0)
-            rows = _run(model, features)
+            # Pixel steps describe a mouse's counts; a pen (absolute positions, a digitiser's
+            # own sampling) was never measured (SapiMouse is mice only), so it is not judged
+            # on them: they read as the people's median.
+            rows = _run(model, features, pen=telemetry.pointer == "pen")
             scores = _combined(rows, model)
             risk = float(np.interp(scores[0], model.xp, model.fp))
             if not np.isfinite(risk):
@@ -164,10 +170,15 @@ def _read(path: Path) -> _Loaded:
     anchors = np.asarray(meta["anchors"], np.float64)
     norm = np.asarray(meta["head_norm"], np.float64)
     ae_anchors = np.asarray(meta["ae_anchors"], np.float64)
+    mask = np.concatenate([np.zeros((1, g)), np.eye(g)]).astype(np.float32)
+    pen_mask = mask.copy()
+    if PIXEL_STEPS in groups:
+        pen_mask[:, groups.index(PIXEL_STEPS)] = 1.0
     return _Loaded(
         session=session,
         outputs=["logits", "ae"],
-        mask=np.concatenate([np.zeros((1, g)), np.eye(g)]).astype(np.float32),
+        mask=mask,
+        pen_mask=pen_mask,
         norm=norm,
         scale=1.0 / (norm[:, 1] - norm[:, 0]),
         xp=anchors[:, 0],
@@ -179,11 +190,14 @@ def _read(path: Path) -> _Loaded:
     )
 
 
-def _run(model: _Loaded, features: SegmentFeatures, *, occlusion: bool = True) -> list[Any]:
+def _run(
+    model: _Loaded, features: SegmentFeatures, *, occlusion: bool = True, pen: bool = False
+) -> list[Any]:
+    mask = model.pen_mask if pen else model.mask
     feeds = {
         "segments": features.matrix,
         "window": features.window.reshape(1, -1),
-        "mask": model.mask if occlusion else model.mask[:1],
+        "mask": mask if occlusion else mask[:1],
     }
     out: list[Any] = model.session.run(model.outputs, feeds)
     return out
