@@ -131,6 +131,7 @@ class RiskEngine:
         self.behaviour_at_challenge = behaviour_at_challenge
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
+        self._missing: dict[tuple[int, str, int], RiskResult] = {}
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -153,6 +154,16 @@ class RiskEngine:
 
     async def score(self, inp: RiskInput) -> RiskResult:
         scorer = self.scorer
+        if not inp.telemetry.present and inp.task_signals is None:
+            # No telemetry (scripts, floods, API clients): the answer depends on the request
+            # rate's points alone, so it is computed once per points value and model name.
+            key = (id(scorer), scorer.model, scorer.ip_rate_rule(inp.ip_rate))
+            result = self._missing.get(key)
+            if result is None:
+                result = scorer.combine(inp, scorer.facts(inp.telemetry), None)
+                if len(self._missing) < 256:
+                    self._missing[key] = result
+            return result
         facts = scorer.facts(inp.telemetry)
         outcome: ModelOutcome = None
         if facts.mouse_or_pen and inp.stage == "challenge" and not self.behaviour_at_challenge:

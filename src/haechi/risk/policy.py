@@ -38,6 +38,8 @@ class Policy:
         self._registry = registry
         self._max_bits = max_pow_bits
         self._max_count = max_pow_count
+        # Plans of bands without visual types, by effective risk: they never change at run time.
+        self._plans: dict[int, Plan] = {}
         first_block = next((b.max_risk for b in settings.bands if b.block), None)
         # Highest effective risk that does not block (for the "never block alone" rule).
         previous = [b.max_risk for b in settings.bands if not b.block]
@@ -77,11 +79,14 @@ class Policy:
         effective = max(0, min(100, risk + offset + attack_level))
         if not may_block:
             effective = min(effective, self._last_non_blocking)
+        cached = self._plans.get(effective)
+        if cached is not None:
+            return cached
         for index, band in enumerate(self._settings.bands):
             if effective <= band.max_risk:
                 # Per call, not cached: a pool-backed type becomes usable or not at run time.
                 plan = self._band_plan(index)
-                return Plan(
+                plan = Plan(
                     band=plan.band,
                     effective_risk=effective,
                     pow_bits=plan.pow_bits,
@@ -89,4 +94,7 @@ class Policy:
                     challenge=plan.challenge,
                     block=plan.block,
                 )
+                if not band.challenges:
+                    self._plans[effective] = plan
+                return plan
         raise AssertionError("the last band ends at 100")  # pragma: no cover
