@@ -416,6 +416,7 @@ _PTYPE_OK: Final = np.zeros(256, bool)
 _PTYPE_OK[[ord(p) for p in POINTER_TYPES]] = True
 _ON_POINTER: Final = np.zeros(256, bool)
 _ON_POINTER[[ord(k) for k in POINTER_KINDS]] = True
+_TOUCH_CODE: Final = ord("t")
 
 
 def _packed_shape(d: str, n: int) -> bool:
@@ -454,9 +455,6 @@ def _count_packed(raw: dict[Any, Any], pointer: Pointer) -> EventCounts | None:
     touch = int(np.count_nonzero(on & (ptypes == _TOUCH_CODE)))
     on_pointer = int(np.count_nonzero(on))
     return EventCounts(n, on_pointer, on_pointer - touch)
-
-
-_TOUCH_CODE: Final = ord("t")
 
 
 def _packed_events(
