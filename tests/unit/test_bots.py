@@ -190,6 +190,25 @@ def test_replay_pool_holds_click_ending_segments() -> None:
         assert seg.chord >= 20
 
 
+def test_a_replayed_movement_starts_from_where_the_hand_rested() -> None:
+    """After a click, a segment starts at the released click (time 0, with its first move), so
+    the replay's first move is the person's first step, not their second."""
+    traj = human_like(0, moves=3)
+    segs = bots.replay_pool([traj])
+    ups = np.flatnonzero(traj.kind == F.UP)
+    for seg, up in zip(segs[1:], ups, strict=False):
+        first_move = up + 1
+        assert (seg.x[0], seg.y[0]) == (traj.x[up], traj.y[up])
+        assert (seg.x[1], seg.y[1]) == (traj.x[first_move], traj.y[first_move])
+        assert seg.t[0] == seg.t[1] == 0.0
+    start = (300.0, 200.0)
+    (_, px, py), seg = bots.replay_path(np.random.default_rng(0), start, (700.0, 500.0), segs[1:2])
+    assert (px[0], py[0]) == start  # the rest, dropped by the session: the pointer is there
+    first_step = math.hypot(seg.x[1] - seg.x[0], seg.y[1] - seg.y[0])
+    scale = math.dist(start, (700.0, 500.0)) / seg.chord
+    assert math.hypot(px[1] - px[0], py[1] - py[0]) == pytest.approx(first_step * scale, abs=1.0)
+
+
 # ------------------------------------------------------------------------ evaluation metrics
 
 

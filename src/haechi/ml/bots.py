@@ -280,8 +280,11 @@ PATHS: Final[dict[str, Callable[[Rng, Point, Point], Path]]] = {
 
 @dataclass(frozen=True, slots=True)
 class ReplaySegment:
-    """A person's movement that ended in a click: the moves (times from 0), then the hover from
-    the last move to the down, the click's dwell and the idle time until the person moved on."""
+    """A person's movement that ended in a click: where the hand rested before it (the click
+    released, or the last point before a pause) and then the moves (times from 0; the rest
+    shares the first move's time), then the hover from the last move to the down, the click's
+    dwell and the idle time until the person moved on. ``replay_path`` maps the rest onto the
+    bot's position, so the first move replayed is the person's first step."""
 
     t: F64
     x: F64
@@ -318,9 +321,20 @@ def replay_pool(
                 after = i + (int(up[0]) if up.shape[0] else 0)
                 idle = float(t[after + 1] - t[after]) if after + 1 < len(traj) else 200.0
                 hover = float(t[i] - t[idx[-1]])
-                seg = ReplaySegment(
-                    t[idx] - t[idx[0]], x[idx], y[idx], dwell, min(idle, 3000.0), hover
-                )
+                o = start if kind[start] != MOVE else start - 1  # the rest before the first move
+                if o >= 0 and o != idx[0]:
+                    seg = ReplaySegment(
+                        np.concatenate([[0.0], t[idx] - t[idx[0]]]),
+                        np.concatenate([[x[o]], x[idx]]),
+                        np.concatenate([[y[o]], y[idx]]),
+                        dwell,
+                        min(idle, 3000.0),
+                        hover,
+                    )
+                else:
+                    seg = ReplaySegment(
+                        t[idx] - t[idx[0]], x[idx], y[idx], dwell, min(idle, 3000.0), hover
+                    )
                 if seg.chord >= min_chord:
                     pool.append(seg)
             start = i
