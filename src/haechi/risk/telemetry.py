@@ -405,8 +405,13 @@ def _count_events(raw: object, pointer: Pointer) -> EventCounts | None:
         return None
     if len(kinds) != n or not set(kinds) <= _KINDS:
         return None
+    return _primary_counts(kinds, pointer)
+
+
+def _primary_counts(kinds: str, pointer: Pointer) -> EventCounts:
+    """Counts of events that are all the primary pointer's, from their kinds."""
     on_pointer = kinds.count("m") + kinds.count("d") + kinds.count("u")
-    return EventCounts(n, on_pointer, 0 if pointer == "touch" else on_pointer)
+    return EventCounts(len(kinds), on_pointer, 0 if pointer == "touch" else on_pointer)
 
 
 # Per ASCII byte: a known event kind; a known pointer type; a pointer event.
@@ -447,8 +452,7 @@ def _count_packed(raw: dict[Any, Any], pointer: Pointer) -> EventCounts | None:
     if not set(k) <= _KINDS or (p is not None and not set(p) <= POINTER_TYPES):
         return None
     if p is None:
-        on_pointer = k.count("m") + k.count("d") + k.count("u")
-        return EventCounts(n, on_pointer, 0 if pointer == "touch" else on_pointer)
+        return _primary_counts(k, pointer)
     kinds = np.frombuffer(k.encode("ascii"), np.uint8)
     ptypes = np.frombuffer(p.encode("ascii"), np.uint8)
     on = _ON_POINTER[kinds]
@@ -491,16 +495,7 @@ def _packed_events(
     y = np.frombuffer(data, "<i4", m, 8 * n) / CENTI
     b = np.frombuffer(data, np.int8, m, 12 * n)
     kinds, ptypes = kinds[:m], ptypes[:m]
-    lim = _LIM_OF[kinds]
-    ok = (
-        _KIND_OK[kinds]
-        & _PTYPE_OK[ptypes]
-        & (t <= MAX_T_MS)
-        & (np.abs(x) <= lim)
-        & (np.abs(y) <= lim)
-        & (b >= _LOW_OF[kinds])
-        & (b <= _HIGH_OF[kinds])
-    )
+    ok = _KIND_OK[kinds] & _PTYPE_OK[ptypes] & _within_limits(kinds, t, x, y, b)
     k_out: Sequence[str] = k[:m]
     p_out: Sequence[str] = primary * m if p is None else p[:m]
     if not ok.all():
@@ -510,16 +505,8 @@ def _packed_events(
         m = int(t.shape[0])
         if not m:
             return (), bad, None
-    step = t[1:] - t[:-1]
-    bad += int(np.count_nonzero(step < -JITTER_MS))
-    events = EventTuples((t.astype(np.int64), k_out, x, y, b, p_out), m)
-    columns = None
-    if not bool((step < 0).any()):
-        columns = EventColumns(
-            _frozen(t), _frozen(kinds.copy()), _frozen(x), _frozen(y), _frozen(b.copy()),
-            _frozen(ptypes.copy()),
-        )  # fmt: skip
-    return events, bad, columns
+    events, back, columns = _read_columns(t, kinds, x, y, b, ptypes, (k_out, x, y, p_out))
+    return events, bad + back, columns
 
 
 _U32: Final = 2**32 - 1
@@ -613,35 +600,60 @@ def _fast_events(
         if zero_or_one.shape[0] and any(type(col[i]) is bool for i in zero_or_one.tolist()):
             return None
     codes = np.frombuffer("".join(kind).encode("ascii"), np.uint8)
-    lim = _LIM_OF[codes]
-    with np.errstate(invalid="ignore"):
-        ok = (
-            (ts >= 0)
-            & (ts <= MAX_T_MS)
-            & (np.abs(xs) <= lim)
-            & (np.abs(ys) <= lim)
-            & (bs >= _LOW_OF[codes])
-            & (bs <= _HIGH_OF[codes])
-        )
-    if not ok.all():  # NaN and infinity fail every comparison
+    if not _within_limits(codes, ts, xs, ys, bs).all():  # NaN and infinity fail every comparison
         return None
-    whole = np.trunc(ts)
-    step = whole[1:] - whole[:-1]
+    ptypes = (
+        np.full(n, ord(primary), np.uint8)
+        if ptype is None
+        else np.frombuffer("".join(ptype).encode("ascii"), np.uint8)  # type: ignore[arg-type]
+    )
+    # The tuples keep the coordinates as sent (an int stays an int), as the loop's do.
+    shown = (kind, x, y, (primary,) * n if ptype is None else ptype)
+    return _read_columns(np.trunc(ts), codes, xs, ys, bs, ptypes, shown)
+
+
+def _within_limits(
+    codes: npt.NDArray[np.uint8],
+    t: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    b: npt.NDArray[np.int8],
+) -> npt.NDArray[np.bool_]:
+    """Per event, whether its time, coordinates and button are within its kind's limits (both
+    formats' rule; the kind itself is checked by the caller)."""
+    lim = _LIM_OF[codes]
+    ok: npt.NDArray[np.bool_] = (  # NaN fails every comparison, without a warning
+        (t >= 0)
+        & (t <= MAX_T_MS)
+        & (np.abs(x) <= lim)
+        & (np.abs(y) <= lim)
+        & (b >= _LOW_OF[codes])
+        & (b <= _HIGH_OF[codes])
+    )
+    return ok
+
+
+def _read_columns(
+    t: npt.NDArray[np.float64],
+    codes: npt.NDArray[np.uint8],
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    b: npt.NDArray[np.int8],
+    ptypes: npt.NDArray[np.uint8],
+    shown: tuple[Sequence[Any] | npt.NDArray[Any], ...],
+) -> tuple[EventTuples, int, EventColumns | None]:
+    """Well-formed events (whole-ms times) as (tuples made when asked for, times that went
+    back, columns when they never do). ``shown`` is (kinds, x, y, pointer types) as the tuples
+    give them; times and buttons are whole numbers there, as the loop writes them."""
+    step = t[1:] - t[:-1]
     back = int(np.count_nonzero(step < -JITTER_MS))
-    # Times and buttons are whole numbers in the tuples, as the loop writes them.
-    ints = whole.astype(np.int64)
-    events = EventTuples((ints, kind, x, y, bs, (primary,) * n if ptype is None else ptype), n)
+    kinds, xs, ys, pts = shown
+    events = EventTuples((t.astype(np.int64), kinds, xs, ys, b, pts), int(t.shape[0]))
     columns = None
     if not bool((step < 0).any()):
-        ptypes = (
-            np.full(n, ord(primary), np.uint8)
-            if ptype is None
-            else np.frombuffer("".join(ptype).encode("ascii"), np.uint8)  # type: ignore[arg-type]
-        )
         columns = EventColumns(
-            _frozen(whole), _frozen(codes), _frozen(xs), _frozen(ys),
-            _frozen(bs), _frozen(ptypes),
-        )  # fmt: skip
+            _frozen(t), _frozen(codes), _frozen(x), _frozen(y), _frozen(b), _frozen(ptypes)
+        )
     return events, back, columns
 
 
