@@ -64,6 +64,7 @@ def log_access(method: str, path: str, status: int, route: str, ms: float, ip: s
     attached to the access logger, the line is built here and written under the handler's lock;
     otherwise (tests capturing logs, a custom logging setup) it goes through ``logging``.
     """
+    global _pending_bytes
     if not access_logger.isEnabledFor(logging.INFO):
         return
     handler = _fast_handler
@@ -96,7 +97,6 @@ def log_access(method: str, path: str, status: int, route: str, ms: float, ip: s
         _write(handler, line)  # not on the app's event loop: write now
         return
     _pending.append(line)
-    global _pending_bytes
     _pending_bytes += len(line)
     if _pending_bytes >= ACCESS_BUFFER_BYTES:
         flush_access_log()

@@ -131,7 +131,9 @@ class RiskEngine:
         self.behaviour_at_challenge = behaviour_at_challenge
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
-        self._missing: dict[tuple[int, str, int], RiskResult] = {}
+        # Risk without telemetry by (model name, rate points): at most 61 points values a name.
+        self._missing: dict[tuple[str, int], RiskResult] = {}
+        self._missing_of: CombinedScorer | None = None
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -157,12 +159,12 @@ class RiskEngine:
         if not inp.telemetry.present and inp.task_signals is None:
             # No telemetry (scripts, floods, API clients): the answer depends on the request
             # rate's points alone, so it is computed once per points value and model name.
-            key = (id(scorer), scorer.model, scorer.ip_rate_rule(inp.ip_rate))
+            if self._missing_of is not scorer:  # a scorer replaced (tests) starts afresh
+                self._missing, self._missing_of = {}, scorer
+            key = (scorer.model, scorer.ip_rate_rule(inp.ip_rate))
             result = self._missing.get(key)
             if result is None:
-                result = scorer.combine(inp, scorer.facts(inp.telemetry), None)
-                if len(self._missing) < 256:
-                    self._missing[key] = result
+                result = self._missing[key] = scorer.combine(inp, scorer.facts(inp.telemetry), None)
             return result
         facts = scorer.facts(inp.telemetry)
         outcome: ModelOutcome = None
