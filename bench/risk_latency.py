@@ -1,6 +1,6 @@
 """Latency of scoring one telemetry payload: the whole path ``/v1/challenge`` runs, and its parts.
 
-    .venv/bin/python bench/risk_latency.py [--runs 3000] [--no-baseline]
+    .venv/bin/python bench/risk_latency.py [--runs 3000] [--no-baseline] [--compare MODEL.onnx]
 
 The headline is **parse + score**: from the decoded request body to a risk, as the protocol
 service runs it (``parse_telemetry`` → ``CombinedScorer.score``: the request signals' pass over
@@ -9,11 +9,11 @@ calibration and reasons, and the combination). The issue's bar: under 2 ms at p9
 at the 2,000-event cap.
 
 Payloads, each as telemetry v2 (what the widget sends: the events packed into columns) and as
-v1 (one JSON array per event): the largest first chunk of a SapiMouse recording of a test subject (at or near the
-2,000-event cap: half a minute of real movement), a bot session at the cap (linear family, a
-long visit, the events past the cap dropped as the recorder drops them), a dense one (2,000
-moves 5 ms apart, faster than the recorder's 8 ms rule allows: the most the model ever reads,
-its 1,500-event limit), and the typical 5-second window of
+v1 (one JSON array per event): the largest first chunk of a SapiMouse recording of a test
+subject (at or near the 2,000-event cap: half a minute of real movement), a bot session at the
+cap (linear family, a long visit, the events past the cap dropped as the recorder drops them),
+a dense one (2,000 moves 5 ms apart, faster than the recorder's 8 ms rule allows: the most the
+model ever reads, its 1,500-event limit), and the typical 5-second window of
 ``tests/fixtures/human_windows.jsonl`` (first line). For each: p50 and p99 in ms of
 ``parse_telemetry`` (from the decoded JSON value), of the features as the model reads them
 (``features.extract``), of ``BehaviourModel.assess`` and of the whole path, after a warm-up, in
@@ -23,6 +23,9 @@ setup frozen (``gc.freeze()``), as ``haechi serve`` does after startup.
 ``baseline`` rows run the whole path as it was before the parser's column fast path: the same
 code with ``telemetry._fast_events`` switched off, so the events are read one by one and the
 request signals and features walk the event tuples (``--no-baseline`` leaves them out).
+``--compare`` adds a column: ``assess`` of another model file (an earlier version, say
+``git show HEAD~1:src/haechi/models/risk-behaviour-v3.onnx``, with its JSON beside it),
+interleaved with the rest.
 Needs ``../shared/data/sapimouse``.
 """
 
@@ -126,12 +129,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3000)
     parser.add_argument("--no-baseline", action="store_true", help="leave out the baseline rows")
+    parser.add_argument("--compare", type=Path, help="another model file: its assess, beside")
     args = parser.parse_args()
     model = BehaviourModel().get()
+    other = BehaviourModel(args.compare).get() if args.compare else None
     scorer = CombinedScorer(model)
     rows = []
     cells: dict[str, Callable[[], object]] = {}
     whats = ["parse", "features", "assess", "whole"] + ([] if args.no_baseline else ["baseline"])
+    whats += ["compare"] if other else []
     for name, obj in payloads():
         tele = parse_telemetry(obj)
         assert len(tele.events) <= MAX_EVENTS
@@ -145,12 +151,15 @@ def main() -> None:
         cells[f"{name}/whole"] = partial(whole_path, scorer, obj)
         if not args.no_baseline and name.endswith("v1"):  # v2 has no per-event reader
             cells[f"{name}/baseline"] = partial(baseline_path, scorer, obj)
+        if other is not None:
+            cells[f"{name}/compare"] = partial(other.assess, tele)
     gc.collect()
     gc.freeze()  # as haechi.app.serve_app does once the server has started
     times = measure(cells, args.runs)
     print(f"model {model.name}; {args.runs} runs each, interleaved; p50 / p99 in ms\n")
     head = ["parse", "features", "assess", "**parse + score**"]
     head += [] if args.no_baseline else ["baseline parse + score"]
+    head += [f"assess, {other.name}"] if other else []
     print("| payload | events | segments | " + " | ".join(head) + " |")
     print("|---|---:|---:|" + "---|" * len(head))
     for name, events, segments in rows:

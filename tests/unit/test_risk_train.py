@@ -30,16 +30,16 @@ def test_quick_training_run_writes_a_servable_model(tmp_path: Path) -> None:
     assert train.main(["--quick", "--out", str(tmp_path), "--jobs", "1", "--threads", "1"]) == 0
     assert time.perf_counter() - started < 120  # about 15 s on the 2-core development machine
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "risk-behaviour-v3.json",
-        "risk-behaviour-v3.onnx",
+        "risk-behaviour-v4.json",
+        "risk-behaviour-v4.onnx",
     ]
-    meta = json.loads((tmp_path / "risk-behaviour-v3.json").read_text())
+    meta = json.loads((tmp_path / "risk-behaviour-v4.json").read_text())
     assert meta["features"] == list(F.FEATURE_NAMES)
     assert meta["train"]["bot_families"] == list(bots.TRAINING_FAMILIES)  # never replay
     assert max(meta["train"]["bot_seeds"]) < data.TRAIN_SEED_LIMIT
     anchors = np.asarray(meta["anchors"])
     assert np.all(np.diff(anchors[:, 0]) > 0) and np.all(np.diff(anchors[:, 1]) >= 0)
-    model = BehaviourModel(tmp_path / "risk-behaviour-v3.onnx")
+    model = BehaviourModel(tmp_path / "risk-behaviour-v4.onnx")
     window = orjson.loads(FIXTURE.read_bytes().splitlines()[0])
     a = model.assess(parse_telemetry(window))
     assert a.risk is not None and 0 <= a.risk <= 100 and a.segments > 0

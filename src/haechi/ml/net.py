@@ -11,7 +11,9 @@
 3. the two heads on that vector, standardised: ``behaviour`` (how the segments look and are
    timed, the AutoEncoder's view included) and ``structure`` (what happens around them: clicks,
    pauses, slips, Fitts's law; and whether the moves step along the screen axes the way a
-   mouse's counts do); each gives a logit, higher = more bot-like.
+   mouse's counts do); each gives a logit, higher = more bot-like. Each head is an ensemble
+   (``HeadStack``): ``MEMBERS`` copies trained from different seeds, their logits averaged, so
+   that one seed's luck does not decide where the people's tail lies.
 
 The ``mask`` input ([R, G], one row per question) blanks groups of inputs (``GROUPS``) to
 their human median before the heads; row 0 is all zeros (nothing blanked). One run answers
@@ -44,6 +46,7 @@ INPUT_NAMES: Final = (
 )
 N_INPUTS: Final = len(INPUT_NAMES)
 HEADS: Final = ("behaviour", "structure")
+MEMBERS: Final = 5  # seeds per head (``HeadStack``)
 
 _SHAPE: Final = (
     "path_px_log", "chord_px_log", "straightness", "deviation", "overshoot", "turn_mean",
@@ -145,6 +148,45 @@ class Head(nn.Module):  # type: ignore[misc, unused-ignore]
         return out
 
 
+class HeadStack(nn.Module):  # type: ignore[misc, unused-ignore]
+    """Several trained ``Head``s of one shape as batched weights: the mean of their logits.
+
+    One batched matrix product per layer serves every member, so the exported graph has as many
+    nodes as one head (ONNX Runtime's cost here is per node, not per multiply). Built from heads
+    in eval mode (dropout is off at inference)."""
+
+    def __init__(self, n_in: int, members: int = MEMBERS) -> None:
+        super().__init__()
+        shapes = [(n_in, 32), (32, 16), (16, 1)]
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.zeros(members, a, b)) for a, b in shapes]
+        )
+        self.biases = nn.ParameterList(
+            [nn.Parameter(torch.zeros(members, 1, b)) for _, b in shapes]
+        )
+
+    @classmethod
+    def pack(cls, heads: list[Head]) -> HeadStack:
+        linears = [[m for m in h.net if isinstance(m, nn.Linear)] for h in heads]
+        stack = cls(linears[0][0].in_features, len(heads))
+        with torch.no_grad():
+            for layer in range(3):
+                w = torch.stack([lin[layer].weight.T for lin in linears])
+                b = torch.stack([lin[layer].bias.reshape(1, -1) for lin in linears])
+                stack.weights[layer].copy_(w)
+                stack.biases[layer].copy_(b)
+        return stack
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = z.unsqueeze(0)  # [1, R, n] against [K, n, 32]: every member at once
+        for layer in range(3):
+            h = torch.matmul(h, self.weights[layer]) + self.biases[layer]
+            if layer < 2:
+                h = torch.nn.functional.gelu(h)
+        out: torch.Tensor = h[:, :, 0].mean(dim=0)
+        return out
+
+
 def _buffer(values: npt.ArrayLike, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     return torch.as_tensor(np.asarray(values), dtype=dtype)
 
@@ -177,7 +219,7 @@ class BehaviourNet(nn.Module):  # type: ignore[misc, unused-ignore]
             "in_scale", _buffer(np.ones(N_INPUTS) if in_scale is None else in_scale)
         )
         self.register_buffer("groups", _buffer(group_matrix()))
-        self.heads = nn.ModuleList([Head(len(HEAD_INPUTS[h])) for h in HEADS])
+        self.heads = nn.ModuleList([HeadStack(len(HEAD_INPUTS[h])) for h in HEADS])
         for h in HEADS:
             self.register_buffer(
                 f"cols_{h}", _buffer([INPUT_NAMES.index(n) for n in HEAD_INPUTS[h]], torch.long)

@@ -1,6 +1,6 @@
 """Train the behaviour model, calibrate it on held-out people, export it to ONNX.
 
-    python -m haechi.ml.train               # writes src/haechi/models/risk-behaviour-v3.{onnx,json}
+    python -m haechi.ml.train               # writes src/haechi/models/risk-behaviour-v4.{onnx,json}
     python -m haechi.ml.train --quick       # CI smoke run: a few windows, into a temp folder
 
 1. Data (``haechi.ml.data``): windows of the SapiMouse *train* subjects, and sessions of the five
@@ -8,7 +8,8 @@
 2. The AutoEncoder learns the segments of people only (``net.AutoEncoder``).
 3. Each window becomes one input vector (segment feature means and spreads, the AutoEncoder's
    errors, the window features); two heads learn people against bots on it: ``behaviour``
-   (the movements) and ``structure`` (what happens around them).
+   (the movements) and ``structure`` (what happens around them), each an ensemble of
+   ``net.MEMBERS`` seeds whose logits are averaged (``net.HeadStack``).
 4. Calibration on windows of the *validation* subjects: each head's logit is put on a common
    scale (0 at the people's median, 1 at their ``HEAD_QUANTILE`` quantile: the 99.9th for the
    behaviour head, the 99th for the structure head) and the window's score is the larger of the
@@ -45,7 +46,7 @@ from torch import nn  # type: ignore[import-not-found, unused-ignore]
 from haechi.ml import bots, data, evaluate, net, sapimouse
 from haechi.risk.features import FEATURE_NAMES, WINDOW_NAMES
 
-MODEL_NAME: Final = "risk-behaviour-v3"
+MODEL_NAME: Final = "risk-behaviour-v4"
 SEED: Final = 20_260_522
 VALIDATION_SEED0: Final = (
     500_000  # validation bots: below the evaluation range, apart from training
@@ -75,7 +76,9 @@ class Config:
     head_epochs: int
 
 
-FULL: Final = Config(None, 60, None, 100, 1500, 300, 30, 40)
+# 500 windows of each validation subject (12,000): the behaviour head's scale is people's
+# 99.9th percentile, which 2,400 windows set by their top two or three.
+FULL: Final = Config(None, 60, None, 500, 1500, 300, 30, 40)
 QUICK: Final = Config(6, 4, 4, 4, 12, 6, 2, 3)
 
 
@@ -132,6 +135,10 @@ def train_head(head: net.Head, z: F32, y: F32, *, epochs: int, seed: int, batch:
             opt.step()
         sched.step()
     head.eval()
+
+
+def head_seed(seed: int, head: int, member: int) -> int:
+    return seed + 10 + head + 100 * member
 
 
 def input_vectors(model: net.BehaviourNet, windows: data.Windows) -> tuple[F32, F32]:
@@ -262,10 +269,13 @@ def run(cfg: Config, out: Path, *, seed: int, jobs: int) -> dict[str, Any]:
     y = np.concatenate([np.zeros(len(v_h)), np.ones(len(v_b))]).astype(np.float32)
     for h, name in enumerate(net.HEADS):
         cols = [net.INPUT_NAMES.index(n) for n in net.HEAD_INPUTS[name]]
-        head = model.heads[h]
-        assert isinstance(head, net.Head)
-        train_head(head, zv[:, cols], y, epochs=cfg.head_epochs, seed=seed + 10 + h)
-        print(f"  head {name}: {len(cols)} inputs", flush=True)
+        members = []
+        for m in range(net.MEMBERS):  # member 0 has the seed a single head had (v2, v3)
+            head = net.Head(len(cols))
+            train_head(head, zv[:, cols], y, epochs=cfg.head_epochs, seed=head_seed(seed, h, m))
+            members.append(head)
+        model.heads[h] = net.HeadStack.pack(members)
+        print(f"  head {name}: {len(cols)} inputs, {net.MEMBERS} members", flush=True)
     model.eval()
 
     vh_val, ae_h = input_vectors(model, val_humans)
@@ -310,6 +320,7 @@ def run(cfg: Config, out: Path, *, seed: int, jobs: int) -> dict[str, Any]:
             "varied_share": 0.5,
             "ae_epochs": cfg.ae_epochs,
             "head_epochs": cfg.head_epochs,
+            "head_members": net.MEMBERS,
             "seed": seed,
             "split_seed": split.seed,
         },

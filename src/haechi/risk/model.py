@@ -35,7 +35,7 @@ from haechi.risk.features import FEATURE_NAMES, WINDOW_NAMES, SegmentFeatures, e
 from haechi.risk.telemetry import Telemetry
 
 MODELS: Final = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL: Final = MODELS / "risk-behaviour-v3.onnx"
+DEFAULT_MODEL: Final = MODELS / "risk-behaviour-v4.onnx"
 PIXEL_STEPS: Final = "model:pixel-steps"  # the input group a pen is not judged on
 BAD_INPUT_RISK: Final = 80  # what input the feature code cannot read scores
 # The model was trained and calibrated on windows of 3-10 s, so it judges the last 10 s of a
