@@ -226,6 +226,23 @@ def test_a_click_with_no_approach_adds_points_unless_the_recording_was_capped() 
     assert capped.reasons == ("little-movement",)
 
 
+def test_a_judged_window_that_starts_at_a_clicks_last_correction_is_not_held_against_it() -> None:
+    # A click after one or two moves and then real movement: people's windows cut at a
+    # movement onset look like this; the model judges the movement. A down with no move at all
+    # before it is never a person's, judged or not.
+    def first_click(moves: int) -> list[list[Any]]:
+        lead = [[100 + 16 * i, "m", 400.0 + i, 300.0, -1] for i in range(moves)]
+        click = [[200, "d", 402.0, 300.0, 0], [290, "u", 402.0, 300.0, 0]]
+        return [*lead, *click, *approach(600)]
+
+    for moves in (1, 2):
+        assert "no-approach" not in score(telemetry(first_click(moves))).reasons
+        assert "no-approach" in score(telemetry(first_click(moves)), FixedModel(None)).reasons
+    assert "no-approach" not in score(telemetry(first_click(3)), FixedModel(None)).reasons
+    result = score(telemetry(first_click(0)))
+    assert (result.risk, result.reasons) == (5 + 20, ("no-approach",))
+
+
 def test_few_moves_spread_over_a_long_time_add_points() -> None:
     sparse = [[i * 700, "m", 100.0 + 30 * i, 200.0, -1] for i in range(12)]
     result = score(telemetry(sparse), FixedModel(None))

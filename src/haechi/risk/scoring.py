@@ -416,6 +416,7 @@ class CombinedScorer:
         model = self.model
         extra: list[tuple[str, int]] = []
         base_reasons: tuple[str, ...]
+        judged = False
         if not tele.present or tele.empty:
             base, base_reasons = missing, ("no-telemetry",)
         elif not facts.pointer_events:
@@ -433,7 +434,10 @@ class CombinedScorer:
             base, base_reasons = missing, ("little-movement",)
         else:
             base, base_reasons = outcome.risk, tuple(outcome.reasons)
-        fired, floor, automation = request_signals(tele, facts, inp.ip_rate, self.ip_rate_rule)
+            judged = True
+        fired, floor, automation = request_signals(
+            tele, facts, inp.ip_rate, self.ip_rate_rule, judged=judged
+        )
         fired += extra
         fired += task_signals(inp.task_signals)
         total = base + sum(points for _, points in fired)

@@ -240,19 +240,35 @@ def anomaly_points(anomalies: int) -> int:
     return 45 if anomalies >= 10 else 25 if anomalies >= 3 else 10
 
 
+def no_approach(facts: PointerFacts, tele: Telemetry, *, judged: bool) -> bool:
+    """The first mouse/pen down came from nowhere: no move at all before it, or fewer than
+    ``MIN_APPROACH_MOVES`` when the model had too little movement to judge (a scripted click).
+    Where the model judged the movement it has the evidence; a window that starts at a click's
+    last correction (1-2 moves, 5% of people's cut windows) is not held against them. A capped or
+    re-based recording may have lost the approach: only judged when whole."""
+    if tele.dropped or facts.approach < 0:
+        return False
+    return facts.approach == 0 or (not judged and facts.approach < MIN_APPROACH_MOVES)
+
+
 def request_signals(
-    tele: Telemetry, facts: PointerFacts, ip_rate: float | None, rate_rule: IpRateRule
+    tele: Telemetry,
+    facts: PointerFacts,
+    ip_rate: float | None,
+    rate_rule: IpRateRule,
+    *,
+    judged: bool = False,
 ) -> tuple[list[tuple[str, int]], int, list[str]]:
     """Rules that fired as (reason, points), the floor the hints set (0: none) and the hints'
-    reasons. The order is fixed; the caller sorts by weight."""
+    reasons. ``judged``: the behaviour model answered a risk for the movement. The order is
+    fixed; the caller sorts by weight."""
     fired: list[tuple[str, int]] = []
     if tele.anomalies:
         fired.append(("anomalies", anomaly_points(tele.anomalies)))
     if facts.mouse_or_pen:
         if _impossible(facts, tele):
             fired.append(("impossible-timing", POINTS["impossible-timing"]))
-        # A capped or re-based recording may have lost the approach: only judged when whole.
-        if 0 <= facts.approach < MIN_APPROACH_MOVES and not tele.dropped:
+        if no_approach(facts, tele, judged=judged):
             fired.append(("no-approach", POINTS["no-approach"]))
         if facts.sparse:
             fired.append(("few-events", POINTS["few-events"]))
