@@ -61,7 +61,14 @@ async def test_preflight(quick_edge: Edge) -> None:
     reply = await quick_edge.http.options("/v1/solve")
     assert reply.status_code == 204
     assert reply.headers["access-control-allow-origin"] == "*"
+    assert reply.headers["access-control-allow-methods"] == "POST, OPTIONS"
+    assert reply.headers["access-control-allow-headers"] == "content-type"
+    assert reply.headers["access-control-max-age"] == "86400"
     assert reply.content == b""
+    # The actual response needs the origin only; the rest is the preflight's.
+    answer = await quick_edge.http.post("/v1/solve", json={})
+    assert answer.headers["access-control-allow-origin"] == "*"
+    assert "access-control-max-age" not in answer.headers
 
 
 async def test_metrics_count_hot_routes_by_template(quick_edge: Edge) -> None:
