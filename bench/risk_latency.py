@@ -24,7 +24,7 @@ setup frozen (``gc.freeze()``), as ``haechi serve`` does after startup.
 code with ``telemetry._fast_events`` switched off, so the events are read one by one and the
 request signals and features walk the event tuples (``--no-baseline`` leaves them out).
 ``--compare`` adds a column: ``assess`` of another model file (an earlier version, say
-``git show HEAD~1:src/haechi/models/risk-behaviour-v3.onnx``, with its JSON beside it),
+``git show 570bb1f:src/haechi/models/risk-behaviour-v3.onnx``, with its JSON beside it),
 interleaved with the rest.
 Needs ``../shared/data/sapimouse``.
 """

@@ -23,6 +23,7 @@ Outputs: ``logits`` [R, 2] and ``ae`` [1] (the window's mean log error, the Auto
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from typing import Final
 
@@ -133,14 +134,24 @@ class AutoEncoder(nn.Module):  # type: ignore[misc, unused-ignore]
         return out
 
 
+HEAD_WIDTHS: Final = (32, 16)  # a head's hidden layers (``Head``, ``HeadStack``)
+
+
+def _head_shapes(n_in: int) -> list[tuple[int, int]]:
+    """(inputs, outputs) of each of a head's linear layers."""
+    widths = (n_in, *HEAD_WIDTHS, 1)
+    return list(itertools.pairwise(widths))
+
+
 class Head(nn.Module):  # type: ignore[misc, unused-ignore]
     """A small MLP from a standardised input vector to one logit (bot = positive)."""
 
-    def __init__(self, n_in: int, hidden: int = 32, dropout: float = 0.1) -> None:
+    def __init__(self, n_in: int, dropout: float = 0.1) -> None:
         super().__init__()
+        (a, h1), (_, h2), (_, out) = _head_shapes(n_in)
         self.net = nn.Sequential(
-            nn.Linear(n_in, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 16),
-            nn.GELU(), nn.Linear(16, 1),
+            nn.Linear(a, h1), nn.GELU(), nn.Dropout(dropout), nn.Linear(h1, h2),
+            nn.GELU(), nn.Linear(h2, out),
         )  # fmt: skip
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -157,7 +168,7 @@ class HeadStack(nn.Module):  # type: ignore[misc, unused-ignore]
 
     def __init__(self, n_in: int, members: int = MEMBERS) -> None:
         super().__init__()
-        shapes = [(n_in, 32), (32, 16), (16, 1)]
+        shapes = _head_shapes(n_in)
         self.weights = nn.ParameterList(
             [nn.Parameter(torch.zeros(members, a, b)) for a, b in shapes]
         )
@@ -170,7 +181,7 @@ class HeadStack(nn.Module):  # type: ignore[misc, unused-ignore]
         linears = [[m for m in h.net if isinstance(m, nn.Linear)] for h in heads]
         stack = cls(linears[0][0].in_features, len(heads))
         with torch.no_grad():
-            for layer in range(3):
+            for layer in range(len(stack.weights)):
                 w = torch.stack([lin[layer].weight.T for lin in linears])
                 b = torch.stack([lin[layer].bias.reshape(1, -1) for lin in linears])
                 stack.weights[layer].copy_(w)
@@ -179,9 +190,10 @@ class HeadStack(nn.Module):  # type: ignore[misc, unused-ignore]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = z.unsqueeze(0)  # [1, R, n] against [K, n, 32]: every member at once
-        for layer in range(3):
-            h = torch.matmul(h, self.weights[layer]) + self.biases[layer]
-            if layer < 2:
+        last = len(self.weights) - 1
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            h = torch.matmul(h, w) + b
+            if layer < last:
                 h = torch.nn.functional.gelu(h)
         out: torch.Tensor = h[:, :, 0].mean(dim=0)
         return out

@@ -257,7 +257,7 @@ def request_signals(
     ip_rate: float | None,
     rate_rule: IpRateRule,
     *,
-    judged: bool = False,
+    judged: bool,
 ) -> tuple[list[tuple[str, int]], int, list[str]]:
     """Rules that fired as (reason, points), the floor the hints set (0: none) and the hints'
     reasons. ``judged``: the behaviour model answered a risk for the movement. The order is
