@@ -31,6 +31,12 @@ test: install widget ## Run the whole test suite (unit + integration on SQLite/P
 	@$(BIN)/pytest -q $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status = 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
 
+compile: install ## Compile the edge's hot path with mypyc into build/compiled (used while its sources are unchanged)
+	$(BIN)/python -m haechi.build_compiled
+
+test-compiled: compile ## Unit and integration tests on the compiled hot path (CI runs both builds)
+	HAECHI_EXPECT_COMPILED=1 $(BIN)/pytest -q tests/unit tests/integration
+
 test-unit: install ## Unit tests only (no services needed)
 	$(BIN)/pytest -q tests/unit
 
@@ -72,7 +78,7 @@ redteam-smoke: install ## A seconds-long red-team run (CI): tiny pools, 20 chall
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.redteam.run --quick
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build/compiled
 
-.PHONY: help install serve test test-unit lint format clean widget widget-test bench-widget bench train train-smoke \
+.PHONY: help install serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench train train-smoke \
 	bench-smoke redteam redteam-smoke

@@ -3,6 +3,7 @@
     python bench/protocol/run.py                   # embedded and Redis, 10 s per scenario
     python bench/protocol/run.py --quick           # CI smoke: 2 s per scenario, checks it works
     python bench/protocol/run.py --record          # also prepend the results to bench/RESULTS.md
+    make compile && python bench/protocol/run.py --interpreted   # mypyc build vs the sources
 
 For each mode (``embedded``: SQLite + in-process store; ``redis``: SQLite + Redis on loopback) it
 makes a fresh data directory and site, starts ``haechi serve`` as a subprocess with its default
@@ -49,6 +50,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+
+from haechi import compiled
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -283,9 +286,14 @@ def to_result(build: str, mode: str, scenario: str, raw: dict[str, Any]) -> Resu
 
 
 def bench_mode(
-    args: argparse.Namespace, mode: str, build: str, binary: str, http: str = "uvicorn"
+    args: argparse.Namespace,
+    mode: str,
+    build: str,
+    binary: str,
+    http: str = "uvicorn",
+    build_env: dict[str, str] | None = None,
 ) -> list[Result]:
-    extra = dict(kv.split("=", 1) for kv in args.env)
+    extra = dict(kv.split("=", 1) for kv in args.env) | (build_env or {})
     with tempfile.TemporaryDirectory(prefix=f"haechi-bench-{mode}-") as tmp:
         data_dir = Path(tmp)
         env = bench_env(data_dir, mode, args.redis_url, extra)
@@ -433,6 +441,11 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="NAME=PATH of another haechi executable to run side by side (e.g. a baseline)",
     )
+    parser.add_argument(
+        "--interpreted",
+        action="store_true",
+        help="with a compiled build (make compile), also run the same checkout interpreted",
+    )
     parser.add_argument("--label", default="", help="what this run measures (for --record)")
     parser.add_argument("--quick", action="store_true", help="CI smoke: short, small")
     parser.add_argument("--record", action="store_true", help="prepend to bench/RESULTS.md")
@@ -449,13 +462,18 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
     results: list[Result] = []
-    builds = [("current", BIN)] + [tuple(b.split("=", 1)) for b in args.build]
+    builds = [("compiled" if compiled.active() else "current", BIN, {})]
+    if args.interpreted:
+        if not compiled.active():
+            parser.error("--interpreted compares with a compiled build: run `make compile` first")
+        builds.append(("interpreted", BIN, {"HAECHI_COMPILED": "0"}))
+    builds += [(*b.split("=", 1), {}) for b in args.build]
     servers = [s for s in args.servers.split(",") if s]
     for mode in args.modes.split(","):
-        for build, binary in builds:
+        for build, binary, build_env in builds:
             for http in servers:
                 name = build if len(servers) == 1 else f"{build}/{http}"
-                results += bench_mode(args, mode, name, binary, http)
+                results += bench_mode(args, mode, name, binary, http, build_env)
     text = table(results)
     print(text)
     if args.json:

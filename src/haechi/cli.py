@@ -40,6 +40,12 @@ def main() -> None:
 # ------------------------------------------------------------------------------ serve
 
 
+def _hot_path() -> str:
+    from haechi import compiled
+
+    return "compiled (make compile)" if compiled.active() else "interpreted"
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
@@ -86,7 +92,8 @@ def serve(host: str, port: int, role: str | None, workers: int, server: str) -> 
     os.environ["HAECHI_DB__AUTO_MIGRATE"] = "false"
     click.echo(
         f"haechi {__version__} serving role={settings.role} on http://{host}:{port} "
-        f"(data: {settings.data_dir.resolve()}, store: {settings.store.url})",
+        f"(data: {settings.data_dir.resolve()}, store: {settings.store.url}, "
+        f"hot path: {_hot_path()})",
         err=True,
     )
     if server == "granian":
