@@ -39,7 +39,15 @@ def build(root: Path) -> None:
             PACKAGE_DIR, work / "haechi", ignore=shutil.ignore_patterns("__pycache__", "*.so")
         )
         files = [str(source_path(m).relative_to(SOURCE_ROOT)) for m in HOT_MODULES]
-        subprocess.run([sys.executable, "-m", "mypyc", *files], cwd=work, check=True)  # noqa: S603
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "mypyc", *files],
+            cwd=work,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:  # mypy's type errors or the C compiler's, in full
+            sys.stderr.write(done.stdout + done.stderr)
+            raise SystemExit(f"mypyc failed (exit {done.returncode})")
         libraries = list(work.glob(f"*__mypyc{EXTENSION}"))
         if len(libraries) != 1:
             raise RuntimeError(f"expected one mypyc runtime library, found {libraries}")
