@@ -1,10 +1,10 @@
 """The edge's hot path compiled with mypyc, optional and never stale.
 
 ``make compile`` (``python -m haechi.build_compiled``) compiles ``HOT_MODULES`` with mypyc into
-``build/compiled`` (or ``$HAECHI_COMPILED_DIR``) with a manifest of each source's SHA-256. When
-``haechi`` is imported, a finder serves those extension modules in place of the sources, each
-only while its source still has the hash it was compiled from: a module edited after the build is
-imported from its source (with a warning), so a checkout never runs code it no longer has.
+``build/compiled`` (or ``$HAECHI_COMPILED_DIR``) with a manifest of the SHA-256 of every source
+file of the package. When ``haechi`` is imported, a finder serves those extension modules in
+place of the sources, only while every source still has the hash it had at the build: after any
+edit the sources run (with a warning), so a checkout never runs code it no longer has.
 ``HAECHI_COMPILED=0`` turns the compiled modules off. Without a build nothing changes: the
 interpreted sources are the reference, and the test suite runs on both (``.ci/run``).
 
