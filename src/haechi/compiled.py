@@ -83,8 +83,7 @@ def package_sources() -> dict[str, str]:
 class CompiledFinder(importlib.abc.MetaPathFinder):
     """Finds the compiled modules named in a manifest; everything else falls through."""
 
-    def __init__(self, root: Path, modules: dict[str, Path]) -> None:
-        self.root = root
+    def __init__(self, modules: dict[str, Path]) -> None:
         self.modules = modules
 
     def find_spec(
@@ -140,7 +139,7 @@ def install() -> CompiledFinder | None:
         )
     if not fresh:
         return None
-    finder = CompiledFinder(root, fresh)
+    finder = CompiledFinder(fresh)
     sys.meta_path.insert(0, finder)
     return finder
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from haechi import compiled
+from haechi import build_compiled, compiled
 
 RUNTIME = "abc123__mypyc"
 
@@ -56,9 +56,9 @@ def test_one_changed_source_anywhere_turns_the_whole_build_off(tmp_path: Path) -
 
 def test_a_source_added_since_the_build_counts_as_a_change(tmp_path: Path) -> None:
     sources = compiled.package_sources()
-    del sources["haechi/core/net.py"]
+    del sources["haechi/core/net.py"]  # as if net.py were new since the build
     fake_build(tmp_path, sources)
-    assert compiled.fresh_modules(tmp_path)[0] == {}
+    assert compiled.fresh_modules(tmp_path) == ({}, ["haechi/core/net.py"])
 
 
 def test_a_build_for_another_python_is_not_used(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_a_missing_extension_turns_the_build_off(tmp_path: Path) -> None:
 
 def test_the_finder_answers_only_for_its_modules(tmp_path: Path) -> None:
     so = tmp_path / ("pow" + compiled.EXTENSION)
-    finder = compiled.CompiledFinder(tmp_path, {"haechi.protocol.pow": so})
+    finder = compiled.CompiledFinder({"haechi.protocol.pow": so})
     spec = finder.find_spec("haechi.protocol.pow", None)
     assert spec is not None
     assert spec.origin == str(so)
@@ -117,6 +117,20 @@ def test_install_puts_a_fresh_build_first_unless_turned_off(
     assert finder is not None and sys.meta_path[0] is finder
     assert compiled.active()
     assert compiled.install() is finder  # once per process
+
+
+def test_status_names_every_hot_module_and_a_stale_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sources = compiled.package_sources()
+    sources["haechi/protocol/pow.py"] = "0" * 64
+    fake_build(tmp_path, sources)
+    monkeypatch.setenv("HAECHI_COMPILED_DIR", str(tmp_path))
+    assert build_compiled.main(["status"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    state = "compiled" if compiled.active() else "interpreted"
+    assert [line.split() for line in out[:-1]] == [[m, state] for m in compiled.HOT_MODULES]
+    assert out[-1] == "out of date (source changed since the build): haechi/protocol/pow.py"
 
 
 @pytest.mark.skipif(
