@@ -11,11 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from haechi.core.crypto import b64d, b64e
 from haechi.core.db import utcnow
 from haechi.platform.sites import service as site_service
+from haechi.protocol.service import TOKEN_PURPOSE
 
 from .conftest import ORIGIN, Edge
 
@@ -211,6 +213,46 @@ async def test_idempotency_key_returns_first_answer(edge: Edge) -> None:
     assert other["error-codes"] == ["timeout-or-duplicate"]
     plain = await edge.verify(secret=site.secret, response=token)
     assert plain["error-codes"] == ["timeout-or-duplicate"]
+
+
+def _spent_key(edge: Edge, token: str) -> str:
+    opened = orjson.loads(edge.runtime.protocol.keyring.open(TOKEN_PURPOSE, token))
+    return f"tk:{opened['id']}"
+
+
+async def test_a_verified_token_keeps_only_the_idempotency_key(edge: Edge) -> None:
+    """The spend stores a marker or the caller's key, never the verdict: a retry re-opens the
+    same token, so the answer needs no copy in the store."""
+    site = await edge.create_site()
+    plain, keyed = await edge.token(site.sitekey), await edge.token(site.sitekey)
+    assert (await edge.verify(secret=site.secret, response=plain))["success"]
+    assert (await edge.verify(secret=site.secret, response=keyed, idempotency_key="req-9"))[
+        "success"
+    ]
+    assert await edge.runtime.store.get(_spent_key(edge, plain)) == b"-"
+    assert await edge.runtime.store.get(_spent_key(edge, keyed)) == b"=req-9"
+
+
+@pytest.mark.parametrize(
+    ("recorded_key", "retry_key", "repeats"),
+    [("req-1", "req-1", True), ("req-1", "req-2", False), (None, "req-1", False)],
+)
+async def test_a_record_an_earlier_release_wrote_still_answers_its_retry(
+    edge: Edge, recorded_key: str | None, retry_key: str, repeats: bool
+) -> None:
+    """During a rolling upgrade a token spent by the old release holds the JSON record; a retry
+    with the same key still gets the first answer, anyone else a duplicate."""
+    site = await edge.create_site()
+    token = await edge.token(site.sitekey, action="pay")
+    first = await edge.verify(secret=site.secret, response=token, idempotency_key=recorded_key)
+    assert first["success"]
+    legacy = {"k": recorded_key, "v": {"success": True, "failure": None, "risk": 3}}
+    await edge.runtime.store.set(_spent_key(edge, token), orjson.dumps(legacy), 600)
+    again = await edge.verify(secret=site.secret, response=token, idempotency_key=retry_key)
+    if repeats:
+        assert again == first
+    else:
+        assert again["error-codes"] == ["timeout-or-duplicate"]
 
 
 async def test_json_body_at_siteverify(quick_edge: Edge) -> None:

@@ -43,13 +43,27 @@ log = logging.getLogger("haechi.protocol")
 CHALLENGE_PURPOSE = "challenge"
 TOKEN_PURPOSE = "token"
 MAX_TOKEN_CHARS = 2048
-# Sealed plaintexts are padded to a multiple of this many bytes: every token, and every challenge
-# whose answer is of ordinary size, has the same length, so length reveals nothing.
-SEAL_PAD_BYTES = 1024
+# A sealed value is as long as its plaintext, so the fields a visitor must not learn (the risk,
+# whether the challenge blocks, a task's answer) are padded to fixed widths (``_hide_widths``):
+# a challenge's or token's length then depends only on what the visitor already knows (the site,
+# page, action, cdata and the task it was shown). Padding everything to 1 KiB did that too, but
+# carried 1 KiB more through every challenge, solve and siteverify (bench/RESULTS.md).
+RISK_WIDTH = 3  # 0-100
+BLOCK_WIDTH = 5  # true / false
+ANSWER_WIDTH = 256  # a multiple of this: every answer of an ordinary size takes the same room
 # Spends a key for a TTL as ``Store.spend`` does and returns its result with the caller's request
 # rate (requests/s, when known): the edge counts the per-IP limit in the same store round trip.
 Spender = Callable[[str, float], Awaitable[tuple[bytes | None, float | None]]]
 _SYSTEM_RNG = random.SystemRandom()
+
+
+def _hide_widths(plaintext: bytes, hidden: list[tuple[Any, int]]) -> bytes:
+    """``plaintext`` (a JSON object) with trailing spaces, which JSON ignores, so that each value
+    in ``hidden`` counts as a multiple of its width: the length no longer depends on them."""
+    pad = 0
+    for value, width in hidden:
+        pad += -len(orjson.dumps(value)) % width
+    return plaintext + b" " * pad
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +273,7 @@ class ProtocolService:
             "h": hostname,
             "a": action,
             "cd": cdata,
-            "iat": now,
+            "iat": int(now),
             "exp": expires,
             "pb": plan.pow_bits,
             "pc": pow_count,
@@ -272,10 +286,13 @@ class ProtocolService:
             "pf": prefer,
         }
         params = pow_.PowParams(challenge_id, plan.pow_bits, pow_count)
+        hidden = [(risk, RISK_WIDTH), (plan.block, BLOCK_WIDTH)]
+        if task is not None:  # without a task, "ans" is null and the visitor knows it
+            hidden.append((answer, ANSWER_WIDTH))
         return {
             "v": PROTOCOL_VERSION,
             "challenge": self.keyring.seal(
-                CHALLENGE_PURPOSE, orjson.dumps(sealed), pad_to=SEAL_PAD_BYTES
+                CHALLENGE_PURPOSE, _hide_widths(orjson.dumps(sealed), hidden)
             ),
             "pow": params.public(),
             "task": task,
@@ -420,8 +437,9 @@ class ProtocolService:
             "ts": int(now),
             "exp": int(now + self._token_ttl),
         }
-        token = self.keyring.seal(TOKEN_PURPOSE, orjson.dumps(payload), pad_to=SEAL_PAD_BYTES)
-        # The request limits (sitekey, hostname, action, cdata) keep a token near 1,400
+        plaintext = _hide_widths(orjson.dumps(payload), [(risk, RISK_WIDTH)])
+        token = self.keyring.seal(TOKEN_PURPOSE, plaintext)
+        # The request limits (sitekey, hostname, action, cdata) keep a token under about 1,000
         # characters; this guards those limits from drifting apart.
         if len(token) > MAX_TOKEN_CHARS:
             raise RuntimeError("a token outgrew its limit; check the field limits")

@@ -1,9 +1,11 @@
 """Server-side verification of a response token, in the order format → signature → expiry →
 site → replay. Returns a ``Verdict``; the dialects render it in each vendor's shape.
 
-A token verifies once. The spend stores the first verdict with the caller's ``idempotency_key``,
-so a retry of the same verification (same key, within the TTL) gets the first answer again while
-any other repeat fails as a duplicate.
+A token verifies once. The spend stores the caller's ``idempotency_key`` under the token's id, so
+a retry of the same verification (same key, within the TTL) gets the first answer again while any
+other repeat fails as a duplicate. The answer itself is not stored: a retry presents the same
+token, which opens to the same fields, so the spend keeps a few bytes per token instead of the
+whole verdict (fresh memory for every verified token cost more than the rest of the spend).
 """
 
 from __future__ import annotations
@@ -98,13 +100,12 @@ async def verify(
             log.exception("store unavailable at siteverify")
             return Verdict.fail(Failure.INTERNAL)
         if stored is not None:
-            return _repeat(stored, request.idempotency_key, opened)
+            return _repeat(stored, request.idempotency_key, data, opened)
     # expiry
     if now >= data["exp"]:
         return Verdict.fail(Failure.EXPIRED, **opened)
     # replay
-    verdict = Verdict(success=True, risk=int(data["r"]), **opened)
-    record = orjson.dumps({"k": request.idempotency_key, "v": verdict.as_record()})
+    record = _NO_KEY if request.idempotency_key is None else b"=" + request.idempotency_key.encode()
     ttl = max(1.0, data["exp"] - now) + service.settings.protocol.idempotency_ttl_seconds
     try:
         if spend is None:
@@ -116,19 +117,40 @@ async def verify(
         return Verdict.fail(Failure.INTERNAL)
     if first is None:
         service.counters.add(usage_key(site.sitekey, "verifies", now))
-        return verdict
-    return _repeat(first, request.idempotency_key, opened)
+        return Verdict(success=True, risk=int(data["r"]), **opened)
+    return _repeat(first, request.idempotency_key, data, opened)
 
 
-def _repeat(stored: bytes, idempotency_key: str | None, opened: dict[str, Any]) -> Verdict:
-    """The first verdict again for the same idempotency key; a duplicate for anyone else."""
-    previous = orjson.loads(stored)
+# What a spent token's key holds: ``-`` when it was verified without an idempotency key, else
+# ``=`` and the key. Only a successful verification spends a token, so the first answer is the
+# success the token itself describes.
+_NO_KEY = b"-"
+
+
+def _first_key(stored: bytes) -> bytes | None:
+    """The idempotency key the token was first verified with (None: without one)."""
+    if stored[:1] == b"=":
+        return stored[1:]
+    if stored[:1] == b"{":
+        # The JSON record (``{"k": key, "v": verdict}``) an earlier release wrote, still within its
+        # TTL during a rolling upgrade.
+        try:
+            key = orjson.loads(stored).get("k")
+        except (orjson.JSONDecodeError, AttributeError):
+            return None
+        return key.encode() if isinstance(key, str) else None
+    return None
+
+
+def _repeat(
+    stored: bytes, idempotency_key: str | None, data: dict[str, Any], opened: dict[str, Any]
+) -> Verdict:
+    """The first answer again for the same idempotency key; a duplicate for anyone else."""
+    first_key = _first_key(stored)
     if (
         idempotency_key is not None
-        and previous.get("k") is not None
-        and constant_time_equal(previous["k"], idempotency_key)
+        and first_key is not None
+        and constant_time_equal(first_key, idempotency_key.encode())
     ):
-        repeated: dict[str, Any] = previous["v"]
-        repeated["failure"] = None
-        return Verdict(**repeated)
+        return Verdict(success=True, risk=int(data["r"]), **opened)
     return Verdict.fail(Failure.DUPLICATE, **opened)

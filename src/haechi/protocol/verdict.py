@@ -52,21 +52,6 @@ class Verdict:
     token_id: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
-    def as_record(self) -> dict[str, object]:
-        """The fields as a JSON-able dict (``dataclasses.asdict`` deep-copies; this does not)."""
-        return {
-            "success": self.success,
-            "failure": self.failure,
-            "challenge_ts": self.challenge_ts,
-            "hostname": self.hostname,
-            "action": self.action,
-            "cdata": self.cdata,
-            "risk": self.risk,
-            "sitekey": self.sitekey,
-            "token_id": self.token_id,
-            "extra": self.extra,
-        }
-
     @classmethod
     def fail(cls, failure: Failure, **kwargs: object) -> Verdict:
         return cls(success=False, failure=failure, **kwargs)  # type: ignore[arg-type]
