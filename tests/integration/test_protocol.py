@@ -473,17 +473,22 @@ async def test_store_failure_fails_closed(quick_edge: Edge) -> None:
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise StoreUnavailable("down")
 
-    original_spend, original_hit = store.spend, store.hit
-    store.spend = broken  # type: ignore[method-assign]
+    # Spends fail first (the edge spends with its rate limits: hit_many_then_spend), then hits.
+    spends, hits = ("spend", "hit_many_then_spend"), ("hit", "hit_many")
+    originals = {name: getattr(store, name) for name in spends + hits}
+    for name in spends:
+        setattr(store, name, broken)
     try:
         body = await quick_edge.verify(secret=site.secret, response=token)
         assert body["success"] is False and body["error-codes"] == ["internal-error"]
         reply = await quick_edge.solve(challenge)
         assert reply.status_code == 503
-        store.hit = broken  # type: ignore[method-assign]
+        for name in hits:
+            setattr(store, name, broken)
         assert (await quick_edge.challenge(site.sitekey)).status_code == 503
     finally:
-        store.spend, store.hit = original_spend, original_hit  # type: ignore[method-assign]
+        for name, method in originals.items():
+            setattr(store, name, method)
     # Nothing was spent while the store was down.
     assert (await quick_edge.verify(secret=site.secret, response=token))["success"]
 

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import base64
+import hmac
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from haechi.core.crypto import (
     Keyring,
@@ -76,9 +81,39 @@ def test_secret_digest_is_keyed_and_stable() -> None:
 
 def test_b64_strict() -> None:
     assert b64d(b64e(b"\xff\x00")) == b"\xff\x00"
-    for bad in ("", "a", "a=b", "%%%%"):
+    # Standard base64's "+" and "/", whitespace, padding inside, non-ASCII: all refused.
+    for bad in ("", "a", "a=b", "%%%%", "ab+/", "ab/c", "ab c", "ab\ncd", "a=bc", "ab==cd", "абв"):
         with pytest.raises(ValueError):
             b64d(bad)
+
+
+@given(st.binary(min_size=1, max_size=300))
+def test_b64_is_base64url_without_padding(data: bytes) -> None:
+    text = b64e(data)
+    assert text == base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    assert b64d(text) == data
+
+
+@given(st.text(alphabet="ABCxyz019-_+/= \n", max_size=24))
+def test_b64d_accepts_exactly_what_strict_base64url_accepts(text: str) -> None:
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        expected: bytes | None = base64.b64decode(padded, altchars=b"-_", validate=True)
+    except ValueError:
+        expected = None
+    if not text or len(text) % 4 == 1 or "+" in text or "/" in text:
+        expected = None  # refused before decoding: not base64url, or no whole byte
+    try:
+        got: bytes | None = b64d(text)
+    except ValueError:
+        got = None
+    assert got == expected
+
+
+@given(st.binary(max_size=200), st.text(max_size=80))
+def test_secret_digest_is_hmac_sha256(pepper: bytes, secret: str) -> None:
+    """Long peppers (over SHA-256's 64-byte block) are hashed first, as RFC 2104 says."""
+    assert secret_digest(pepper, secret) == hmac.digest(pepper, secret.encode(), "sha256").hex()
 
 
 def test_dev_keys_are_private_and_persistent(tmp_path) -> None:  # type: ignore[no-untyped-def]

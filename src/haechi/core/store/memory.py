@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
 from typing import Any
 
@@ -96,10 +96,17 @@ class MemoryStore(Store):
 
     # ------------------------------------------------------------------ values
 
-    async def spend(self, key: str, ttl_seconds: float, value: bytes = b"1") -> bytes | None:
+    def _now(self) -> float:
+        """The clock, after sweeping what has expired by then (every write starts here)."""
         now = self._clock()
         if self._expiry and self._expiry[0][0] <= now:
             self._sweep(now)
+        return now
+
+    async def spend(self, key: str, ttl_seconds: float, value: bytes = b"1") -> bytes | None:
+        return self._spend(self._now(), key, ttl_seconds, value)
+
+    def _spend(self, now: float, key: str, ttl_seconds: float, value: bytes) -> bytes | None:
         old = self._values.get(key)
         if old is not None and old[1] > now:
             return old[0]
@@ -116,9 +123,7 @@ class MemoryStore(Store):
         return entry[0]
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
-        now = self._clock()
-        if self._expiry and self._expiry[0][0] <= now:
-            self._sweep(now)
+        now = self._now()
         self._put(_VALUES, key, (value, now + ttl_seconds), self._values.get(key))
 
     async def delete(self, key: str) -> None:
@@ -127,9 +132,7 @@ class MemoryStore(Store):
     # ------------------------------------------------------------------ counters
 
     async def incr_many(self, counts: dict[str, int], ttl_seconds: float | None = None) -> None:
-        now = self._clock()
-        if self._expiry and self._expiry[0][0] <= now:
-            self._sweep(now)
+        now = self._now()
         counters = self._counters
         for key, n in counts.items():
             old = counters.get(key)
@@ -161,9 +164,40 @@ class MemoryStore(Store):
     # ------------------------------------------------------------------ rate limits
 
     async def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision:
-        now = self._clock()
-        if self._expiry and self._expiry[0][0] <= now:
-            self._sweep(now)
+        return self._hit(self._now(), key, limit, window_seconds)
+
+    # The edge's calls, done here without an await per key: every request makes one of them.
+    async def hit_many(
+        self, limits: Sequence[tuple[str, int]], window_seconds: float
+    ) -> list[RateDecision]:
+        return self._hit_many(self._now(), limits, window_seconds)
+
+    async def hit_many_then_spend(
+        self,
+        limits: Sequence[tuple[str, int]],
+        window_seconds: float,
+        key: str,
+        ttl_seconds: float,
+        value: bytes = b"1",
+    ) -> tuple[list[RateDecision], bytes | None]:
+        now = self._now()
+        decisions = self._hit_many(now, limits, window_seconds)
+        if decisions and not decisions[-1].allowed:  # only the last can be a denial
+            return decisions, None
+        return decisions, self._spend(now, key, ttl_seconds, value)
+
+    def _hit_many(
+        self, now: float, limits: Sequence[tuple[str, int]], window_seconds: float
+    ) -> list[RateDecision]:
+        decisions: list[RateDecision] = []
+        for key, limit in limits:
+            decision = self._hit(now, key, limit, window_seconds)
+            decisions.append(decision)
+            if not decision.allowed:
+                break
+        return decisions
+
+    def _hit(self, now: float, key: str, limit: int, window_seconds: float) -> RateDecision:
         index = math.floor(now / window_seconds)
         old = self._windows.get(key)
         if old is None:
