@@ -113,3 +113,27 @@ async def test_embedded_restart_keeps_spent_tokens_and_counts(tmp_path: Path) ->
     finally:
         with pytest.raises(StopAsyncIteration):
             await second.__anext__()
+
+
+async def test_a_server_app_freezes_its_startup_heap_and_collects_less_often(
+    tmp_path: Path,
+) -> None:
+    import gc
+
+    from haechi.app import GC_THRESHOLDS, create_app
+    from haechi.core.store.memory import MemoryStore
+
+    settings = edge_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}")
+    app = create_app(settings, store=MemoryStore(), freeze_gc=True)
+    before = gc.get_threshold()
+    try:
+        async with app.app.router.lifespan_context(app.app):
+            assert gc.get_threshold() == GC_THRESHOLDS
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+    # The tests' own apps leave the collector as it is.
+    plain = create_app(settings, store=MemoryStore())
+    async with plain.app.router.lifespan_context(plain.app):
+        assert gc.get_threshold() == before and gc.get_freeze_count() == 0
