@@ -5,7 +5,8 @@ Values, counters and rate-limit windows live in separate key spaces under the st
 operations are Lua scripts (EVALSHA, one round trip, atomic); the rate-limit script reads the
 server's clock so replicas with skewed clocks still share one window. redis-py picks the hiredis
 parser by itself when it is installed (the ``redis`` extra installs it). The hot commands (spend,
-get, rate limits) issued during one event-loop turn go out as one pipeline (``_Batcher``).
+get, rate limits) issued during one event-loop turn go out as one batch (``_Batcher``), on a
+connection of their own that skips redis-py's machinery (``haechi.core.store.resp``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from haechi.core.store.base import RateDecision, Store, StoreUnavailable
+from haechi.core.store.resp import RespClient
 
 # KEYS[1] token; ARGV[1] value, ARGV[2] ttl in ms. Returns the earlier value, or nil when spent now.
 # (SET NX GET would do in one command but needs Redis 7.0.)
@@ -155,8 +157,9 @@ class _Batcher:
     more than the current turn, so latency does not grow. A lone command goes out by itself.
     """
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, client: RespClient | None = None) -> None:
         self._redis = redis
+        self._client = client  # the lean connection (resp.py); None: redis-py's pipeline
         self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -178,7 +181,11 @@ class _Batcher:
     async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
         replies: list[Any]
         try:
-            if len(batch) == 1:
+            if self._client is not None:
+                replies = [
+                    _script_error(r) for r in await self._client.execute([a for a, _ in batch])
+                ]
+            elif len(batch) == 1:
                 command = batch[0][0]
                 try:
                     replies = [await self._redis.execute_command(*command)]  # type: ignore[no-untyped-call]
@@ -207,14 +214,24 @@ class _Batcher:
                 future.set_result(reply)
 
 
+def _script_error(reply: Any) -> Any:
+    """A NOSCRIPT error reply as redis-py raises it, so ``_script`` can load the script."""
+    if isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT"):
+        return NoScriptError(str(reply))
+    return reply
+
+
 class RedisStore(Store):
     """The ephemeral store in Redis, every key under ``key_prefix``."""
 
     # /readyz must answer quickly even when Redis hangs rather than refuses.
     ping_timeout_seconds = 2.0
 
-    def __init__(self, redis: Redis, *, key_prefix: str = "haechi:") -> None:
+    def __init__(
+        self, redis: Redis, *, key_prefix: str = "haechi:", client: RespClient | None = None
+    ) -> None:
         self._redis = redis
+        self._client = client
         self._prefix = key_prefix
         self._values = f"{key_prefix}v:"
         self._counters = f"{key_prefix}c:"
@@ -222,7 +239,7 @@ class RedisStore(Store):
         self._spend = redis.register_script(_SPEND)
         self._hit = redis.register_script(_HIT)
         self._hit_spend = redis.register_script(_HIT_SPEND)
-        self._batch = _Batcher(redis)
+        self._batch = _Batcher(redis, client)
 
     @classmethod
     def from_url(
@@ -249,7 +266,10 @@ class RedisStore(Store):
             health_check_interval=30,
         )
         redis = Redis.from_pool(pool)
-        return cls(redis, key_prefix=key_prefix)
+        client = RespClient.from_url(
+            url, connect_timeout=socket_connect_timeout, reply_timeout=socket_timeout
+        )
+        return cls(redis, key_prefix=key_prefix, client=client)
 
     async def _script(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
         """EVALSHA ``script`` in this turn's batch; loads it first when Redis lost it (restart,
@@ -421,5 +441,7 @@ class RedisStore(Store):
                 return
 
     async def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
         with contextlib.suppress(RedisError, OSError):
             await self._redis.aclose()
