@@ -31,10 +31,13 @@ from types import ModuleType
 # The modules every /v1/challenge, /v1/solve and /siteverify runs through that compile to the
 # same behaviour (the unit and integration tests pass on the build: `make test-compiled`).
 # Interpreted on purpose, each tried: the stores and the usage counters (tests subclass the
-# stores; compiled, the counter buffer failed a test of keeping counts over a cancelled final
-# flush), the risk engine, scoring, signals and telemetry parser (they lean on Python's dynamic
-# types: mypyc's checks of declared int/float types change what malformed telemetry does), and
-# the challenge types' base module (a runtime-checkable Protocol, which mypyc does not compile).
+# stores, and compiled they ran no faster; compiled, the counter buffer failed a test of keeping
+# counts over a cancelled final flush), scoring and the telemetry parser (they lean on Python's
+# dynamic types: mypyc's checks of declared int/float types change what malformed telemetry
+# does), and the challenge types' base module (a runtime-checkable Protocol, which mypyc does
+# not compile). The risk engine compiles because the service names its scorer by a Protocol
+# (``AsyncRiskScorer``): a compiled class in an annotation is checked at run time, and tests
+# score with doubles.
 HOT_MODULES: tuple[str, ...] = (
     "haechi.core.asgi",
     "haechi.core.crypto",
@@ -48,7 +51,10 @@ HOT_MODULES: tuple[str, ...] = (
     "haechi.protocol.sites",
     "haechi.protocol.siteverify",
     "haechi.protocol.verdict",
+    "haechi.core.metrics",
     "haechi.risk.attack",
+    "haechi.risk.engine",
+    "haechi.risk.signals",
     "haechi.risk.policy",
 )
 MANIFEST = "manifest.json"

@@ -33,9 +33,8 @@ from haechi.protocol import pow as pow_
 from haechi.protocol.messages import PROTOCOL_VERSION, ChallengeRequest, SolveRequest
 from haechi.protocol.sites import SiteCache, SiteInfo
 from haechi.risk.attack import AttackMonitor
-from haechi.risk.engine import RiskEngine
 from haechi.risk.policy import Plan, Policy
-from haechi.risk.scoring import RiskInput, RiskResult, rests_on_missing
+from haechi.risk.scoring import AsyncRiskScorer, RiskInput, RiskResult, rests_on_missing
 from haechi.risk.telemetry import parse_telemetry
 
 log = logging.getLogger("haechi.protocol")
@@ -106,7 +105,7 @@ class ProtocolService:
         sites: SiteCache,
         registry: ChallengeRegistry,
         policy: Policy,
-        scorer: RiskEngine,
+        scorer: AsyncRiskScorer,
         counters: CounterBuffer,
         metrics: Metrics,
         pepper: bytes,

@@ -119,6 +119,12 @@ class RiskScorer(Protocol):
     def score(self, inp: RiskInput) -> RiskResult: ...
 
 
+class AsyncRiskScorer(Protocol):
+    """What the protocol scores with: ``haechi.risk.engine.RiskEngine``, or a test's double."""
+
+    async def score(self, inp: RiskInput) -> RiskResult: ...
+
+
 class HeuristicScorer:
     """The provisional rule-based scorer; see the module docstring for its rules."""
 
