@@ -134,7 +134,7 @@ async def test_each_showing_of_a_clip_has_its_own_url(edge: Edge) -> None:
     assert first.status_code == 200 and first.content[:4] == b"RIFF"
     token = urls[0].rsplit("/", 1)[1]
     tampered = urls[0][:-1] + ("A" if token[-1] != "A" else "B")
-    for bad in (tampered, "/v1/media/v1.k1.AAAA", "/v1/media/" + "x" * 600):
+    for bad in (tampered, "/v1/media/v2.k1.AAAA", "/v1/media/" + "x" * 600):
         refused = await edge.http.get(bad)
         assert refused.status_code == 403, bad
         assert refused.headers["content-type"] == "application/problem+json"

@@ -88,7 +88,7 @@ async def test_tampered_seal_and_bad_pow(quick_edge: Edge) -> None:
     challenge = (await quick_edge.challenge(site.sitekey)).json()
     tampered = dict(challenge, challenge=flip(challenge["challenge"]))
     assert (await quick_edge.solve(tampered)).json()["code"] == "invalid-challenge"
-    garbage = dict(challenge, challenge="v1.k1.not-base64!")
+    garbage = dict(challenge, challenge="v2.k1.not-base64!")
     assert (await quick_edge.solve(garbage)).json()["code"] == "invalid-challenge"
     wrong = await quick_edge.solve(challenge, pow=[0] * challenge["pow"]["count"])
     # 2 puzzles of 6 bits: all-zero nonces are valid with probability 2**-12.
@@ -102,7 +102,7 @@ async def test_tampered_and_forged_tokens(quick_edge: Edge, dialect: str) -> Non
     site = await quick_edge.create_site()
     token = await quick_edge.token(site.sitekey)
     path = DIALECT_PATHS[dialect]
-    for bad in (flip(token), token.replace("v1.k1.", "v1.k9."), "XXXX.DUMMY.TOKEN", "x" * 3000):
+    for bad in (flip(token), token.replace("v2.k1.", "v2.k9."), "XXXX.DUMMY.TOKEN", "x" * 3000):
         body = await quick_edge.verify(path, secret=site.secret, response=bad)
         assert body["success"] is False
         assert body["error-codes"] == ["invalid-input-response"], (bad[:20], body)

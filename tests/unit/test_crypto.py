@@ -4,10 +4,14 @@ import base64
 import hmac
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given
 from hypothesis import strategies as st
 
 from haechi.core.crypto import (
+    EPOCH_SECONDS,
     Keyring,
     SealError,
     b64d,
@@ -24,7 +28,7 @@ K2 = b"\x02" * 32
 def test_seal_round_trip_and_purpose_separation() -> None:
     ring = Keyring({"k1": K1}, "k1")
     sealed = ring.seal("challenge", b"hello")
-    assert sealed.startswith("v1.k1.")
+    assert sealed.startswith("v2.k1.")
     assert b"hello" not in b64d(sealed.split(".")[2])
     assert ring.open("challenge", sealed) == b"hello"
     # A challenge never opens as a token.
@@ -37,10 +41,11 @@ def test_seal_round_trip_and_purpose_separation() -> None:
     ("mutate", "kind"),
     [
         (lambda s: s[:-2] + ("A" if s[-2] != "A" else "B") + s[-1], "bad-tag"),
-        (lambda s: s.replace("v1.", "v2.", 1), "malformed"),
+        (lambda s: s.replace("v2.", "v3.", 1), "malformed"),
         (lambda s: s.replace(".k1.", ".k9.", 1), "unknown-key"),
         (lambda s: s + ".extra", "malformed"),
-        (lambda s: "v1.k1.!!!", "malformed"),
+        (lambda s: "v2.k1.!!!", "malformed"),
+        (lambda s: "v2.k1.AAAA", "malformed"),
         (lambda s: "v1.k1.AAAA", "malformed"),
         (lambda s: "", "malformed"),
     ],
@@ -57,10 +62,55 @@ def test_rotation_keeps_old_ids_opening() -> None:
     sealed = old.seal("token", b"x")
     new = Keyring({"k1": K1, "k2": K2}, "k2")
     assert new.open("token", sealed) == b"x"
-    assert new.seal("token", b"y").startswith("v1.k2.")
+    assert new.seal("token", b"y").startswith("v2.k2.")
     dropped = Keyring({"k2": K2}, "k2")
     with pytest.raises(SealError):
         dropped.open("token", sealed)
+
+
+def _v1_seal(raw: bytes, purpose: str, plaintext: bytes) -> str:
+    """A value as releases before v2 sealed it: AES-256-GCM-SIV, one subkey per purpose."""
+    info = b"haechi/" + purpose.encode()
+    sub = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(raw)
+    nonce = b"\x07" * 12
+    sealed = AESGCMSIV(sub).encrypt(nonce, plaintext, f"v1|{purpose}|k1".encode())
+    return f"v1.k1.{b64e(nonce + sealed)}"
+
+
+def test_values_sealed_before_v2_still_open() -> None:
+    ring = Keyring({"k1": K1}, "k1")
+    old = _v1_seal(K1, "token", b'{"id":"x"}')
+    assert ring.open("token", old) == b'{"id":"x"}'
+    with pytest.raises(SealError) as error:
+        ring.open("challenge", old)  # purposes stay apart
+    assert error.value.kind == "bad-tag"
+    with pytest.raises(SealError) as error:
+        ring.open("token", old[:-2] + ("A" if old[-2] != "A" else "B") + old[-1])
+    assert error.value.kind == "bad-tag"
+
+
+def test_each_hour_seals_under_its_own_subkey_and_a_day_old_value_is_refused() -> None:
+    now = [1_765_000_000.0]
+    ring = Keyring({"k1": K1}, "k1", clock=lambda: now[0])
+    sealed = ring.seal("token", b"hour")
+    # The hour is bound: the same bytes claimed for the previous hour do not open.
+    blob = bytearray(b64d(sealed.split(".")[2]))
+    hour = int.from_bytes(blob[:4], "big")
+    assert hour == int(now[0] // EPOCH_SECONDS)
+    blob[:4] = (hour - 1).to_bytes(4, "big")
+    with pytest.raises(SealError) as error:
+        ring.open("token", f"v2.k1.{b64e(bytes(blob))}")
+    assert error.value.kind == "bad-tag"
+    assert ring.seal("token", b"x").split(".")[2][:5] == sealed.split(".")[2][:5]  # same hour
+    now[0] += 23 * EPOCH_SECONDS
+    assert ring.open("token", sealed) == b"hour"
+    now[0] += 2 * EPOCH_SECONDS
+    with pytest.raises(SealError) as error:
+        ring.open("token", sealed)
+    assert error.value.kind == "malformed"
+    # A replica whose clock runs an hour behind still opens what another just sealed.
+    ahead = Keyring({"k1": K1}, "k1", clock=lambda: now[0] + EPOCH_SECONDS)
+    assert ring.open("token", ahead.seal("token", b"skew")) == b"skew"
 
 
 def test_keyring_rejects_weak_keys() -> None:

@@ -4,7 +4,7 @@ A pool item keeps its blob key for the life of its generation, and an item is sh
 challenges. A URL that names the key (the fs backend's signed URL, an S3 presigned URL) would let
 a bot that harvests solved challenges learn "this URL is a bicycle" without looking at the
 picture. An alias names nothing: it is the key and an expiry sealed under the app keyring
-(AES-256-GCM-SIV with a random nonce, padded to a fixed size), so two URLs for one item share no
+(AES-256-GCM with a random nonce, padded to a fixed size), so two URLs for one item share no
 byte, and every alias has the same length. The edge opens it and serves the blob from whichever
 backend holds it: ``GET /v1/media/<alias>`` (``haechi.core.blobs.routes``).
 """
