@@ -112,7 +112,7 @@ class RiskResult:
 def rests_on_missing(result: RiskResult) -> bool:
     """True when the risk comes from missing or thin telemetry alone: never block on it."""
     reasons = result.reasons
-    return bool(reasons) and all(reason in MISSING_REASONS for reason in reasons)
+    return bool(reasons) and MISSING_REASONS.issuperset(reasons)
 
 
 class RiskScorer(Protocol):
