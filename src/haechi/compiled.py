@@ -28,21 +28,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-# The modules every /v1/challenge, /v1/solve and /siteverify runs through that compile to the
-# same behaviour (the unit and integration tests pass on the build: `make test-compiled`).
-# Interpreted on purpose, each tried: the stores and the usage counters (tests subclass the
-# stores, and compiled they ran no faster; compiled, the counter buffer failed a test of keeping
-# counts over a cancelled final flush), scoring and the telemetry parser (they lean on Python's
-# dynamic types: mypyc's checks of declared int/float types change what malformed telemetry
-# does), and the challenge types' base module (a runtime-checkable Protocol, which mypyc does
-# not compile). The risk engine compiles because the service names its scorer by a Protocol
-# (``AsyncRiskScorer``): a compiled class in an annotation is checked at run time, and tests
-# score with doubles.
+# The modules every /v1/challenge, /v1/solve and /siteverify runs through that compile to the same
+# behaviour (the unit and integration tests pass on the build: `make test-compiled`). Interpreted
+# on purpose, each tried: the Redis store (redis-py is interpreted anyway) and the usage counters
+# (compiled, the counter buffer failed a test of keeping counts over a cancelled final flush),
+# scoring and the telemetry parser (they lean on Python's dynamic types: mypyc's checks of
+# declared int/float types change what malformed telemetry does), and the challenge types' base
+# module (a runtime-checkable Protocol, which mypyc does not compile). The risk engine compiles
+# because the service names its scorer by a Protocol (``AsyncRiskScorer``): a compiled class in an
+# annotation is checked at run time, and tests score with doubles. The memory store compiles, so
+# tests that need a failing store wrap it (``tests/stores.py``): a compiled class takes no
+# subclasses and no patched methods.
 HOT_MODULES: tuple[str, ...] = (
     "haechi.core.asgi",
     "haechi.core.crypto",
+    "haechi.core.metrics",
     "haechi.core.net",
     "haechi.core.randomness",
+    "haechi.core.store.memory",
     "haechi.protocol.dialects",
     "haechi.protocol.messages",
     "haechi.protocol.pow",
@@ -51,11 +54,10 @@ HOT_MODULES: tuple[str, ...] = (
     "haechi.protocol.sites",
     "haechi.protocol.siteverify",
     "haechi.protocol.verdict",
-    "haechi.core.metrics",
     "haechi.risk.attack",
     "haechi.risk.engine",
-    "haechi.risk.signals",
     "haechi.risk.policy",
+    "haechi.risk.signals",
 )
 MANIFEST = "manifest.json"
 PACKAGE_DIR = Path(__file__).resolve().parent

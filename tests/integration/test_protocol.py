@@ -19,7 +19,8 @@ from haechi.core.db import utcnow
 from haechi.platform.sites import service as site_service
 from haechi.protocol.service import TOKEN_PURPOSE
 
-from .conftest import ORIGIN, Edge
+from ..stores import OutageStore
+from .conftest import ORIGIN, Edge, edge_settings, start_edge
 
 DIALECT_PATHS = {
     "haechi": "/siteverify",
@@ -462,35 +463,22 @@ async def test_test_keys(quick_edge: Edge) -> None:
     ] == "denied"
 
 
-async def test_store_failure_fails_closed(quick_edge: Edge) -> None:
-    from haechi.core.store.base import StoreUnavailable
-
-    site = await quick_edge.create_site()
-    token = await quick_edge.token(site.sitekey)
-    challenge = (await quick_edge.challenge(site.sitekey)).json()
-    store = quick_edge.runtime.store
-
-    async def broken(*args: Any, **kwargs: Any) -> Any:
-        raise StoreUnavailable("down")
-
-    # Spends fail first (the edge spends with its rate limits: hit_many_then_spend), then hits.
-    spends, hits = ("spend", "hit_many_then_spend"), ("hit", "hit_many")
-    originals = {name: getattr(store, name) for name in spends + hits}
-    for name in spends:
-        setattr(store, name, broken)
-    try:
-        body = await quick_edge.verify(secret=site.secret, response=token)
+async def test_store_failure_fails_closed(tmp_path: Path) -> None:
+    store = OutageStore()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'outage.db'}"
+    async for edge in start_edge(edge_settings(tmp_path, url), store):
+        site = await edge.create_site()
+        token = await edge.token(site.sitekey)
+        challenge = (await edge.challenge(site.sitekey)).json()
+        store.down = {"spend"}  # the edge spends with its rate limits: hit_many_then_spend
+        body = await edge.verify(secret=site.secret, response=token)
         assert body["success"] is False and body["error-codes"] == ["internal-error"]
-        reply = await quick_edge.solve(challenge)
-        assert reply.status_code == 503
-        for name in hits:
-            setattr(store, name, broken)
-        assert (await quick_edge.challenge(site.sitekey)).status_code == 503
-    finally:
-        for name, method in originals.items():
-            setattr(store, name, method)
-    # Nothing was spent while the store was down.
-    assert (await quick_edge.verify(secret=site.secret, response=token))["success"]
+        assert (await edge.solve(challenge)).status_code == 503
+        store.down = {"spend", "hit"}
+        assert (await edge.challenge(site.sitekey)).status_code == 503
+        store.down = set()
+        # Nothing was spent while the store was down.
+        assert (await edge.verify(secret=site.secret, response=token))["success"]
 
 
 async def test_health_ready_and_metrics(quick_edge: Edge) -> None:

@@ -9,15 +9,15 @@ import pytest
 
 from haechi.core.store import StoreUnavailable
 from haechi.core.store.counters import CounterBuffer
-from haechi.core.store.memory import MemoryStore
+
+from ..stores import OutageStore
 
 
-class FlakyStore(MemoryStore):
+class FlakyStore(OutageStore):
     """A real in-process store whose ``incr_many`` fails while ``down`` is set."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.down = False
         self.calls: list[tuple[dict[str, int], float | None]] = []
         self.gate: asyncio.Event | None = None
 
@@ -25,8 +25,6 @@ class FlakyStore(MemoryStore):
         self.calls.append((dict(counts), ttl_seconds))
         if self.gate is not None:
             await self.gate.wait()
-        if self.down:
-            raise StoreUnavailable("down for the test")
         await super().incr_many(counts, ttl_seconds)
 
 
@@ -51,14 +49,14 @@ async def test_failed_flush_merges_the_batch_back() -> None:
     store = FlakyStore()
     buffer = CounterBuffer()
     buffer.add("site:a", 3)
-    store.down = True
+    store.down = {"incr_many"}
     with pytest.raises(StoreUnavailable):
         await buffer.flush(store)
     assert buffer.pending == {"site:a": 3}
 
     buffer.add("site:a", 2)
     buffer.add("site:b")
-    store.down = False
+    store.down = set()
     await buffer.flush(store)
     assert await store.get_counter("site:a") == 5
     assert await store.get_counter("site:b") == 1
@@ -68,7 +66,7 @@ async def test_failed_flush_merges_the_batch_back() -> None:
 async def test_counts_added_during_a_failed_flush_are_kept() -> None:
     store = FlakyStore()
     store.gate = asyncio.Event()
-    store.down = True
+    store.down = {"incr_many"}
     buffer = CounterBuffer()
     buffer.add("site:a", 3)
     flushing = asyncio.create_task(buffer.flush(store))
@@ -112,7 +110,7 @@ async def test_run_flushes_periodically_and_once_more_on_stop() -> None:
 
 async def test_run_survives_an_outage(caplog: pytest.LogCaptureFixture) -> None:
     store = FlakyStore()
-    store.down = True
+    store.down = {"incr_many"}
     buffer = CounterBuffer()
     stop = asyncio.Event()
     runner = asyncio.create_task(buffer.run(store, 0.02, stop))
@@ -124,7 +122,7 @@ async def test_run_survives_an_outage(caplog: pytest.LogCaptureFixture) -> None:
     assert "counter flush failed" in caplog.text
     assert buffer.pending == {"site:a": 7}
 
-    store.down = False
+    store.down = set()
     await asyncio.sleep(0.05)
     assert await store.get_counter("site:a") == 7
     stop.set()
@@ -145,7 +143,7 @@ async def test_cancelling_run_still_flushes() -> None:
 
 async def test_final_flush_failure_keeps_counts_pending() -> None:
     store = FlakyStore()
-    store.down = True
+    store.down = {"incr_many"}
     buffer = CounterBuffer()
     stop = asyncio.Event()
     stop.set()

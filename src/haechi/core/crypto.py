@@ -60,10 +60,20 @@ def b64e(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode()
 
 
+# The last character of a length that is not a multiple of 4 carries bits past the data; only
+# the spelling with those bits zero is accepted, so a value has one text (a changed last
+# character never decodes to the same bytes).
+_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+
+
 def b64d(text: str) -> bytes:
-    """Strict base64url without padding; raises ValueError on anything else."""
+    """Strict, canonical base64url without padding; raises ValueError on anything else."""
     if not text or len(text) % 4 == 1:
         raise ValueError("bad base64url length")
+    data = text.rstrip("=")  # padding is not needed, but tolerated where it is right
+    last = _CANONICAL_LAST.get(len(data) % 4)
+    if last is not None and data[-1] not in last:
+        raise ValueError("bad base64url: not canonical")
     try:
         padded = (text + "=" * (-len(text) % 4)).encode("ascii")
         return binascii.a2b_base64(padded.translate(_FROM_URLSAFE), strict_mode=True)
