@@ -59,7 +59,15 @@ LUA = HERE / "haechi.lua"
 TELEMETRY = HERE / "telemetry-5s.json"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 ORIGIN = "http://localhost"
-SCENARIOS = ("bare", "challenge", "challenge_tele", "challenge_tele_v1", "solve", "siteverify", "mixed")
+SCENARIOS = (
+    "bare",
+    "challenge",
+    "challenge_tele",
+    "challenge_tele_v1",
+    "solve",
+    "siteverify",
+    "mixed",
+)
 BANDS = [{"max_risk": 100, "pow_bits": 2, "pow_count": 4}]
 HIGH = "1000000000"
 
@@ -190,6 +198,23 @@ async def mint(
     return solve_bodies, verify_bodies
 
 
+def mint_for(
+    binary: str, env: dict[str, str], sitekey: str, secret: str, solves: int, tokens: int
+) -> tuple[list[str], list[str]]:
+    """``mint`` with the code of the build under test: another build (``--build``) may seal in
+    another format, so its own Python mints for it (``run.py --mint``)."""
+    if binary == BIN:
+        return asyncio.run(mint(env, sitekey, secret, solves, tokens))
+    python = str(Path(binary).with_name("python"))
+    with tempfile.TemporaryDirectory(prefix="haechi-mint-") as tmp:
+        out = Path(tmp) / "minted.json"
+        spec = json.dumps([sitekey, secret, solves, tokens])
+        cmd = [python, __file__, "--mint", spec, "--json", str(out)]
+        subprocess.run(cmd, env=env, check=True)  # noqa: S603
+        minted = json.loads(out.read_text())
+    return minted["solves"], minted["verifies"]
+
+
 @contextlib.contextmanager
 def server(env: dict[str, str], port: int, workers: int, binary: str, http: str) -> Any:
     args = [binary, "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -305,8 +330,8 @@ def bench_mode(
         per_scenario = int(args.max_rps * args.duration)
         mixed_share = per_scenario // 3 + 1
         started = time.perf_counter()
-        solves, verifies = asyncio.run(
-            mint(env, sitekey, secret, per_scenario + mixed_share, per_scenario + mixed_share)
+        solves, verifies = mint_for(
+            binary, env, sitekey, secret, per_scenario + mixed_share, per_scenario + mixed_share
         )
         print(
             f"[{mode}] minted {len(solves)} solves and {len(verifies)} tokens "
@@ -451,7 +476,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true", help="prepend to bench/RESULTS.md")
     parser.add_argument("--json", type=Path, help="write the raw results here")
     parser.add_argument("--pyspy", type=Path, help="profile the server into this folder")
+    parser.add_argument("--mint", help=argparse.SUPPRESS)  # [sitekey, secret, solves, tokens]
     args = parser.parse_args(argv)
+    if args.mint:  # mint_for, in another build's Python: write what it minted to --json
+        sitekey, secret, n_solves, n_tokens = json.loads(args.mint)
+        solves, verifies = asyncio.run(mint(dict(os.environ), sitekey, secret, n_solves, n_tokens))
+        args.json.write_text(json.dumps({"solves": solves, "verifies": verifies}))
+        return 0
     if args.quick:
         args.duration, args.max_rps, args.connections = 1.0, 3000.0, 16
     args.scenarios = [s for s in args.scenarios.split(",") if s]
