@@ -45,7 +45,7 @@ LIGHT_BANDS = json.dumps([{"max_risk": 100, "pow_bits": 10, "pow_count": 2}])
 GLYPH_BANDS = json.dumps(
     [{"max_risk": 100, "pow_bits": 8, "pow_count": 2, "challenges": ["glyph"]}]
 )
-TOKEN = re.compile(r"^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}$")
+TOKEN = re.compile(r"^v2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}$")
 
 
 def missing(what: str) -> None:
