@@ -64,7 +64,7 @@ train-smoke: install ## Every trainer's --quick run into a temp folder (seconds 
 	$(BIN)/python -m haechi.ml.train_grid --quick
 	$(BIN)/python -m haechi.ml.train_handwriting --quick
 
-bench: install ## Protocol throughput under wrk, embedded and Redis, side by side with a bare endpoint
+bench: install compile ## Protocol throughput under wrk (compiled hot path), embedded and Redis, beside a bare endpoint
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/protocol/run.py $(BENCH_ARGS)
 
 bench-smoke: install ## A 1-second-per-scenario run of the protocol benchmark (CI): it works, answers are correct
