@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from haechi.core.store.base import StoreUnavailable
 from haechi.core.store.redis import RedisStore
@@ -33,11 +33,20 @@ async def client() -> AsyncIterator[RespClient]:
 async def test_a_batch_gets_its_replies_in_order_with_errors_in_place(client: RespClient) -> None:
     key = f"haechi_test:resp:{secrets.token_hex(4)}"
     replies = await client.execute(
-        [("SET", key, b"text", "PX", 5000), ("GET", key), ("INCR", key), ("PING",), ("DEL", key)]
+        [
+            ("SET", key, b"text", "PX", 5000),
+            ("GET", key),
+            ("INCR", key),
+            ("EVALSHA", "0" * 40, 0),
+            ("PING",),
+            ("DEL", key),
+        ]
     )
     assert replies[:2] == [b"OK", b"text"]
-    assert isinstance(replies[2], ResponseError)  # not an integer: refused, the rest still ran
-    assert replies[3:] == [b"PONG", 1]
+    # Refused, the rest still ran: not an integer; a script Redis lacks, as redis-py names it.
+    assert type(replies[2]) is ResponseError
+    assert isinstance(replies[3], NoScriptError)
+    assert replies[4:] == [b"PONG", 1]
 
 
 async def test_concurrent_batches_each_get_their_own_replies(client: RespClient) -> None:

@@ -15,7 +15,6 @@ prefix and a counter.
 
 from __future__ import annotations
 
-import binascii
 import itertools
 import os
 import threading
@@ -53,15 +52,6 @@ class RandomPool:
 
 _POOL = RandomPool()
 random_bytes = _POOL.take
-
-
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
-def token_urlsafe(n: int) -> str:
-    """``secrets.token_urlsafe(n)`` from the pool (binascii directly: half base64's cost)."""
-    encoded = binascii.b2a_base64(random_bytes(n), newline=False)
-    return encoded.translate(_URLSAFE).rstrip(b"=").decode()
 
 
 _prefix = ""

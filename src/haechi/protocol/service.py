@@ -20,11 +20,11 @@ from typing import Any, Literal
 import orjson
 
 from haechi.challenges.base import ChallengeContext, ChallengeRegistry, pick_locale
-from haechi.core.crypto import Keyring, SealError
+from haechi.core.crypto import Keyring, SealError, b64e
 from haechi.core.errors import Invalid, Unavailable
 from haechi.core.metrics import Metrics
 from haechi.core.net import hostname_allowed
-from haechi.core.randomness import token_urlsafe
+from haechi.core.randomness import random_bytes
 from haechi.core.settings import Settings
 from haechi.core.store import Store
 from haechi.core.store.base import StoreUnavailable
@@ -54,6 +54,11 @@ ANSWER_WIDTH = 256  # a multiple of this: every answer of an ordinary size takes
 # rate (requests/s, when known): the edge counts the per-IP limit in the same store round trip.
 Spender = Callable[[str, float], Awaitable[tuple[bytes | None, float | None]]]
 _SYSTEM_RNG = random.SystemRandom()
+
+
+def _new_id() -> str:
+    """A challenge or token id: 128 random bits, base64url (as ``secrets.token_urlsafe(16)``)."""
+    return b64e(random_bytes(16))
 
 
 def _hide_widths(plaintext: bytes, hidden: list[tuple[Any, int]]) -> bytes:
@@ -248,7 +253,7 @@ class ProtocolService:
         now: float,
         prefer: str | None = None,
     ) -> dict[str, Any]:
-        challenge_id = token_urlsafe(16)
+        challenge_id = _new_id()
         task: dict[str, Any] | None = None
         answer: Any = None
         kind_name = plan.challenge
@@ -427,7 +432,7 @@ class ProtocolService:
 
     def _issue_token(self, data: dict[str, Any], *, risk: int, now: float) -> str:
         payload = {
-            "id": token_urlsafe(16),
+            "id": _new_id(),
             "sk": data["sk"],
             "h": data["h"],
             "a": data["a"],

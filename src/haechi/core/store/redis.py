@@ -178,13 +178,15 @@ class _Batcher:
         self._sending.add(task)  # a reference, so the task is not collected mid-flight
         task.add_done_callback(self._sending.discard)
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
     async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
         replies: list[Any]
         try:
             if self._client is not None:
-                replies = [
-                    _script_error(r) for r in await self._client.execute([a for a, _ in batch])
-                ]
+                replies = await self._client.execute([args for args, _ in batch])
             elif len(batch) == 1:
                 command = batch[0][0]
                 try:
@@ -214,13 +216,6 @@ class _Batcher:
                 future.set_result(reply)
 
 
-def _script_error(reply: Any) -> Any:
-    """A NOSCRIPT error reply as redis-py raises it, so ``_script`` can load the script."""
-    if isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT"):
-        return NoScriptError(str(reply))
-    return reply
-
-
 class RedisStore(Store):
     """The ephemeral store in Redis, every key under ``key_prefix``."""
 
@@ -231,7 +226,6 @@ class RedisStore(Store):
         self, redis: Redis, *, key_prefix: str = "haechi:", client: RespClient | None = None
     ) -> None:
         self._redis = redis
-        self._client = client
         self._prefix = key_prefix
         self._values = f"{key_prefix}v:"
         self._counters = f"{key_prefix}c:"
@@ -441,7 +435,6 @@ class RedisStore(Store):
                 return
 
     async def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self._batch.close()
         with contextlib.suppress(RedisError, OSError):
             await self._redis.aclose()

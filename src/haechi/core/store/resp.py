@@ -20,7 +20,7 @@ from typing import Any, cast
 
 import hiredis
 from redis.asyncio.connection import parse_url
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 Command = tuple[Any, ...]
 
@@ -34,12 +34,19 @@ class _Batch:
         self.replies: list[Any] = []
 
 
+def _error_reply(message: str) -> ResponseError:
+    """An error reply as redis-py's exception, in the reply list: NOSCRIPT as NoScriptError, so
+    the store loads the script and retries; anything else as ResponseError."""
+    if message.startswith("NOSCRIPT"):
+        return NoScriptError(message)
+    return ResponseError(message)
+
+
 class RespConnection(asyncio.Protocol):
     """A connection whose batches are answered in the order they were written."""
 
     def __init__(self) -> None:
-        # Error replies become ResponseError instances in the reply list, as in redis-py.
-        self._reader = hiredis.Reader(replyError=ResponseError)
+        self._reader = hiredis.Reader(replyError=_error_reply)
         self._waiting: deque[_Batch] = deque()
         self._transport: asyncio.Transport | None = None
         self.lost: Exception | None = None
