@@ -60,7 +60,10 @@ class EdgeApp:
             known = self._allow.get(route.path, b"").decode().split(", ")
             allowed = sorted({m for m in known if m} | methods)
             self._allow[route.path] = ", ".join(allowed).encode()
-        # Exact route paths seen so far (a finite set: only Route paths are cached).
+        # Route names by raw path, for paths that can only ever be one route's: the hot routes
+        # and the Starlette routes without path parameters. A path with parameters
+        # (/v1/blob/<key>, /v1/widget.<digest>.js) is matched each time, never kept, or every
+        # distinct path a client invents would stay in memory.
         self._names: dict[str, str] = {path: path for path in self._allow}
         self._trusted = settings.trusted_networks
         self._access = settings.log.access
@@ -79,7 +82,8 @@ class EdgeApp:
             match, _ = route.matches(scope)
             if match is not Match.NONE:
                 if isinstance(route, Route):
-                    self._names[path] = route.path
+                    if not route.param_convertors:
+                        self._names[path] = route.path
                     return route.path
                 return str(getattr(route, "path", "other"))
         return "unmatched"

@@ -139,6 +139,8 @@ class RateLimitSettings(BaseModel):
     # /siteverify per calling IP (site backends): generous, it bounds secret guessing and the
     # database lookups unknown secrets cost.
     siteverify_per_ip: int = 20_000
+    # GET /v1/blob/... and /v1/media/... per client IP: a visual challenge loads up to ten.
+    blobs_per_ip: int = 1_500
 
 
 class PlanBand(BaseModel):

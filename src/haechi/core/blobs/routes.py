@@ -6,11 +6,13 @@ problem+json (403 for a bad or expired signature, 404 for a missing blob, or for
 when the blobs live on S3 and its presigned URLs go straight to the bucket). Responses may be
 cached privately no longer than the URL lives, are never sniffed into another type, are
 sandboxed if a browser opens one as a page, and honour single byte ranges (Safari will not play
-audio from a server that ignores them).
+audio from a server that ignores them). Each client IP may fetch ``rate_limit.blobs_per_ip`` per
+window, counted before any other check (429 with ``Retry-After`` beyond it).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,8 @@ from starlette.routing import Route
 from haechi.core.blobs.alias import ALIAS_PATH
 from haechi.core.blobs.base import BlobNotFound, BlobStore, BlobUnavailable
 from haechi.core.blobs.fs import URL_PATH, FsBlobStore
+from haechi.core.net import ip_bucket
+from haechi.core.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
     from haechi.runtime import Runtime
@@ -42,6 +46,7 @@ _DETAILS = {
     "not-found": "no such blob",
     "unavailable": "blob storage is unavailable; try again",
     "range-not-satisfiable": "the requested range is outside the blob",
+    "rate-limited": "too many requests for media from this address; slow down",
 }
 
 
@@ -83,8 +88,29 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     return first, min(last, size - 1)
 
 
+async def rate_limited(request: Request, runtime: Runtime) -> Response | None:
+    """The refusal when the client's address is over its media budget, else None (counted)."""
+    limits = runtime.settings.rate_limit
+    if not limits.enabled:
+        return None
+    ip = ip_bucket(str(request.scope.get("haechi.client_ip", "unknown")))
+    try:
+        decision = await runtime.store.hit(
+            f"rl:blob:{ip}", limits.blobs_per_ip, limits.window_seconds
+        )
+    except StoreUnavailable:
+        return problem(503, "unavailable")
+    if decision.allowed:
+        return None
+    retry = str(max(1, math.ceil(decision.retry_after)))
+    return problem(429, "rate-limited", {"retry-after": retry})
+
+
 async def serve_blob(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
+    limited = await rate_limited(request, runtime)
+    if limited is not None:
+        return limited
     blobs = runtime.blobs
     if not isinstance(blobs, FsBlobStore):
         return problem(404, "not-found")
@@ -100,6 +126,9 @@ async def serve_alias(request: Request) -> Response:
     """``GET /v1/media/<alias>``: a per-challenge URL (``haechi.core.blobs.alias``), served
     from whichever backend holds the blob."""
     runtime: Runtime = request.app.state.runtime
+    limited = await rate_limited(request, runtime)
+    if limited is not None:
+        return limited
     aliases = runtime.aliases
     if aliases is None or runtime.blobs is None:
         return problem(404, "not-found")
