@@ -144,8 +144,8 @@ def test_train_and_evaluate_pass_their_arguments_through(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(risk_cli.importlib, "import_module", Entry)
     assert run("train", "--seed", "7", "--help").exit_code == 3
-    assert run("evaluate", "--scorer", "heuristic").exit_code == 3
+    assert run("evaluate", "--split", "test").exit_code == 3
     assert seen == [
         ("haechi.ml.train", ["--seed", "7", "--help"]),
-        ("haechi.ml.evaluate", ["--scorer", "heuristic"]),
+        ("haechi.ml.generalise", ["--split", "test"]),
     ]

@@ -123,5 +123,7 @@ def train(args: tuple[str, ...]) -> None:
 @risk.command("evaluate", context_settings=_PASS_THROUGH)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def evaluate(args: tuple[str, ...]) -> None:
-    """Evaluate a scorer on held-out people and bots (haechi.ml.evaluate; see its --help)."""
-    _run_ml("haechi.ml.evaluate", args)
+    """Evaluate the served model on held-out people in other contexts and on every bot family,
+    judged at the served policy's no-task band (haechi.ml.generalise; see its --help). The
+    earlier per-family table is ``python -m haechi.ml.evaluate``."""
+    _run_ml("haechi.ml.generalise", args)
