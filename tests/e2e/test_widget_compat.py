@@ -82,8 +82,8 @@ def test_hcaptcha_markup_and_async_execute(haechi: Haechi, site: SitePages, tab:
         "{sitekey: document.getElementById('inv').dataset.sitekey, size: 'invisible'}); }</script>"
     )
     page = open_page(tab, site, "/hcaptcha", f"{haechi.url}/hcaptcha/1/api.js?onload=start", markup)
-    token = token_in(page, '.h-captcha input[name="h-captcha-response"]')
-    assert page.locator('.h-captcha input[name="g-recaptcha-response"]').input_value() == token
+    token = token_in(page, '.h-captcha textarea[name="h-captcha-response"]')
+    assert page.locator('.h-captcha textarea[name="g-recaptcha-response"]').input_value() == token
     assert page.evaluate("hcaptcha.getResponse()") == token
     verdict = haechi.siteverify(token, "/hcaptcha/siteverify")
     assert verdict["success"] is True, verdict

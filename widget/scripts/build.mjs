@@ -60,8 +60,11 @@ const kb = (n) => (n / 1024).toFixed(2).padStart(7) + " KB";
 console.log("file                      raw          gzip");
 for (const { name, raw, gz } of rows) console.log(`${name.padEnd(24)}${kb(raw)}   ${kb(gz)}`);
 const main = rows.find((r) => r.name === "widget.js");
-if (main.gz > BUDGET_GZ) {
-  console.error(`widget.js is ${main.gz} bytes gzipped, over the ${BUDGET_GZ}-byte budget`);
-  process.exit(1);
+// The compat scripts replace widget.js on a vendor's page: the same budget.
+for (const { name, gz } of rows.filter((r) => r.name === "widget.js" || r.name.startsWith("compat/"))) {
+  if (gz > BUDGET_GZ) {
+    console.error(`${name} is ${gz} bytes gzipped, over the ${BUDGET_GZ}-byte budget`);
+    process.exit(1);
+  }
 }
 console.log(`widget.js: ${main.gz} of ${BUDGET_GZ} bytes gzipped (budget ok)`);

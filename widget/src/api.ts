@@ -81,6 +81,8 @@ export interface ChallengeParams {
   sitekey: string;
   action?: string;
   cdata?: string;
+  /** The vendor API a compat script served (`recaptcha-v2`); see docs/api-dialects.md. */
+  api?: string;
   locale: string;
   telemetry: TelemetryV2;
   /** The visitor asked for the accessible alternative to a visual task. */

@@ -44,15 +44,16 @@ function mount(container: HTMLElement, host: HTMLElement, raw: Record<string, un
   return widget;
 }
 
-/** Render into `target` (an element or a selector); `data-` attributes there are defaults. */
-export function render(target: string | Element, options: Record<string, unknown> = {}, env?: Partial<Environment>): string {
+/** Render into `target` (an element or a selector); its `data-` attributes are defaults unless
+ * `attributes` is false (compat scripts read the vendor's attributes themselves). */
+export function render(target: string | Element, options: Record<string, unknown> = {}, env?: Partial<Environment>, attributes = true): string {
   const container = (typeof target === "string" ? document.querySelector(target) : target) as HTMLElement | null;
   if (!container) throw new Error(`haechi: nothing matches ${String(target)}`);
   const existing = find(container);
   if (existing && existing.container === container) return existing.id;
   const host = document.createElement("div");
   container.append(host);
-  return mount(container, host, { ...fromDataset(container), ...options }, env).id;
+  return mount(container, host, attributes ? { ...fromDataset(container), ...options } : options, env).id;
 }
 
 export function execute(ref?: Ref, overrides: { action?: string; cdata?: string } = {}): Promise<string> {

@@ -20,6 +20,10 @@ export interface Environment {
   fieldId?: string;
   /** Compat: called with the token, e.g. to fill a vendor's textarea too. */
   onToken?: (token: string) => void;
+  /** Compat: fields made as hidden `<textarea>`s, as Google's and hCaptcha's scripts make them. */
+  textareas?: string[];
+  /** Compat: the vendor API the page used (`recaptcha-v2`), sealed into the token. */
+  api?: string;
 }
 
 /** A flow that ended without a token; `code` is a protocol error code or a widget one. */
@@ -73,7 +77,12 @@ export class Widget {
     this.build();
     if (options.responseField) {
       const names = [options.responseFieldName, ...(env.fields ?? [])];
-      for (const [i, name] of names.entries()) this.fields.push(h("input", { type: "hidden", name, id: i ? null : env.fieldId }));
+      for (const [i, name] of names.entries()) {
+        const id = i ? null : env.fieldId;
+        const field = env.textareas?.includes(name) ? h("textarea", { name, id }) : h("input", { type: "hidden", name, id });
+        if (field instanceof HTMLTextAreaElement) field.style.display = "none"; // CSSOM: allowed under a strict CSP
+        this.fields.push(field);
+      }
       container.append(...this.fields);
       this.form = container.closest("form");
       this.form?.addEventListener("submit", this.onSubmit, true);
@@ -192,7 +201,7 @@ export class Widget {
           const { sitekey, action, cdata } = this.options;
           let challenge: Challenge | null = await requestChallenge(
             this.env.endpoint,
-            { sitekey, action, cdata, locale: this.language, telemetry: pageTelemetry(), prefer },
+            { sitekey, action, cdata, api: this.env.api, locale: this.language, telemetry: pageTelemetry(), prefer },
             signal,
           );
           for (let step = 0; challenge; step++) {

@@ -3,6 +3,8 @@
 import { api, config, defineElement, find, ready, scriptBase } from "../registry";
 import { startRecorder } from "../telemetry";
 
+export { OPTIONS, vendorOptions } from "./options";
+
 export function boot(path: RegExp, vendorClass: string, renderOne: (el: HTMLElement) => unknown): URLSearchParams {
   const script = document.currentScript as HTMLScriptElement | null;
   const params = new URL(script?.src || location.href, location.href).searchParams;
@@ -28,18 +30,3 @@ export function boot(path: RegExp, vendorClass: string, renderOne: (el: HTMLElem
 
 export const element = (container: string | HTMLElement): HTMLElement | null =>
   typeof container === "string" ? document.getElementById(container) ?? document.querySelector<HTMLElement>(container) : container;
-
-/** Vendor options (data- attributes, then render() parameters) with vendor names renamed. */
-export function vendorOptions(el: HTMLElement, params: Record<string, unknown>, rename: Record<string, string> = {}): Record<string, unknown> {
-  const raw: Record<string, unknown> = { ...el.dataset, ...params };
-  for (const [from, to] of Object.entries(rename)) {
-    const camel = from.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    for (const key of [from, camel]) {
-      if (key in raw) {
-        raw[to] ??= raw[key];
-        delete raw[key];
-      }
-    }
-  }
-  return raw;
-}

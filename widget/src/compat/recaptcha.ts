@@ -1,8 +1,9 @@
 // /recaptcha/api.js: a `grecaptcha` object and `.g-recaptcha` divs, as Google's script has them
-// (v2 checkbox and invisible, and v3's `execute(sitekey, {action})`), backed by Haechi. Fills
-// `g-recaptcha-response` (id `g-recaptcha-response`, then `-1`, `-2`, …) and `haechi-response`.
+// (v2 checkbox and invisible, and v3's `execute(sitekey, {action})`), backed by Haechi. Fills the
+// `<textarea name="g-recaptcha-response">` (id `g-recaptcha-response`, then `-1`, `-2`, …) and
+// `haechi-response`. v2 tokens verify without `score` and `action`, as Google's do.
 import { find, getResponse, ready, remove, render, reset } from "../registry";
-import { boot, element, vendorOptions } from "./common";
+import { OPTIONS, boot, element, vendorOptions } from "./common";
 
 type Params = Record<string, unknown>;
 const ids: string[] = []; // reCAPTCHA widget ids are numbers: positions in this list
@@ -15,11 +16,13 @@ const grecaptcha = {
   render(container: string | HTMLElement, params: Params = {}): number {
     const el = element(container);
     if (!el) throw new Error("reCAPTCHA placeholder element must be an element or id");
-    const options = vendorOptions(el, params, { hl: "language" });
+    const options = vendorOptions(el, params, OPTIONS.recaptcha);
     options.language ??= language ?? undefined;
     const n = ids.length;
     const fieldId = n ? `g-recaptcha-response-${n}` : "g-recaptcha-response";
-    ids.push(render(el, { "response-field-name": "g-recaptcha-response", ...options }, { fields: ["haechi-response"], fieldId }));
+    const field = "g-recaptcha-response";
+    // A v2 widget: siteverify answers as Google does for v2 (no score, no action).
+    ids.push(render(el, { ...options, "response-field-name": field }, { fields: ["haechi-response"], fieldId, textareas: [field], api: "recaptcha-v2" }, false));
     return n;
   },
   /** v2 invisible: `execute(id?)` (the token goes to the callback). v3: `execute(sitekey, {action})`. */

@@ -2,7 +2,7 @@
 // has them, backed by Haechi. Fills `cf-turnstile-response` (or `response-field-name`) and
 // `haechi-response`.
 import { find, getResponse, isExpired, ready, remove, render, reset } from "../registry";
-import { boot, element, vendorOptions } from "./common";
+import { OPTIONS, boot, element, vendorOptions } from "./common";
 
 type Params = Record<string, unknown>;
 
@@ -10,13 +10,13 @@ const turnstile = {
   render(container: string | HTMLElement, params: Params = {}): string | undefined {
     const el = element(container);
     if (!el) return undefined;
-    const options = { "response-field-name": "cf-turnstile-response", ...vendorOptions(el, params) };
-    return render(el, options, { fields: ["haechi-response"] });
+    const options = { "response-field-name": "cf-turnstile-response", ...vendorOptions(el, params, OPTIONS.turnstile) };
+    return render(el, options, { fields: ["haechi-response"] }, false);
   },
   execute(container: string | HTMLElement, params: Params = {}): void {
     const el = element(container);
     if (el && !find(el)) turnstile.render(el, { ...params, execution: "execute" });
-    const overrides = { action: params.action as string | undefined, cdata: params.cdata as string | undefined };
+    const overrides = { action: params.action as string | undefined, cdata: params.cData as string | undefined };
     void find(el ?? (container as string))?.execute(overrides).catch(() => undefined);
   },
   reset: (id?: string) => reset(id),
