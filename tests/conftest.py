@@ -20,6 +20,9 @@ POSTGRES_URL = os.environ.get(
 )
 MYSQL_URL = os.environ.get("HAECHI_TEST_MYSQL_URL", "mysql+aiomysql://root@127.0.0.1:3306/test")
 REQUIRE_SERVICES = os.environ.get("HAECHI_TEST_REQUIRE_SERVICES") == "1"
+# Starter pools (pool.maintain at start) cost seconds of CPU per runtime: tests, and the servers
+# they start, turn them on only where they are tested (integration/test_starter_pools.py).
+os.environ.setdefault("HAECHI_POOLS__STARTER", "false")
 
 
 def unavailable(what: str, error: BaseException) -> None:

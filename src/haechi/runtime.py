@@ -237,12 +237,48 @@ class Runtime:
             # Pools load before the first request; a missing pool only makes its type unusable.
             await self.pools.refresh()
             self._tasks.append(asyncio.create_task(self.pools.run(self._stop)))
+            await self._stock_pools()
         self._tasks.append(asyncio.create_task(self.attack.run(self.store, interval, self._stop)))
         if self.settings.role != "platform":
             await self.scorer.warm_up()
         subscribe = getattr(self.store, "subscribe", None)
         if subscribe is not None:
             self._tasks.append(asyncio.create_task(self._listen_invalidations(subscribe)))
+
+    def offered_types(self) -> list[str]:
+        """Visual types a plan may use right now (test-only types left out)."""
+        enabled = self.settings.policy.enabled_test_types
+        return [n for n in self.registry.names() if self.registry.usable(n, enabled)]
+
+    async def _stock_pools(self) -> None:
+        """Say which types are offered, and start the starter-pool build (``pool.maintain``)
+        at once rather than a minute after start."""
+        from haechi.challenges.pool import uses_pool
+
+        pooled = [n for n in self.registry.names() if uses_pool(self.registry.get(n))]
+        missing = [n for n in pooled if self.pools is not None and not self.pools.ready(n)]
+        offered = ", ".join(self.offered_types()) or "none (proof-of-work only)"
+        starter = self.settings.pools.starter and self.jobs is not None
+        if missing and starter:
+            log.info(
+                "challenge types offered: %s; building starter pools in the background: %s",
+                offered,
+                ", ".join(missing),
+            )
+        elif missing:
+            log.info(
+                "challenge types offered: %s; not offered until their pools are built: %s "
+                "(haechi challenges build-pool)",
+                offered,
+                ", ".join(missing),
+            )
+        else:
+            log.info("challenge types offered: %s", offered)
+        if starter and self.jobs is not None:
+            try:
+                await self.jobs.enqueue("pool.maintain")
+            except Exception:
+                log.warning("could not start the pool.maintain job", exc_info=True)
 
     @property
     def _snapshot_path(self) -> Path:

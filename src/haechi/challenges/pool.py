@@ -488,3 +488,122 @@ class ChallengePools:
             "ready": current is not None and current.count >= self.settings.min_items,
             "generations": [g.to_json() for g in index.generations],
         }
+
+
+# ---------------------------------------------------------------------------- maintenance
+
+# Built first to last: the types the policy reaches first are ready first.
+STARTER_ORDER: tuple[str, ...] = ("grid", "abstract", "handwriting", "audio")
+# A type whose build failed (a missing font, espeak-ng) is not retried sooner than this.
+RETRY_FAILED_SECONDS = 600.0
+# How long one process may hold a pool's build lock (a crashed build frees it after this).
+BUILD_LOCK_SECONDS = 1800.0
+
+
+@dataclass(frozen=True, slots=True)
+class PoolDue:
+    name: str
+    reason: str  # "starter" or "rotate"
+    count: int
+
+
+def due(index: PoolIndex, settings: PoolSettings, *, now: float) -> PoolDue | None:
+    """Whether a pool needs a build now: missing or too small (a starter generation), or older
+    than ``rotate_seconds`` (a new generation of the same size)."""
+    current = index.current
+    if current is None or current.count < settings.min_items:
+        return PoolDue(index.name, "starter", max(settings.starter_items, settings.min_items))
+    if settings.rotate_seconds and now - current.created_at >= settings.rotate_seconds:
+        return PoolDue(index.name, "rotate", max(current.count, settings.min_items))
+    return None
+
+
+def starter_order(names: list[str]) -> list[str]:
+    known = [n for n in STARTER_ORDER if n in names]
+    return known + sorted(n for n in names if n not in STARTER_ORDER)
+
+
+class PoolKeeper:
+    """Starter pools and rotation (``pools.starter``): the ``pool.maintain`` job's logic.
+
+    Builds one pool at a time, in ``STARTER_ORDER``, each under a lock in the shared store so
+    that replicas enqueueing the job at once build it once. A failed build is logged and the
+    type is left alone for ``RETRY_FAILED_SECONDS`` in this process; its band keeps falling
+    back (``haechi.risk.policy``)."""
+
+    def __init__(
+        self,
+        pools: ChallengePools,
+        kinds: dict[str, PoolBacked],
+        *,
+        lock: Callable[[str, float], Any] | None = None,
+        unlock: Callable[[str], Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pools = pools
+        self.kinds = kinds
+        self._lock = lock
+        self._unlock = unlock
+        self._clock = clock
+        self._failed_at: dict[str, float] = {}
+
+    def offered(self) -> list[str]:
+        return [n for n in starter_order(list(self.kinds)) if self.pools.ready(n)]
+
+    async def pending(self) -> list[PoolDue]:
+        now = self._clock()
+        found: list[PoolDue] = []
+        for name in starter_order(list(self.kinds)):
+            failed = self._failed_at.get(name)
+            if failed is not None and now - failed < RETRY_FAILED_SECONDS:
+                continue
+            try:
+                index = await read_index(self.pools.blobs, name)
+            except (BlobUnavailable, ValueError, KeyError, TypeError):
+                log.warning("cannot read a pool index", extra={"pool": name}, exc_info=True)
+                continue
+            item = due(index, self.pools.settings, now=now)
+            if item is not None:
+                found.append(item)
+        return found
+
+    async def run_once(self) -> dict[str, str]:
+        """Build what is due; returns ``{name: "built <reason> <count>" | "failed" | "locked"}``."""
+        results: dict[str, str] = {}
+        for item in await self.pending():
+            key = f"pools:build:{item.name}"
+            if self._lock is not None and not await self._lock(key, BUILD_LOCK_SECONDS):
+                results[item.name] = "locked"
+                continue
+            started = time.perf_counter()
+            try:
+                info = await self.pools.build(self.kinds[item.name], item.count, concurrency=2)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._failed_at[item.name] = self._clock()
+                results[item.name] = "failed"
+                log.warning(
+                    "could not build a %s pool; its band falls back until it is built",
+                    item.name,
+                    extra={"pool": item.name},
+                    exc_info=True,
+                )
+                continue
+            finally:
+                if self._unlock is not None:
+                    with contextlib.suppress(Exception):
+                        await self._unlock(key)
+            self._failed_at.pop(item.name, None)
+            results[item.name] = f"built {item.reason} {info.count}"
+            await self.pools.refresh(item.name)
+            log.info(
+                "built a %s pool (%s, %d items in %.1f s); challenge types offered: %s",
+                item.name,
+                item.reason,
+                info.count,
+                time.perf_counter() - started,
+                ", ".join(self.offered()) or "none (proof-of-work only)",
+                extra={"pool": item.name, "generation": info.id},
+            )
+        return results

@@ -101,6 +101,14 @@ class PoolSettings(BaseModel):
     # picture never has the same URL twice. Off: the backend's URL for the item's key (an S3
     # presigned URL goes straight to the bucket, but a bot can memorise URL -> answer).
     alias_urls: bool = True
+    # Starter pools and rotation (the ``pool.maintain`` job: once at start, then every
+    # minute): a pool-backed type whose pool is missing or below ``min_items`` gets a generation
+    # of ``starter_items`` built in the background, and a generation older than
+    # ``rotate_seconds`` is rebuilt at its size (0: never). In embedded mode this runs inside
+    # ``haechi serve``; with HAECHI_JOBS__BACKEND=redis on ``haechi worker``.
+    starter: bool = True
+    starter_items: int = Field(default=200, ge=1, le=100_000)
+    rotate_seconds: int = Field(default=3600, ge=0)
 
 
 class KeySettings(BaseModel):
