@@ -9,7 +9,8 @@ of what that person would have sent in such a context, as telemetry v1:
 - ``task``: the evaluation's classic window: starts at a movement onset, clicks kept,
   re-timed to 30/60/120/144 Hz (``features.SAMPLE_RATES``);
 - ``click_free``: no downs or ups (a person moving over a page without clicking), any start;
-- ``random_start``: starts at a random moment (mid-movement, mid-pause, mid-click);
+- ``random_start``: starts at a random moment (mid-movement, mid-pause, mid-click; not between
+  the last move and a press, where no recorder that starts at page load can start);
 - ``timing``: other sample rates (48-240 Hz), timer jitter of 0.5-4 ms and 0-15% dropped frames;
 - ``dpr``: a screen of device pixel ratio 1.25-3: positions in CSS pixels (the recorded device
   pixels / dpr), written with two decimals or rounded to whole pixels, ``hints.dpr`` set;
@@ -148,6 +149,12 @@ def apply(
         start = float(traj.t[first]) - float(rng.uniform(0.0, max(0.0, min(200.0, gap - 1))))
     win = _cut(traj, start, start + src)
     if int((win.kind == MOVE).sum()) < MIN_MOVES:
+        return None
+    downs = np.flatnonzero(win.kind == DOWN)
+    if downs.shape[0] and not (win.kind[: downs[0]] == MOVE).any():
+        # A start between a person's last move and their press (a pointer resting on the
+        # button when recording began): the widget records from page load, so a person's
+        # first press always has a move before it. Not a context of this evaluation.
         return None
     if context == "click_free":
         win = drop_clicks(win)
