@@ -42,6 +42,7 @@ __all__ = [
     "ERROR_CODES",
     "MAX_BODY_BYTES",
     "MAX_FIELD_LENGTH",
+    "RECAPTCHA_V2",
     "TEST_KEYS",
     "Dialect",
     "TestKey",
@@ -56,6 +57,7 @@ __all__ = [
     "test_key_behaviour",
     "test_key_verdict",
     "test_sitekey_behaviour",
+    "test_sitekey_token",
 ]
 
 
@@ -473,12 +475,14 @@ def _success_body(dialect: Dialect, verdict: Verdict) -> dict[str, object]:
     if verdict.hostname is not None:
         body["hostname"] = verdict.hostname
     if dialect is Dialect.RECAPTCHA:
-        # v3 fields; a v2 library ignores them. ``action`` only when the widget had one, so a
-        # v3 library's action check cannot pass by accident.
-        if verdict.risk is not None:
-            body["score"] = recaptcha_score(verdict.risk)
-        if verdict.action is not None:
-            body["action"] = verdict.action
+        # v3 fields, except for a token of a reCAPTCHA v2 widget: Google never sends them for v2,
+        # and v2 libraries (drf-recaptcha) take a score as a sign of a v3 secret. ``action`` only
+        # when the widget had one, so a v3 library's action check cannot pass by accident.
+        if verdict.api != RECAPTCHA_V2:
+            if verdict.risk is not None:
+                body["score"] = recaptcha_score(verdict.risk)
+            if verdict.action is not None:
+                body["action"] = verdict.action
     elif dialect is Dialect.HCAPTCHA:
         body["credit"] = False  # deprecated by hCaptcha, still sent
         if verdict.risk is not None:
@@ -533,12 +537,18 @@ class TestKey:
     hostname: str
     failure: Failure | None = None
     note: str = ""
+    # The dummy response a passing test sitekey hands out instead of a token, as its vendor's does.
+    token: str | None = None
 
+
+# What the reCAPTCHA compat script sends for a v2 widget (``api`` of /v1/challenge).
+RECAPTCHA_V2: Final = "recaptcha-v2"
 
 _GOOGLE_HOST: Final = "testkey.google.com"
 _HCAPTCHA_HOST: Final = "dummy-key-pass"
 _TURNSTILE_HOST: Final = "example.com"
 _HAECHI_HOST: Final = "localhost"
+_TURNSTILE_DUMMY: Final = "XXXX.DUMMY.TOKEN.XXXX"
 
 TEST_KEYS: Final[Mapping[str, TestKey]] = {
     # reCAPTCHA (v2 keys; Google publishes no v3 or failing pair). "All verification requests
@@ -558,21 +568,24 @@ TEST_KEYS: Final[Mapping[str, TestKey]] = {
         "sitekey",
         "pass",
         _HCAPTCHA_HOST,
-        note="Publisher/Pro; token 10000000-aaaa-bbbb-cccc-000000000001",
+        note="Publisher/Pro",
+        token="10000000-aaaa-bbbb-cccc-000000000001",
     ),
     "20000000-ffff-ffff-ffff-000000000002": TestKey(
         Dialect.HCAPTCHA,
         "sitekey",
         "pass",
         _HCAPTCHA_HOST,
-        note="Enterprise, safe end user; token 20000000-aaaa-bbbb-cccc-000000000002",
+        note="Enterprise, safe end user",
+        token="20000000-aaaa-bbbb-cccc-000000000002",
     ),
     "30000000-ffff-ffff-ffff-000000000003": TestKey(
         Dialect.HCAPTCHA,
         "sitekey",
         "pass",
         _HCAPTCHA_HOST,
-        note="Enterprise, bot detected; token 30000000-aaaa-bbbb-cccc-000000000003",
+        note="Enterprise, bot detected",
+        token="30000000-aaaa-bbbb-cccc-000000000003",
     ),
     # Cloudflare Turnstile. Test sitekeys hand out the dummy token XXXX.DUMMY.TOKEN.XXXX.
     "1x0000000000000000000000000000000AA": TestKey(
@@ -590,13 +603,23 @@ TEST_KEYS: Final[Mapping[str, TestKey]] = {
         note='"token already spent": timeout-or-duplicate',
     ),
     "1x00000000000000000000AA": TestKey(
-        Dialect.TURNSTILE, "sitekey", "pass", _TURNSTILE_HOST, note="visible"
+        Dialect.TURNSTILE,
+        "sitekey",
+        "pass",
+        _TURNSTILE_HOST,
+        note="visible",
+        token=_TURNSTILE_DUMMY,
     ),
     "2x00000000000000000000AB": TestKey(
         Dialect.TURNSTILE, "sitekey", "fail", _TURNSTILE_HOST, note="visible"
     ),
     "1x00000000000000000000BB": TestKey(
-        Dialect.TURNSTILE, "sitekey", "pass", _TURNSTILE_HOST, note="invisible"
+        Dialect.TURNSTILE,
+        "sitekey",
+        "pass",
+        _TURNSTILE_HOST,
+        note="invisible",
+        token=_TURNSTILE_DUMMY,
     ),
     "2x00000000000000000000BB": TestKey(
         Dialect.TURNSTILE, "sitekey", "fail", _TURNSTILE_HOST, note="invisible"
@@ -607,6 +630,7 @@ TEST_KEYS: Final[Mapping[str, TestKey]] = {
         "pass",
         _TURNSTILE_HOST,
         note="forces an interactive challenge",
+        token=_TURNSTILE_DUMMY,
     ),
     # Haechi's own pairs.
     "hk_test_pass_00000000000000": TestKey(Dialect.HAECHI, "sitekey", "pass", _HAECHI_HOST),
@@ -639,6 +663,13 @@ def test_sitekey_behaviour(sitekey: str | None) -> Behaviour | None:
     return entry.behaviour if entry is not None else None
 
 
+def test_sitekey_token(sitekey: str) -> str | None:
+    """The dummy response a vendor's passing test sitekey hands out (Turnstile's
+    ``XXXX.DUMMY.TOKEN.XXXX``, hCaptcha's ``10000000-aaaa-…``), else ``None``."""
+    entry = _lookup(sitekey, "sitekey")
+    return entry.token if entry is not None and entry.behaviour == "pass" else None
+
+
 def test_key_verdict(secret: str | None, *, now: float) -> Verdict | None:
     """The verdict a test secret answers, from the secret alone (as the vendors do); ``None``
     when ``secret`` is not a test secret.
@@ -664,6 +695,6 @@ def test_key_verdict(secret: str | None, *, now: float) -> Verdict | None:
 
 # Keep pytest from collecting the helpers above when a test module imports them by name
 # (compiled with mypyc, a function takes no attributes: pytest would then report, not run, it).
-for _helper in (test_key_behaviour, test_sitekey_behaviour, test_key_verdict):
+for _helper in (test_key_behaviour, test_sitekey_behaviour, test_sitekey_token, test_key_verdict):
     with contextlib.suppress(AttributeError):
         setattr(_helper, "__test__", False)  # noqa: B010

@@ -11,10 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from haechi.core.errors import Invalid
+from haechi.protocol.dialects import RECAPTCHA_V2
 
 PROTOCOL_VERSION = 1
 # Task kinds a visitor may ask for instead of a visual task (accessibility).
 ALTERNATIVES = ("audio",)
+# Vendor widget APIs a compat script names (docs/api-dialects.md): tokens of a reCAPTCHA v2 widget
+# verify in the reCAPTCHA dialect without v3's score and action, as Google's v2 tokens do.
+APIS = (RECAPTCHA_V2,)
 MAX_ACTION = 32
 MAX_CDATA = 255
 MAX_SEALED = 8192
@@ -34,6 +38,8 @@ class ChallengeRequest:
     # An alternative kind of task the visitor asked for ("audio"), honoured when the plan calls
     # for a visual task and the alternative is available.
     prefer: str | None = None
+    # The vendor widget API the page used (one of APIS), sealed into the challenge and the token.
+    api: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,13 @@ def _prefer(body: dict[str, Any]) -> str | None:
     return prefer
 
 
+def _api(body: dict[str, Any]) -> str | None:
+    api = body.get("api")
+    if api is not None and api not in APIS:
+        raise Invalid("'api' must be one of: " + ", ".join(APIS), code="bad-request")
+    return api
+
+
 def parse_challenge(body: Any) -> ChallengeRequest:
     data = _object(body)
     sitekey = data.get("sitekey")
@@ -101,6 +114,7 @@ def parse_challenge(body: Any) -> ChallengeRequest:
         locale=_optional_str(data, "locale", 35),
         telemetry=_telemetry(data),
         prefer=_prefer(data),
+        api=_api(data),
     )
 
 

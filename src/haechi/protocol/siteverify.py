@@ -87,6 +87,7 @@ async def verify(
         "cdata": data["cd"],
         "sitekey": data["sk"],
         "token_id": data["id"],
+        "api": data.get("ap"),  # absent unless a compat script named its API
     }
     # site: before expiry, so one tenant's secret learns nothing about another's tokens
     if not constant_time_equal(data["sk"], site.sitekey):

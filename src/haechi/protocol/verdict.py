@@ -50,6 +50,8 @@ class Verdict:
     sitekey: str | None = None
     # Ids useful to the site (Turnstile's metadata.ephemeral_id analogue); never secret.
     token_id: str | None = None
+    # The vendor widget API the token came from (``recaptcha-v2``), when a compat script named one.
+    api: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
