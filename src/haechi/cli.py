@@ -97,7 +97,7 @@ def serve(host: str, port: int, role: str | None, workers: int, server: str) -> 
         err=True,
     )
     if server == "granian":
-        _serve_granian(host, port, workers)
+        _serve_granian(host, port, workers, settings)
         return
     import uvicorn
 
@@ -111,17 +111,22 @@ def serve(host: str, port: int, role: str | None, workers: int, server: str) -> 
         access_log=False,
         proxy_headers=False,  # client IP is decided by trusted_proxies, not by uvicorn
         server_header=False,
-        # httptools with a response's writes sent in one system call (haechi.core.http).
+        # httptools with a response's writes sent in one system call and each connection held
+        # to settings.server's limits (haechi.core.http).
         http="haechi.core.http:HttpToolsProtocol",
     )
 
 
-def _serve_granian(host: str, port: int, workers: int) -> None:
+def _serve_granian(host: str, port: int, workers: int, settings: Settings) -> None:
     """The same ASGI app under Granian: HTTP parsing and socket I/O in Rust, the app on uvloop.
-    See docs/decisions/0005-server-process.md for when to pick it."""
+    See docs/decisions/0005-server-process.md for when to pick it. Of ``settings.server`` it
+    applies the head timeout and a read buffer of the head size (docs/operations.md)."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
+
+    limits = settings.server
 
     Granian(
         "haechi.app:serve_app",
@@ -131,6 +136,10 @@ def _serve_granian(host: str, port: int, workers: int) -> None:
         workers=workers,
         loop=Loops.uvloop,
         http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(limits.header_timeout_seconds * 1000),
+            max_buffer_size=limits.max_header_bytes,
+        ),
         websockets=False,
         factory=True,
         # Haechi logs in JSON itself (haechi.core.logging); Granian's own lines stay quiet.

@@ -32,7 +32,7 @@ from haechi.protocol.service import ProtocolService
 from haechi.protocol.sites import SiteCache, SiteInfo
 from haechi.risk.attack import AttackMonitor
 from haechi.risk.engine import LazyBehaviour, RiskEngine, shipped_model_loader
-from haechi.risk.policy import Policy
+from haechi.risk.policy import TEST_LEVEL, Policy, allows_test_level
 from haechi.risk.scoring import CombinedScorer
 from haechi.risk.signals import IpRateRule
 
@@ -77,6 +77,27 @@ def site_info(site: Any) -> SiteInfo:
         previous_secret_digest=site.previous_secret_digest,
         previous_secret_expires_at=expires.timestamp() if expires is not None else None,
     )
+
+
+def _note_test_site(site: SiteInfo, allowed: bool, noted: set[str]) -> None:
+    """Say once per process that a site runs at the ``test`` level (or why it does not)."""
+    if site.sitekey in noted or len(noted) > 10_000:
+        return
+    noted.add(site.sitekey)
+    if allowed:
+        log.warning(
+            "site %s is at security level test: proof-of-work only, no visual task, "
+            "no automation denial",
+            site.sitekey,
+            extra={"sitekey": site.sitekey, "security_level": TEST_LEVEL},
+        )
+    else:
+        log.error(
+            "site %s is at security level test, refused in production "
+            "(HAECHI_POLICY__ALLOW_TEST_LEVEL is not set): it is served as medium",
+            site.sitekey,
+            extra={"sitekey": site.sitekey, "security_level": TEST_LEVEL},
+        )
 
 
 def build_risk_engine(settings: Settings) -> RiskEngine:
@@ -133,10 +154,16 @@ class Runtime:
         engine = db.create_engine(settings)
         sessions = db.session_factory(engine)
 
+        test_level = allows_test_level(settings)
+        noted_test_sites: set[str] = set()
+
         async def by_sitekey(sitekey: str) -> SiteInfo | None:
             async with sessions() as session:
                 site = await site_service.get_by_sitekey(session, sitekey=sitekey)
-                return site_info(site) if site is not None else None
+                info = site_info(site) if site is not None else None
+            if info is not None and info.security_level == TEST_LEVEL:
+                _note_test_site(info, test_level, noted_test_sites)
+            return info
 
         async def by_digest(digest: str) -> SiteInfo | None:
             async with sessions() as session:

@@ -15,6 +15,7 @@ from haechi.core.settings import PlanBand, PolicySettings, RateLimitSettings, Se
 from haechi.platform.sites import schemas
 from haechi.platform.sites import service as site_service
 from haechi.protocol import pow as pow_
+from haechi.risk.policy import allows_test_level
 from haechi.runtime import Runtime
 
 ORIGIN = "https://shop.example.com"
@@ -38,7 +39,11 @@ class Edge:
                 name="Test shop", hostnames=hostnames or ["shop.example.com"], **fields
             )
             site, secret = await site_service.create(
-                session, org=org, data=data, pepper=self.runtime.pepper
+                session,
+                org=org,
+                data=data,
+                pepper=self.runtime.pepper,
+                allow_test_level=allows_test_level(self.runtime.settings),
             )
             await session.commit()
             return Site(site.sitekey, secret)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from haechi.core.db import Base, create_engine, migrate, ping, session_factory
+from haechi.core.db import Base, alembic_config, create_engine, migrate, ping, session_factory
 from haechi.platform.sites import service
 from haechi.platform.sites.models import Organisation, Site
 from haechi.platform.sites.schemas import SiteCreate, SitePublic, SiteUpdate
@@ -85,7 +86,8 @@ async def test_migrate_twice_is_a_no_op_and_matches_the_models(database_url: str
             versions = (
                 await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
             ).all()
-            assert [v for (v,) in versions] == ["0001"]
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            assert [v for (v,) in versions] == [head]
             # The hand-written migration and the models describe the same tables, indexes and
             # constraints (types are checked by the round-trip tests below).
             assert await conn.run_sync(_schema_diff) == []
@@ -382,6 +384,50 @@ async def test_security_level_is_checked_by_the_database(
                 sa.update(Site).where(Site.id == site_id).values(security_level="paranoid")
             )
             await session.commit()
+
+
+async def test_the_test_level_is_stored_and_survives_a_round_of_migrations(
+    database_url: str,
+) -> None:
+    """0001 -> head accepts ``test``; downgrading to 0001 turns test sites into ``medium``."""
+    from alembic import command
+
+    def to(revision: str, down: bool = False) -> Callable[[sa.Connection], None]:
+        def run(connection: sa.Connection) -> None:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(config, revision)
+
+        return run
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(to("0001"))
+        sessions = session_factory(engine)
+        site_id, _, _ = await new_site(sessions)
+        async with engine.begin() as conn:
+            await conn.run_sync(to("head"))
+        async with sessions() as session:
+            site = await service.get(session, site_id=site_id)
+            assert site is not None
+            await service.update(
+                session, site=site, data=SiteUpdate(security_level="test"), allow_test_level=True
+            )
+            await session.commit()
+        async with sessions() as session:
+            site = await service.get(session, site_id=site_id)
+            assert site is not None and site.security_level == "test"
+        async with engine.begin() as conn:
+            await conn.run_sync(to("0001", down=True))
+        async with sessions() as session:
+            site = await service.get(session, site_id=site_id)
+            assert site is not None and site.security_level == "medium"
+            with pytest.raises(DBAPIError):
+                site.security_level = "test"
+                await session.commit()
+    finally:
+        await engine.dispose()
 
 
 # ---------------------------------------------------------------------------- round trips

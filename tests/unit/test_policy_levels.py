@@ -101,3 +101,12 @@ def test_missing_plus_evidence_may_block(policy: Policy) -> None:
     assert not rests_on_missing(result)
     plan = policy.decide(result.risk, attack_level=30, may_block=not rests_on_missing(result))
     assert plan.block
+
+
+@pytest.mark.parametrize("risk", [0, 50, 95, 100])
+def test_the_test_level_is_the_first_bands_work_alone(policy: Policy, risk: int) -> None:
+    plan = policy.test_plan
+    assert (plan.pow_bits, plan.pow_count, plan.challenge, plan.block) == (10, 2, None, False)
+    # Through decide, "test" is an unknown level: no offset, so production (where the level is
+    # not allowed) serves such a site as "medium".
+    assert policy.decide(risk, security_level="test") == policy.decide(risk)

@@ -190,6 +190,9 @@ class PolicySettings(BaseModel):
     missing_telemetry_risk: int = 30
     # Challenge types that exist for tests only (e.g. "glyph") are offered only when listed.
     enabled_test_types: list[str] = Field(default_factory=list)
+    # Sites at security level "test" (proof-of-work only) are refused when HAECHI_ENV=production
+    # unless this is set; there they count as "medium".
+    allow_test_level: bool = False
 
     @field_validator("bands")
     @classmethod
@@ -275,6 +278,25 @@ class MetricsSettings(BaseModel):
     token: str = ""
 
 
+class ServerSettings(BaseModel):
+    """What one HTTP connection may hold (``haechi serve``; docs/operations.md, "Connection
+    limits"). A request whose head passes either bound gets 431; a head or body that takes
+    longer than its timeout gets 408 and the connection is closed."""
+
+    # The request line and the header fields together, in bytes, and the number of fields.
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    max_header_fields: int = Field(default=100, ge=8, le=1000)
+    # From a connection's opening (or a request's first byte) to the end of its head.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    # From the end of a request's head to the end of its body.
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How long an idle keep-alive connection stays open between requests.
+    keep_alive_seconds: float = Field(default=5.0, gt=0)
+    # Open connections per server process; more are answered 503 and closed at once. Capped
+    # below the process's open-file limit at start.
+    max_connections: int = Field(default=2048, ge=1)
+
+
 class LogSettings(BaseModel):
     level: str = "INFO"
     json_format: bool = Field(default=True, alias="json")
@@ -307,6 +329,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @model_validator(mode="after")

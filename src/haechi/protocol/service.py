@@ -34,7 +34,7 @@ from haechi.protocol.dialects import test_sitekey_token
 from haechi.protocol.messages import PROTOCOL_VERSION, ChallengeRequest, SolveRequest
 from haechi.protocol.sites import SiteCache, SiteInfo
 from haechi.risk.attack import AttackMonitor
-from haechi.risk.policy import Plan, Policy
+from haechi.risk.policy import TEST_LEVEL, Plan, Policy, allows_test_level
 from haechi.risk.scoring import AsyncRiskScorer, RiskInput, RiskResult, rests_on_missing
 from haechi.risk.telemetry import parse_telemetry
 
@@ -134,6 +134,8 @@ class ProtocolService:
         self.clock: Callable[[], float] = time.time
         self._challenge_ttl = settings.protocol.challenge_ttl_seconds
         self._token_ttl = settings.protocol.token_ttl_seconds
+        # Sites at the ``test`` level get proof-of-work alone; in production only when allowed.
+        self._test_level = allows_test_level(settings)
 
     # ------------------------------------------------------------------ helpers
 
@@ -165,6 +167,8 @@ class ProtocolService:
     def _plan(self, site: SiteInfo, risk: RiskResult) -> Plan:
         if site.test_mode is not None:
             return Plan(0, 0, pow_bits=1, pow_count=1, challenge=None, block=False)
+        if site.security_level == TEST_LEVEL and self._test_level:
+            return self.policy.test_plan
         # Missing telemetry (touch, keyboard-only, scripted) raises friction, never blocks alone.
         may_block = not rests_on_missing(risk)
         attack_level = self.attack.level(site.sitekey) if self.attack is not None else 0

@@ -5,6 +5,8 @@ current attack level shift the risk before a band is chosen. A band that asks fo
 uses the first one installed; when none is, the proof-of-work gets heavier instead, so a missing
 type raises friction rather than lowering it. A score that rests on missing telemetry alone never
 reaches a blocking band: touch and keyboard-only visitors get more friction, not a dead end.
+The ``test`` level (staging, integration tests) always gets the first band's proof-of-work alone
+(``test_plan``), and only where ``allows_test_level``: in production it counts as ``medium``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from haechi.challenges.base import ChallengeRegistry
-from haechi.core.settings import PolicySettings
+from haechi.core.settings import PolicySettings, Settings
+
+TEST_LEVEL = "test"
+
+
+def allows_test_level(settings: Settings) -> bool:
+    """Whether sites may use the ``test`` level: outside production, or where the operator
+    allows it there explicitly (``policy.allow_test_level``)."""
+    return settings.env != "production" or settings.policy.allow_test_level
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +54,16 @@ class Policy:
         # Highest effective risk that does not block (for the "never block alone" rule).
         previous = [b.max_risk for b in settings.bands if not b.block]
         self._last_non_blocking = max(previous) if previous and first_block is not None else 100
+        # The ``test`` level: the first band's proof-of-work, never a task, never a block.
+        first = settings.bands[0]
+        self.test_plan = Plan(
+            band=0,
+            effective_risk=0,
+            pow_bits=min(first.pow_bits, max_pow_bits),
+            pow_count=min(max(first.pow_count, 1), max_pow_count),
+            challenge=None,
+            block=False,
+        )
 
     def _band_plan(self, index: int) -> Plan:
         band = self._settings.bands[index]

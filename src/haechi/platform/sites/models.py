@@ -17,7 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from haechi.core.db import GUID, MYSQL_TABLE_OPTIONS, Base, TimestampMixin, UTCDateTime
 
-SecurityLevel = Literal["low", "medium", "high", "strict"]
+# "test": proof-of-work only, for tests and staging (haechi.risk.policy.allows_test_level).
+SecurityLevel = Literal["low", "medium", "high", "strict", "test"]
 WidgetMode = Literal["managed", "non-interactive", "invisible"]
 
 SECURITY_LEVELS: tuple[str, ...] = get_args(SecurityLevel)
@@ -35,6 +36,8 @@ class Organisation(TimestampMixin, Base):
     id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(sa.String(100))
     slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # Set by an operator: the org's sites fail closed at the edge (docs/platform.md).
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:
         return f"Organisation(id={self.id!s}, slug={self.slug!r})"

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from haechi.core.errors import Forbidden
 from haechi.platform.sites.models import Organisation, Site
 from haechi.platform.sites.schemas import SiteCreate, SiteUpdate, normalise_hostname
 
@@ -75,6 +76,18 @@ def hostname_allowed(*, patterns: Iterable[str], hostname: str) -> bool:
     return False
 
 
+TEST_LEVEL_REFUSED = (
+    "security level 'test' (proof-of-work only) is refused when HAECHI_ENV=production; "
+    "set HAECHI_POLICY__ALLOW_TEST_LEVEL=true to allow it"
+)
+
+
+def _check_level(level: str | None, allow_test_level: bool) -> None:
+    # Callers pass haechi.risk.policy.allows_test_level(settings).
+    if level == "test" and not allow_test_level:
+        raise Forbidden(TEST_LEVEL_REFUSED, code="test-level-refused")
+
+
 def _require_aware(now: datetime) -> None:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
@@ -111,8 +124,11 @@ async def create(
     data: SiteCreate,
     pepper: bytes,
     is_demo: bool = False,
+    allow_test_level: bool = False,
 ) -> tuple[Site, str]:
-    """A new site in ``org``, and its plaintext secret: shown once, never stored."""
+    """A new site in ``org``, and its plaintext secret: shown once, never stored. The ``test``
+    security level needs ``allow_test_level`` (``haechi.risk.policy.allows_test_level``)."""
+    _check_level(data.security_level, allow_test_level)
     secret = generate_secret()
     site = Site(
         org_id=org.id,
@@ -169,7 +185,10 @@ async def list(session: AsyncSession, *, org: Organisation | None = None) -> Seq
     return (await session.scalars(query)).all()
 
 
-async def update(session: AsyncSession, *, site: Site, data: SiteUpdate) -> Site:
+async def update(
+    session: AsyncSession, *, site: Site, data: SiteUpdate, allow_test_level: bool = False
+) -> Site:
+    _check_level(data.security_level, allow_test_level)
     for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(site, field, value)
     await session.flush()
