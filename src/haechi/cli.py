@@ -220,7 +220,12 @@ def _print_site(site: dict[str, Any], as_json: bool) -> None:
 @sites.command("create")
 @click.option("--name", required=True)
 @click.option("--hostname", "hostnames", multiple=True, required=True)
-@click.option("--security-level", type=click.Choice(["low", "medium", "high", "strict"]))
+@click.option(
+    "--security-level",
+    type=click.Choice(["low", "medium", "high", "strict", "test"]),
+    help="test: proof-of-work only, no visual task, no automation denial (tests and staging; "
+    "refused when HAECHI_ENV=production unless HAECHI_POLICY__ALLOW_TEST_LEVEL=true).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def sites_create(
     name: str, hostnames: tuple[str, ...], security_level: str | None, as_json: bool
@@ -242,23 +247,40 @@ def sites_create(
         ) from None
 
     async def work(runtime: Any) -> dict[str, Any]:
+        from haechi.core.errors import Forbidden
+        from haechi.risk.policy import allows_test_level
+
         async with runtime.sessions() as session:
             org = await site_service.get_or_create_default_org(session)
-            site, secret = await site_service.create(
-                session, org=org, data=data, pepper=runtime.pepper
-            )
+            try:
+                site, secret = await site_service.create(
+                    session,
+                    org=org,
+                    data=data,
+                    pepper=runtime.pepper,
+                    allow_test_level=allows_test_level(runtime.settings),
+                )
+            except Forbidden as error:
+                raise click.ClickException(error.message) from None
             await session.commit()
             return {
                 "sitekey": site.sitekey,
                 "secret": secret,
                 "name": site.name,
                 "hostnames": list(site.hostnames),
+                "security_level": site.security_level,
             }
 
     site = _run(lambda: _with_runtime(work))
     _print_site(site, as_json)
     if not as_json:
         click.echo("Keep the secret now: it is stored only as a digest.", err=True)
+    if site["security_level"] == "test":
+        click.echo(
+            "Security level test: proof-of-work only, no visual task, no automation denial. "
+            "For tests and staging, never for a site that needs protecting.",
+            err=True,
+        )
 
 
 @sites.command("list")
@@ -288,7 +310,10 @@ def sites_list(as_json: bool) -> None:
         click.echo(json.dumps({"data": rows, "count": len(rows)}))
         return
     for row in rows:
-        click.echo(f"{row['sitekey']}  {row['name']}  {', '.join(row['hostnames'])}")
+        level = row["security_level"]
+        if level == "test":
+            level = "test (proof-of-work only)"
+        click.echo(f"{row['sitekey']}  {row['name']}  {', '.join(row['hostnames'])}  {level}")
 
 
 @sites.command("rotate-secret")
