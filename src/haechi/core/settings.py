@@ -109,6 +109,10 @@ class PoolSettings(BaseModel):
     starter: bool = True
     starter_items: int = Field(default=200, ge=1, le=100_000)
     rotate_seconds: int = Field(default=3600, ge=0)
+    # Each showing of a pool item through an alias gets its own rendering (crop, rotation,
+    # mirror, noise; audio: gain, lead-in, dither), so a harvested item's hash or perceptual
+    # hash matches no later showing (haechi.challenges.variation).
+    vary_per_serve: bool = True
 
 
 class KeySettings(BaseModel):

@@ -11,6 +11,7 @@ backend holds it: ``GET /v1/media/<alias>`` (``haechi.core.blobs.routes``).
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ MAX_ALIAS_CHARS = 512
 class Resolved:
     key: str
     exp: int
+    # This showing's random seed for per-serve variation (``haechi.challenges.variation``);
+    # 0 in aliases made before it existed.
+    seed: int = 0
 
 
 class BlobAliases:
@@ -49,7 +53,8 @@ class BlobAliases:
         if not valid_key(key):
             raise ValueError(f"bad blob key {key!r}")
         exp = int(self.clock()) + max(1, int(ttl_seconds))
-        token = self._keyring.seal(_PURPOSE, orjson.dumps([key, exp]), pad_to=_PAD)
+        seed = secrets.randbits(48) | 1  # never 0
+        token = self._keyring.seal(_PURPOSE, orjson.dumps([key, exp, seed]), pad_to=_PAD)
         return f"{self.base_url}{ALIAS_PATH}{token}"
 
     def resolve(self, token: str) -> Resolved | str:
@@ -57,14 +62,17 @@ class BlobAliases:
         if len(token) > MAX_ALIAS_CHARS:
             return "bad-signature"
         try:
-            key, exp = orjson.loads(self._keyring.open(_PURPOSE, token))
+            key, exp, *rest = orjson.loads(self._keyring.open(_PURPOSE, token))
         except (SealError, orjson.JSONDecodeError, ValueError, TypeError):
             return "bad-signature"
+        seed = rest[0] if len(rest) == 1 else 0 if not rest else None
         if not isinstance(key, str) or type(exp) is not int or not valid_key(key):
+            return "bad-signature"
+        if type(seed) is not int:
             return "bad-signature"
         if exp <= self.clock():
             return "expired"
-        return Resolved(key, exp)
+        return Resolved(key, exp, seed)
 
     def seconds_left(self, resolved: Resolved) -> int:
         return max(0, int(resolved.exp - self.clock()))

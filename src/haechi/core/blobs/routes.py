@@ -12,8 +12,10 @@ window, counted before any other check (429 with ``Retry-After`` beyond it).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import orjson
@@ -21,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from haechi.challenges.variation import pool_of, vary
 from haechi.core.blobs.alias import ALIAS_PATH
 from haechi.core.blobs.base import BlobNotFound, BlobStore, BlobUnavailable
 from haechi.core.blobs.fs import URL_PATH, FsBlobStore
@@ -135,16 +138,26 @@ async def serve_alias(request: Request) -> Response:
     resolved = aliases.resolve(request.path_params["alias"])
     if isinstance(resolved, str):
         return problem(403, resolved)
-    return await _respond(request, runtime.blobs, resolved.key, aliases.seconds_left(resolved))
+    seed = resolved.seed if runtime.settings.pools.vary_per_serve else 0
+    return await _respond(
+        request, runtime.blobs, resolved.key, aliases.seconds_left(resolved), seed=seed
+    )
 
 
-async def _respond(request: Request, blobs: BlobStore, key: str, seconds_left: int) -> Response:
+async def _respond(
+    request: Request, blobs: BlobStore, key: str, seconds_left: int, *, seed: int = 0
+) -> Response:
     try:
         blob = await blobs.get(key)
     except (BlobNotFound, ValueError):  # ValueError: a key that resolves out of the folder
         return problem(404, "not-found")
     except BlobUnavailable:
         return problem(503, "unavailable")
+    pool = pool_of(key) if seed else None
+    if pool is not None:
+        # This showing's own rendering (haechi.challenges.variation), off the event loop.
+        data = await asyncio.to_thread(vary, pool, blob.data, blob.content_type, seed)
+        blob = replace(blob, data=data)
     headers = {
         **_SAFE_HEADERS,
         "cache-control": f"private, max-age={seconds_left}",
