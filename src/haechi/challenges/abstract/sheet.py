@@ -4,8 +4,8 @@
 
 Draws a small pool with the shipped labeller (``make_items``), composes one challenge per
 target emotion at rising difficulty (``compose``), and lays them out with their English and
-Korean prompts, cells numbered 1-9 row by row, and the answer key under each grid. Korean text
-needs a font with Hangul (``fonts-nanum`` or ``fonts-noto-cjk``); without one, English only.
+Korean prompts, cells numbered 1-9 row by row, and the answer key under each grid, in the
+fonts shipped in ``haechi.challenges.fonts``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Final
 
 from PIL import Image, ImageDraw, ImageFont
 
+from haechi.challenges import fonts
 from haechi.challenges.abstract import generate
 from haechi.challenges.abstract.items import AbstractItem, compose, hint, make_items, prompt
 from haechi.challenges.abstract.label import EmotionLabeller
@@ -28,12 +29,8 @@ GAP: Final = 6
 MARGIN: Final = 18
 HEADER: Final = 84
 FOOTER: Final = 30
-HANGUL_FONTS: Final = (
-    "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
-)
-LATIN_FONT: Final = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+HANGUL_FONTS: Final = (str(fonts.HANGUL),)
+LATIN_FONT: Final = str(fonts.DEJAVU)
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 

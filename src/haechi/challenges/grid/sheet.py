@@ -14,13 +14,11 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from haechi.challenges import fonts
 from haechi.challenges.base import JSON
 from haechi.challenges.grid import categories, items, label, render
 
-_FONTS = (
-    "/usr/share/fonts/truetype/nanum/NanumGothicBold.ttf",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-)
+_FONTS = (str(fonts.HANGUL_BOLD), str(fonts.DEJAVU))
 _CELL, _GAP, _HEAD = 128, 4, 56
 
 

@@ -1,9 +1,9 @@
-"""Source pictures for grid tiles: emoji and symbol glyphs from system fonts, and line drawings.
+"""Source pictures for grid tiles: emoji and symbol glyphs from shipped fonts, and line drawings.
 
-Nothing is downloaded: the fonts come from Debian packages (``fonts-noto-color-emoji``,
-``fonts-symbola``, ``fonts-dejavu-core``; CI installs them in ``.ci/run``). A glyph a font lacks
-is skipped, so the set of sources is whatever the installed fonts cover. Glyphs are rendered once
-per process and cached; drawings are made fresh per tile from the tile's random stream.
+The fonts are subsets of Noto Color Emoji, Symbola and DejaVu Sans shipped in
+``haechi.challenges.fonts`` (nothing from the host). A glyph a font lacks is skipped. Glyphs are
+rendered once per process and cached; drawings are made fresh per tile from the tile's random
+stream.
 """
 
 from __future__ import annotations
@@ -13,20 +13,16 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from haechi.challenges import fonts
 from haechi.challenges.grid.categories import CATEGORIES
 
-FONT_DIR: Final = Path("/usr/share/fonts/truetype")
-EMOJI_FONT: Final = FONT_DIR / "noto" / "NotoColorEmoji.ttf"
-MONO_FONTS: Final = (
-    FONT_DIR / "ancient-scripts" / "Symbola_hint.ttf",
-    FONT_DIR / "dejavu" / "DejaVuSans.ttf",
-)
+EMOJI_FONT: Final = fonts.EMOJI
+MONO_FONTS: Final = (fonts.SYMBOLS, fonts.DEJAVU)
 _CANVAS: Final = 160
 _DRAW: Final = 112  # drawings are made on a square canvas of this size
 
@@ -59,9 +55,7 @@ def _crop(img: Image.Image) -> Image.Image | None:
 
 @functools.cache
 def glyph_sources() -> tuple[Source, ...]:
-    """Every (category, font, code point) the installed fonts can draw, rendered once."""
-    if not EMOJI_FONT.exists():
-        raise RuntimeError(f"{EMOJI_FONT} is missing: apt-get install fonts-noto-color-emoji")
+    """Every (category, font, code point) the shipped fonts can draw, rendered once."""
     out: list[Source] = []
     emoji = ImageFont.truetype(str(EMOJI_FONT), 109)
     for cat in CATEGORIES:
@@ -70,8 +64,6 @@ def glyph_sources() -> tuple[Source, ...]:
             if img is not None:
                 out.append(Source(cat.name, "emoji", text, img, False))
     for path in MONO_FONTS:
-        if not path.exists():
-            continue
         font = ImageFont.truetype(str(path), 100)
         missing = _glyph(font, "\U0010fffd", False).tobytes()
         for cat in CATEGORIES:

@@ -1,6 +1,6 @@
 """Picture prompts: one lexicon word's emoji on a varied background, re-encoded to a fixed size.
 
-The picture is drawn from Noto Color Emoji (Debian's fonts-noto-color-emoji; Pillow renders its
+The picture is drawn from Noto Color Emoji (``haechi.challenges.fonts``; Pillow renders its
 bitmaps at 109 px with ``embedded_color``), scaled, turned and placed at random on a soft
 gradient with faint shapes, and encoded by ``abstract.generate.encode``: a metadata-free WebP of
 exactly ``WEBP_BYTES`` bytes, so neither the file's size nor its bytes name the word.
@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import random
 from functools import lru_cache
-from pathlib import Path
 from typing import Final
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from haechi.challenges import fonts
 from haechi.challenges.abstract.generate import encode
 from haechi.challenges.handwriting.lexicon import Word
 
-EMOJI_FONT: Final = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+EMOJI_FONT: Final = fonts.EMOJI
 SIZE: Final = 192
 WEBP_BYTES: Final = 8192
 CONTENT_TYPE: Final = "image/webp"

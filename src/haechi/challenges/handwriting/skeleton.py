@@ -12,20 +12,21 @@ import random
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import pairwise
-from pathlib import Path
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
+from haechi.challenges import fonts
+
 F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
 
-FONT_DIR: Final = Path("/usr/share/fonts/truetype/nanum")
-# Handwriting fonts from Debian's fonts-nanum-extra and fonts-nanum, and print fonts whose
-# skeletons read like careful block letters. NanumBrush is held out of training: the model
-# card's held-out numbers come from it.
+FONT_DIR: Final = fonts.FONT_DIR
+# Handwriting fonts (subsets of Nanum fonts shipped in haechi.challenges.fonts), and print
+# fonts whose skeletons read like careful block letters. NanumBrush is held out of training:
+# the model card's held-out numbers come from it.
 TRAIN_FONTS: Final = (
     "NanumPen.ttf",
     "NanumBarunpenR.ttf",
@@ -42,7 +43,7 @@ _NEIGHBOURS: Final = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1)
 
 @lru_cache(maxsize=16)
 def font(name: str, size: int = GLYPH_PX) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(FONT_DIR / name), size)
+    return ImageFont.truetype(str(fonts.path(name)), size)
 
 
 def glyph_mask(text: str, font_name: str, size: int = GLYPH_PX) -> Bool:
