@@ -18,7 +18,7 @@ $(BIN)/haechi: pyproject.toml
 
 install: $(BIN)/haechi ## Create .venv and install Haechi with its dev extras
 
-serve: install widget ## Run Haechi on embedded defaults (SQLite, in-process store) at :8080
+serve: install widget dashboard ## Run Haechi on embedded defaults (SQLite, in-process store) at :8080
 	$(BIN)/haechi serve --host 127.0.0.1 --port 8080
 
 widget: ## Build the widget into widget/dist (prints gzip sizes; fails over 15 KB)
@@ -27,7 +27,26 @@ widget: ## Build the widget into widget/dist (prints gzip sizes; fails over 15 K
 widget-test: widget ## Widget type check and unit tests (node's test runner)
 	cd widget && npm run typecheck && npm test
 
-test: install widget ## Run the whole test suite (unit + integration on SQLite/PostgreSQL/MariaDB × memory/Redis)
+# The website and dashboard (dashboard/): rebuilt only when a source, the lock file or docs/ changed.
+DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public dashboard/vite-plugins docs -type f 2>/dev/null) \
+	dashboard/index.html dashboard/vite.config.ts dashboard/tsconfig.json dashboard/scripts/budget.mjs
+
+dashboard/node_modules/.package-lock.json: dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund
+	@touch $@
+
+dashboard/dist/index.html: dashboard/node_modules/.package-lock.json $(DASHBOARD_SOURCES)
+	cd dashboard && npm run build
+
+dashboard: dashboard/dist/index.html ## Build the website + dashboard into dashboard/dist when its sources changed (fails over 200 KB gzip JS)
+
+dashboard-test: dashboard ## Dashboard type check (tsc --noEmit) and unit tests (Vitest)
+	cd dashboard && npm run typecheck && npm test
+
+dashboard-client-check: install dashboard ## Fail when dashboard/src/client differs from the platform API's OpenAPI (CI)
+	cd dashboard && PYTHON=$(CURDIR)/$(BIN)/python scripts/gen-client --check
+
+test: install widget dashboard-test ## Run the whole test suite (unit + integration on SQLite/PostgreSQL/MariaDB × memory/Redis)
 	@$(BIN)/pytest -q $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status = 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
 
@@ -70,6 +89,9 @@ bench: install compile ## Protocol throughput under wrk (compiled hot path), emb
 bench-smoke: install ## A 1-second-per-scenario run of the protocol benchmark (CI): it works, answers are correct
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/protocol/run.py --quick
 
+soak: install ## 10 minutes of unique paths and slow heads at the limits; fails if RSS grows >10 % after the first minute (not CI)
+	nice -n 10 $(BIN)/python bench/soak/run.py $(SOAK_ARGS)
+
 redteam: install ## Red team: bots against a live server per type, ≥1,000 challenges each (REDTEAM_ARGS="--record")
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS),redteam]'
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.redteam.run $(REDTEAM_ARGS)
@@ -81,4 +103,5 @@ clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build/compiled
 
 .PHONY: help install serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench train train-smoke \
-	bench-smoke redteam redteam-smoke
+	dashboard dashboard-test dashboard-client-check \
+	bench-smoke redteam redteam-smoke soak

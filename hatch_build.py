@@ -1,4 +1,4 @@
-"""Hatch build hook: ship the built widget inside wheels when it has been built."""
+"""Hatch build hook: ship the built widget and dashboard inside wheels when they have been built."""
 
 from pathlib import Path
 from typing import Any
@@ -11,3 +11,6 @@ class WidgetBundle(BuildHookInterface):  # type: ignore[type-arg]
         dist = Path(self.root) / "widget" / "dist"
         if (dist / "widget.js").is_file():
             build_data["force_include"][str(dist)] = "haechi/widget/dist"
+        dashboard = Path(self.root) / "dashboard" / "dist"
+        if (dashboard / "index.html").is_file():
+            build_data["force_include"][str(dashboard)] = "haechi/dashboard_dist"

@@ -265,6 +265,9 @@ def create_app(
         from haechi.platform.app import create_platform_app
 
         routes.append(Mount("/api", app=create_platform_app(settings)))
+        from haechi.platform.spa import routes as spa_routes
+
+        routes += spa_routes(settings)  # keep last: its fallback serves the app for page paths
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:

@@ -1,0 +1,86 @@
+import type { Messages } from "./en";
+
+/** 한국어 문구. en.ts와 같은 키를 모두 가져야 합니다 (타입 검사가 확인합니다). */
+export const ko: Messages = {
+  "app.name": "해치",
+  "app.skip": "본문으로 건너뛰기",
+  "nav.main": "주 메뉴",
+  "nav.home": "홈",
+  "nav.pricing": "요금",
+  "nav.docs": "문서",
+  "nav.signin": "로그인",
+  "nav.signup": "가입하기",
+  "nav.language": "언어",
+  "footer.text": "해치는 오픈 소스(Apache-2.0)이며 여러분의 서버에서 실행됩니다.",
+  "footer.demo": "데모 양식",
+  "footer.api": "API 레퍼런스",
+
+  "landing.title": "사람을 귀찮게 하지 않는 CAPTCHA",
+  "landing.lead":
+    "해치는 직접 운영할 수 있는 오픈 소스 AI CAPTCHA입니다. 페이지에 스크립트 태그 하나, 서버에서 검증 한 번이면 됩니다. 확실한 사람은 퍼즐 없이 통과하고, 봇은 대가를 치르거나 차단됩니다.",
+  "landing.cta.start": "시작하기",
+  "landing.cta.docs": "문서 읽기",
+  "landing.ladder.title": "필요한 만큼만 마찰을",
+  "landing.ladder.lead":
+    "행동 모델이 방문자마다 0(확실한 사람)부터 100(확실한 봇)까지 점수를 매기고, 사이트의 보안 수준과 현재 공격 수준이 그 점수를 아래 단계 중 하나로 바꿉니다.",
+  "landing.ladder.invisible": "보이지 않음",
+  "landing.ladder.invisible.text": "확실한 사람은 보이지 않는 가벼운 작업 증명만으로 통과합니다.",
+  "landing.ladder.pow": "작업 증명",
+  "landing.ladder.pow.text": "대부분의 방문자: Web Worker에서 잠깐 계산하며, 많아야 진행 표시줄이 보입니다.",
+  "landing.ladder.visual": "시각 챌린지",
+  "landing.ladder.visual.text": "의심스러운 클라이언트: 이미지 격자, 추상 이미지, 손글씨 문제와 음성 대안.",
+  "landing.ladder.block": "차단",
+  "landing.ladder.block.text": "확실한 봇은 어떤 작업도 하기 전에 거절됩니다.",
+  "landing.demo.title": "위젯 체험하기",
+  "landing.demo.lead":
+    "이 서버가 데모 사이트로 제공하는 실제 위젯입니다. 풀면 토큰을 받으며, 데모 양식에서는 서버가 그 토큰을 검증합니다.",
+  "landing.demo.passed": "통과: 위젯이 토큰({length}자)을 발급했습니다. 이제 서버가 이 토큰으로 /siteverify를 호출합니다.",
+  "landing.demo.expired": "토큰이 만료되었습니다. 위젯이 다시 확인합니다.",
+  "landing.demo.error": "위젯 오류: {code}",
+  "landing.demo.unavailable": "이 서버에는 데모 사이트가 없습니다(일체형 내장 모드에서만 있습니다).",
+  "landing.demo.full": "전체 데모 양식 열기 (서버 측 검증)",
+  "landing.features.title": "제공하는 것",
+  "landing.features.compat": "reCAPTCHA, hCaptcha, Turnstile과 호환: 서버가 호출하는 URL만 바꾸면 됩니다.",
+  "landing.features.selfhost": "노트북의 프로세스 하나로, 또는 PostgreSQL·Redis·S3와 함께 쿠버네티스에서.",
+  "landing.features.privacy": "제3자 추적 없음: 텔레메트리는 점수를 매긴 뒤 버리며 판매하지 않습니다.",
+  "landing.features.a11y": "키보드, 터치, 화면 낭독기 사용자도 한국어나 영어로 통과할 수 있습니다.",
+
+  "pricing.title": "요금",
+  "pricing.selfhosted.title": "직접 운영: 무료",
+  "pricing.selfhosted.text":
+    "이 해치 서버에는 요금제가 설정되어 있지 않습니다. 직접 운영하는 설치에서는 모든 기능을 제한 없이 쓸 수 있으며, 운영자가 요금제를 켜서 고객에게 청구할 수 있습니다.",
+  "pricing.selfhosted.cta": "해치 설치하기",
+
+  "docs.title": "문서",
+  "docs.search": "문서 검색",
+  "docs.search.results": "결과 {count}건",
+  "docs.search.none": "“{query}”와 일치하는 내용이 없습니다.",
+  "docs.list": "모든 문서",
+  "docs.notfound": "이 주소에는 문서가 없습니다.",
+  "docs.loading": "불러오는 중…",
+
+  "form.email": "이메일",
+  "form.password": "비밀번호",
+  "form.password.new": "새 비밀번호",
+  "form.name": "이름",
+  "form.required": "필수 항목입니다.",
+  "form.email.invalid": "name@example.com 같은 이메일 주소를 입력하세요.",
+  "form.password.short": "10자 이상 입력하세요.",
+  "form.submit.failed": "서버가 요청을 거절했습니다: {detail}",
+  "form.network": "서버에 연결할 수 없습니다. 다시 시도하세요.",
+
+  "auth.signin.title": "로그인",
+  "auth.signup.title": "계정 만들기",
+  "auth.verify.title": "이메일 인증",
+  "auth.forgot.title": "비밀번호 재설정",
+  "auth.reset.title": "새 비밀번호 정하기",
+  "auth.unavailable":
+    "이 서버는 아직 계정을 제공하지 않습니다. 플랫폼 API에 로그인 엔드포인트가 없습니다. 그때까지 사이트는 `haechi sites` 명령으로 관리합니다.",
+  "auth.signin.forgot": "비밀번호를 잊으셨나요?",
+  "auth.signin.new": "해치가 처음이신가요? 계정 만들기",
+  "auth.signup.have": "이미 계정이 있으신가요? 로그인",
+
+  "notfound.title": "페이지를 찾을 수 없습니다",
+  "notfound.text": "이 주소에는 아무것도 없습니다.",
+  "notfound.home": "홈으로 돌아가기",
+};
