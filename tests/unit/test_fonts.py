@@ -73,3 +73,40 @@ def test_fonts_under_a_reserved_name_are_renamed_and_every_font_has_its_licence(
     notices = (ROOT / "THIRD_PARTY_NOTICES.md").read_text("utf-8")
     for path in fonts.FONT_DIR.glob("*.ttf"):
         assert re.search(rf"`{re.escape(path.name)}`", notices), path.name
+
+
+async def test_the_demo_page_serves_a_font_for_all_its_korean_text(tmp_path: Path) -> None:
+    """Without a Korean system font, "한국어" and the widget's Korean strings were empty boxes."""
+    import io
+    from types import SimpleNamespace
+
+    import httpx
+    from PIL import Image, ImageDraw
+    from starlette.applications import Starlette
+
+    from haechi.core.settings import Settings
+    from haechi.widget import demo, routes
+
+    settings = Settings(data_dir=tmp_path)
+    app = Starlette(routes=routes(settings))
+    app.state.runtime = SimpleNamespace(settings=settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        reply = await client.get("/demo/hangul.ttf")
+        css = (await client.get("/demo/demo.css")).text
+    assert reply.status_code == 200 and reply.headers["content-type"] == "font/ttf"
+    assert "font-src 'self'" in demo.DEMO_CSP
+    assert "url(/demo/hangul.ttf)" in css and '"Haechi Hangul", sans-serif' in css
+
+    face = ImageFont.truetype(io.BytesIO(reply.content), 32)
+
+    def drawn(char: str) -> bytes:
+        img = Image.new("L", (48, 48))
+        ImageDraw.Draw(img).text((4, 4), char, font=face, fill=255)
+        return img.tobytes()
+
+    missing = drawn("\U0010fffd")
+    texts = [SRC / "widget" / "templates" / "demo.html", ROOT / "widget" / "src" / "i18n.ts"]
+    korean = {c for t in texts for c in t.read_text("utf-8") if "\uac00" <= c <= "\ud7a3"}
+    assert "한" in korean and len(korean) > 50
+    assert sorted(c for c in korean if drawn(c) == missing) == []

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from haechi.challenges import fonts
 from haechi.client import averify
 from haechi.platform.bootstrap import DEMO_FILE
 from haechi.widget import assets
@@ -34,7 +35,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 # browser tests run the demo under exactly this header.
 DEMO_CSP = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; worker-src blob:; "
-    "img-src 'self'; media-src 'self'; style-src 'self'; form-action 'self'; "
+    "img-src 'self'; media-src 'self'; style-src 'self'; font-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
 PAGE_HEADERS = {
@@ -172,9 +173,19 @@ async def stylesheet(request: Request) -> Response:
     )
 
 
+async def hangul_font(request: Request) -> Response:
+    """The shipped Hangul subset, so the Korean text shows on hosts without Korean fonts."""
+    return Response(
+        fonts.HANGUL.read_bytes(),
+        media_type="font/ttf",
+        headers={"cache-control": "public, max-age=86400"},
+    )
+
+
 def routes() -> list[Route]:
     return [
         Route("/demo", show_form, methods=["GET", "HEAD"]),
         Route("/demo", verify_form, methods=["POST"], name="demo_verify"),
         Route("/demo/demo.css", stylesheet, methods=["GET", "HEAD"]),
+        Route("/demo/hangul.ttf", hangul_font, methods=["GET", "HEAD"]),
     ]

@@ -31,7 +31,13 @@ NANUM: Final = (
     "NanumBarunGothic.ttf",
     "NanumBrush.ttf",
 )
-PACKAGE_ROOT: Final = Path(__file__).resolve().parents[1]  # haechi/challenges
+PACKAGE_ROOT: Final = Path(__file__).resolve().parents[2]  # haechi
+# Korean text drawn by the challenges, the demo page and the widget (its strings table).
+TEXT_SOURCES: Final = (
+    *PACKAGE_ROOT.joinpath("challenges").rglob("*.py"),
+    *PACKAGE_ROOT.joinpath("widget", "templates").glob("*.html"),
+    *PACKAGE_ROOT.parents[1].joinpath("widget", "src").glob("*.ts"),
+)
 
 
 def _emoji() -> set[str]:
@@ -43,11 +49,11 @@ def _emoji() -> set[str]:
 
 
 def _hangul() -> set[str]:
-    """Every Hangul syllable the handwriting recogniser knows and the challenge modules write."""
+    """Every Hangul syllable the handwriting recogniser knows and Haechi's pages write."""
     from haechi.challenges.handwriting.lexicon import SYLLABLES
 
     chars = set(SYLLABLES)
-    for source in PACKAGE_ROOT.rglob("*.py"):
+    for source in TEXT_SOURCES:
         chars.update(c for c in source.read_text("utf-8") if "\uac00" <= c <= "\ud7a3")
     return chars
 
