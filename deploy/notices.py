@@ -1,0 +1,143 @@
+"""Licence and third-party notice checks (CI).
+
+    python deploy/notices.py check                 # LICENSE is Apache-2.0; declared licences agree;
+                                                   # the widget's bundled npm packages are noticed
+    python deploy/notices.py check-image ROOTFS    # every Python distribution in an image's
+                                                   # virtualenv is listed in THIRD_PARTY_NOTICES.md
+    python deploy/notices.py table ROOTFS          # print that list as a Markdown table
+
+``ROOTFS`` is an image's exported root filesystem (deploy/image/smoke.sh exports one). The
+distributions are read from their ``*.dist-info/METADATA`` files, nothing is imported or run.
+Standard library only: it runs before any virtualenv exists.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import hashlib
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTICES = ROOT / "THIRD_PARTY_NOTICES.md"
+# SHA-256 of the Apache License 2.0 text as the ASF publishes it (LICENSE-2.0.txt), with
+# surrounding whitespace removed.
+APACHE_2_SHA256 = "283ea6cc2997a1a70da0049e09adf9317bb60ca1b51279b65196b83a69e1996b"
+SECTION = "## Python packages in the container image"
+VENV_GLOB = "opt/haechi/venv/lib/python3*/site-packages/*.dist-info"
+
+
+def _normalise(name: str) -> str:
+    """PEP 503 normalised distribution name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _licence_text_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_text(encoding="utf-8").strip().encode()).hexdigest()
+
+
+def check() -> list[str]:
+    problems: list[str] = []
+    licence = ROOT / "LICENSE"
+    if not licence.is_file():
+        problems.append("LICENSE is missing")
+    elif _licence_text_digest(licence) != APACHE_2_SHA256:
+        problems.append("LICENSE is not the Apache License 2.0 text")
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"].get("license")
+    if declared != "Apache-2.0":
+        problems.append(f"pyproject.toml declares licence {declared!r}, not 'Apache-2.0'")
+    for package_json in [ROOT / "widget" / "package.json", ROOT / "dashboard" / "package.json"]:
+        if package_json.is_file():
+            found = json.loads(package_json.read_text()).get("license")
+            if found != "Apache-2.0":
+                problems.append(f"{package_json.relative_to(ROOT)} declares licence {found!r}")
+    if not NOTICES.is_file():
+        return [*problems, "THIRD_PARTY_NOTICES.md is missing"]
+    noticed = NOTICES.read_text(encoding="utf-8").lower()
+    # npm packages that end up inside a shipped bundle: the lockfile's non-dev packages.
+    for lock in [ROOT / "widget" / "package-lock.json", ROOT / "dashboard" / "package-lock.json"]:
+        if not lock.is_file():
+            continue
+        packages = json.loads(lock.read_text()).get("packages", {})
+        for where, meta in packages.items():
+            if not where or meta.get("dev") or meta.get("devOptional"):
+                continue
+            name = where.rsplit("node_modules/", 1)[-1]
+            if name.lower() not in noticed:
+                problems.append(
+                    f"{lock.relative_to(ROOT)}: the bundled npm package {name} is not in "
+                    "THIRD_PARTY_NOTICES.md"
+                )
+    return problems
+
+
+def image_distributions(rootfs: Path) -> dict[str, tuple[str, str, str]]:
+    """normalised name -> (name, version, licence) for each distribution in the image's venv."""
+    found: dict[str, tuple[str, str, str]] = {}
+    for info in sorted(rootfs.glob(VENV_GLOB)):
+        metadata = info / "METADATA"
+        if not metadata.is_file():
+            continue
+        message = email.parser.Parser().parsestr(metadata.read_text(encoding="utf-8", errors="replace"))
+        name, version = message.get("Name", info.name), message.get("Version", "")
+        licence = message.get("License-Expression") or ""
+        if not licence:
+            classifiers = [
+                c.split("::")[-1].strip()
+                for c in message.get_all("Classifier") or []
+                if c.startswith("License ::") and "OSI Approved" in c and c.count("::") > 1
+            ]
+            short = (message.get("License") or "").strip().splitlines()
+            licence = "; ".join(classifiers) or (short[0][:60] if short else "")
+        found[_normalise(name)] = (name, version, licence or "see the package's metadata")
+    return found
+
+
+def check_image(rootfs: Path) -> list[str]:
+    dists = image_distributions(rootfs)
+    if not dists:
+        return [f"no Python distributions under {rootfs}/{VENV_GLOB}"]
+    if not NOTICES.is_file():
+        return ["THIRD_PARTY_NOTICES.md is missing"]
+    text = NOTICES.read_text(encoding="utf-8")
+    if SECTION not in text:
+        return [f"THIRD_PARTY_NOTICES.md has no section {SECTION!r}"]
+    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
+    listed = {_normalise(m) for m in re.findall(r"^\|\s*([A-Za-z0-9_.\-]+)\s*\|", section, re.M)}
+    problems = [
+        f"the image ships {name} {version} ({licence}); THIRD_PARTY_NOTICES.md does not list it "
+        "(python deploy/notices.py table ROOTFS prints the table)"
+        for key, (name, version, licence) in sorted(dists.items())
+        if key not in listed and key != "haechi"
+    ]
+    return problems
+
+
+def table(rootfs: Path) -> str:
+    rows = ["| package | version | licence |", "|---|---|---|"]
+    for key, (name, version, licence) in sorted(image_distributions(rootfs).items()):
+        if key != "haechi":
+            rows.append(f"| {name} | {version} | {licence.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"check", "check-image", "table"}:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if argv[0] == "table":
+        print(table(Path(argv[1])))
+        return 0
+    problems = check() if argv[0] == "check" else check_image(Path(argv[1]))
+    for problem in problems:
+        print(f"notices: {problem}", file=sys.stderr)
+    if not problems:
+        print("notices: ok")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
