@@ -43,6 +43,19 @@ def test_node_library_v3_gets_score_and_action(node: NodeRunner, server: Server,
     assert node(lib, token)["codes"] == [REPLAY_CODE["recaptcha"]]
 
 
+def test_nestlab_google_recaptcha_v2_and_v3(node: NodeRunner, server: Server) -> None:
+    v2 = server.mint(api="recaptcha-v2")
+    first = node("nestlab-google-recaptcha", v2)
+    assert first["ok"] is True and first["fields"].get("score") is None, first
+    assert node("nestlab-google-recaptcha", v2)["codes"] == [REPLAY_CODE["recaptcha"]]
+    # v3: the library takes score + action as the sign of v3 and checks the action.
+    v3 = server.mint(action="login")
+    second = node("nestlab-google-recaptcha", v3, action="login")
+    assert second["ok"] is True and second["fields"]["action"] == "login", second
+    wrong = node("nestlab-google-recaptcha", server.mint(action="login"), action="signup")
+    assert wrong["ok"] is False and wrong["codes"] == ["forbidden-action"], wrong
+
+
 # ------------------------------------------------------------------------------ PHP
 
 PHP_AUTOLOAD = Path("/usr/share/php/ReCaptcha/autoload.php")

@@ -1,6 +1,6 @@
 // Verifies one token with one npm library against Haechi and prints what the library reported as
 // JSON: {"ok": bool, "codes": [...], "fields": {...}}. Usage: node verify.cjs '<json>' where the
-// JSON names {lib, base, sitekey, secret, token}.
+// JSON names {lib, base, sitekey, secret, token} and, for v3 checks, action.
 //
 // Libraries that hard-code the vendor's host (hcaptcha, express-recaptcha) reach Haechi through
 // `viaHaechi`: the HTTPS request for the vendor's host goes to Haechi's alias instead, which is
@@ -9,7 +9,7 @@
 const http = require("node:http");
 const https = require("node:https");
 
-const { lib, base, sitekey, secret, token } = JSON.parse(process.argv[2]);
+const { lib, base, sitekey, secret, token, action } = JSON.parse(process.argv[2]);
 const haechi = new URL(base);
 
 const ROUTES = {
@@ -66,6 +66,18 @@ async function main() {
       const client = new Client(secret, { hostname: haechi.hostname, protocol: "http", port: Number(haechi.port) });
       const result = await client.verify(token);
       return done(result.success === true, result.errorCodes, { score: result.score, action: result.action });
+    }
+    case "nestlab-google-recaptcha": {
+      // The module's validator, configured as GoogleRecaptchaModule.forRoot({secretKey, network}) does.
+      require("reflect-metadata");
+      const root = "@nestlab/google-recaptcha";
+      const { GoogleRecaptchaValidator } = require(`${root}/services/validators/google-recaptcha.validator`);
+      const { RecaptchaConfigRef } = require(`${root}/models/recaptcha-config-ref`);
+      const { Logger } = require("@nestjs/common");
+      const config = new RecaptchaConfigRef({ secretKey: secret, network: `${base}/recaptcha/api/siteverify` });
+      const validator = new GoogleRecaptchaValidator(require("axios").create(), new Logger(), config);
+      const result = await validator.validate({ response: token, action: action || undefined, score: 0 });
+      return done(result.success, result.errors, { score: result.score, action: result.action });
     }
     default:
       throw new Error(`unknown library ${lib}`);
