@@ -63,6 +63,7 @@ lint: install ## ruff lint + format check, mypy strict on src/
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: install ## Apply ruff formatting and safe fixes
 	$(BIN)/ruff format src tests

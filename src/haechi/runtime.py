@@ -40,7 +40,12 @@ log = logging.getLogger("haechi.runtime")
 INVALIDATE_CHANNEL = "sites:invalidate"
 SNAPSHOT_FILE = "store-snapshot.json"
 # Modules whose import registers jobs on ``haechi.core.jobs.registry``. Features add theirs here.
-JOB_MODULES: tuple[str, ...] = ("haechi.risk.jobs", "haechi.challenges.jobs")
+JOB_MODULES: tuple[str, ...] = (
+    "haechi.risk.jobs",
+    "haechi.challenges.jobs",
+    "haechi.platform.email.jobs",
+    "haechi.platform.audit.jobs",
+)
 
 
 def load_jobs() -> None:

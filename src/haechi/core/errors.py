@@ -34,9 +34,24 @@ class Conflict(HaechiError):
     code = "conflict"
 
 
+class Unauthorized(HaechiError):
+    """Not signed in, or the credentials are not (or no longer) valid."""
+
+    status = 401
+    code = "unauthorized"
+    headers = {"www-authenticate": "Bearer"}
+
+
 class Forbidden(HaechiError):
     status = 403
     code = "forbidden"
+
+
+class PreconditionFailed(HaechiError):
+    """``If-Match`` named another version than the current one."""
+
+    status = 412
+    code = "precondition-failed"
 
 
 class PayloadTooLarge(HaechiError):

@@ -307,6 +307,57 @@ class LogSettings(BaseModel):
     access: bool = True
 
 
+class SmtpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=587, ge=1, le=65535)
+    # "starttls": upgrade a plain connection (port 587); "tls": TLS from the start (465);
+    # "none": plain text, for a relay on loopback only.
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    password: str = ""
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class EmailSettings(BaseModel):
+    """Transactional mail (docs/platform.md, E-mail). ``file`` writes ``.eml`` files into
+    ``<data dir>/mail`` (the embedded default); ``smtp`` sends through ``smtp``."""
+
+    backend: Literal["file", "smtp"] = "file"
+    from_address: str = "Haechi <no-reply@localhost>"
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    # Tries before a message is parked in the dead-letter state, and the pause between them.
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_delay_seconds: float = Field(default=30.0, ge=0)
+
+
+class PlatformSettings(BaseModel):
+    """The platform API (/api): accounts, sign-in, organisations (docs/platform.md)."""
+
+    # Where links in e-mails point (the dashboard's origin), e.g. "https://captcha.example.com".
+    public_url: str = "http://127.0.0.1:8080"
+    access_token_seconds: int = Field(default=900, ge=30, le=3600)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    # A refresh token used again within this many seconds of its rotation (two tabs racing)
+    # gets a new access token; later reuse revokes the whole session.
+    refresh_grace_seconds: float = Field(default=5.0, ge=0, le=60)
+    # Refresh cookies are Secure; only tests over plain http turn this off.
+    secure_cookies: bool = True
+    verify_email_hours: int = Field(default=48, ge=1)
+    reset_password_minutes: int = Field(default=30, ge=5)
+    invitation_days: int = Field(default=7, ge=1)
+    # Failed sign-ins: per account and per IP in a sliding window (docs/platform.md).
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_per_account: int = Field(default=10, ge=1)
+    login_per_ip: int = Field(default=100, ge=1)
+    # Requests per minute for one management API key.
+    api_key_per_minute: int = Field(default=600, ge=1)
+    audit_retention_days: int = Field(default=365, ge=1)
+    # Argon2id for passwords; hashes made under other parameters are redone at sign-in.
+    argon2_time_cost: int = Field(default=3, ge=1, le=20)
+    argon2_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
+    argon2_parallelism: int = Field(default=4, ge=1, le=16)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HAECHI_",
@@ -335,6 +386,8 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    platform: PlatformSettings = Field(default_factory=PlatformSettings)
 
     @model_validator(mode="after")
     def _production_needs_real_keys(self) -> Settings:

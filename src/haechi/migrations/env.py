@@ -12,7 +12,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import haechi.platform.sites.models  # noqa: F401 - registers the tables on Base.metadata
+import haechi.platform.models  # noqa: F401 - registers the tables on Base.metadata
 from haechi.core.db import Base, create_engine
 
 config = context.config

@@ -1,20 +1,27 @@
-"""The platform API (``/api``): FastAPI, OpenAPI with stable operation ids, problem+json errors.
+"""The platform API (``/api``): FastAPI, OpenAPI 3.1 with stable operation ids
+(``{tag}_{verb}``), RFC 9457 problem+json errors, routers per domain under ``/api/v1``.
 
-Accounts, organisations, sites, usage and billing routers mount here as they land.
+``PlatformASGI`` wraps the FastAPI app: it puts the process's runtime into the ASGI scope (the
+outer app's state holds it; under the mount ``request.app`` is the inner app) and refuses bodies
+larger than ``MAX_BODY_BYTES`` before FastAPI reads them.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
+from starlette.types import Message, Receive, Scope, Send
 
 from haechi import __version__
-from haechi.core.errors import HaechiError
 from haechi.core.settings import Settings
+from haechi.platform import problems
+from haechi.platform.accounts import passwords
+from haechi.platform.deps import RUNTIME_SCOPE_KEY
 
-PROBLEM = "application/problem+json"
+MAX_BODY_BYTES = 64 * 1024
 
 
 class Meta(BaseModel):
@@ -23,40 +30,123 @@ class Meta(BaseModel):
     role: str
 
 
-def problem(status: int, code: str, detail: str, **extra: object) -> JSONResponse:
-    body = {
-        "type": f"https://haechi.dev/problems/{code}",
-        "title": code,
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+class _TooLarge(Exception):
+    pass
 
 
-def create_platform_app(settings: Settings) -> FastAPI:
+async def _too_large(send: Send) -> None:
+    body = orjson.dumps(
+        {
+            "type": problems.PROBLEM_BASE + "payload-too-large",
+            "title": "payload too large",
+            "status": 413,
+            "code": "payload-too-large",
+            "detail": f"request bodies are limited to {MAX_BODY_BYTES} bytes",
+        }
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", problems.PROBLEM.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class PlatformASGI:
+    def __init__(self, app: FastAPI, runtime: Any = None) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            if RUNTIME_SCOPE_KEY not in scope:
+                outer = scope.get("app")
+                runtime = self.runtime or getattr(getattr(outer, "state", None), "runtime", None)
+                scope[RUNTIME_SCOPE_KEY] = runtime
+            for name, value in scope["headers"]:
+                if name == b"content-length" and (
+                    not value.isdigit() or int(value) > MAX_BODY_BYTES
+                ):
+                    await _too_large(send)
+                    return
+            seen = 0
+            started = False
+
+            async def limited() -> Message:
+                nonlocal seen
+                message = await receive()
+                if message["type"] == "http.request":
+                    seen += len(message.get("body", b""))
+                    if seen > MAX_BODY_BYTES:
+                        raise _TooLarge
+                return message
+
+            async def tracking_send(message: Message) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                await send(message)
+
+            try:
+                await self.app(scope, limited, tracking_send)
+            except _TooLarge:
+                if not started:
+                    await _too_large(send)
+            return
+        await self.app(scope, receive, send)
+
+
+def build_fastapi(settings: Settings) -> FastAPI:
+    from haechi.platform.accounts.router import me
+    from haechi.platform.accounts.router import router as accounts
+    from haechi.platform.admin.router import router as admin
+    from haechi.platform.apikeys.router import router as api_keys
+    from haechi.platform.audit.router import router as audit
+    from haechi.platform.auth.router import account_links, sessions
+    from haechi.platform.auth.router import router as auth
+    from haechi.platform.orgs.router import invitations, members
+    from haechi.platform.orgs.router import me as me_delete
+    from haechi.platform.orgs.router import router as orgs
+    from haechi.platform.sites.router import router as sites
+
     app = FastAPI(
         title="Haechi platform API",
         version=__version__,
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        description="Accounts, organisations, sites and keys (docs/platform.md).",
     )
+    problems.install(app)
+    v1 = APIRouter(prefix="/v1", responses=problems.PROBLEM_RESPONSES)
 
-    @app.exception_handler(HaechiError)
-    async def domain_error(request: Request, error: HaechiError) -> JSONResponse:
-        return problem(error.status, error.code, error.message)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in error.errors()
-        ]
-        return problem(422, "validation-error", "the request is not valid", errors=errors)
-
-    @app.get("/v1/meta", operation_id="meta_get", response_model=Meta)
+    @v1.get("/meta", operation_id="meta_get", response_model=Meta, tags=["meta"])
     async def meta() -> Meta:
         return Meta(name="haechi", version=__version__, role=settings.role)
 
+    routers = (accounts, account_links, me, me_delete, auth, sessions, orgs, members, invitations)
+    for router in (*routers, sites, api_keys, audit, admin):
+        v1.include_router(router)
+    app.include_router(v1)
     return app
+
+
+def create_platform_app(settings: Settings, runtime: Any = None) -> PlatformASGI:
+    p = settings.platform
+    passwords.configure(
+        time_cost=p.argon2_time_cost,
+        memory_kib=p.argon2_memory_kib,
+        parallelism=p.argon2_parallelism,
+    )
+    return PlatformASGI(build_fastapi(settings), runtime)
+
+
+def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
+    """The OpenAPI document ``haechi openapi`` prints (the dashboard's client is built from it)."""
+    app = build_fastapi(settings or Settings())
+    return app.openapi()

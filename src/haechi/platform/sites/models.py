@@ -16,6 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haechi.core.db import GUID, MYSQL_TABLE_OPTIONS, Base, TimestampMixin, UTCDateTime
+from haechi.platform.orgs.models import Organisation
+
+__all__ = ["SECURITY_LEVELS", "WIDGET_MODES", "Organisation", "SecurityLevel", "Site", "WidgetMode"]
 
 # "test": proof-of-work only, for tests and staging (haechi.risk.policy.allows_test_level).
 SecurityLevel = Literal["low", "medium", "high", "strict", "test"]
@@ -27,20 +30,6 @@ WIDGET_MODES: tuple[str, ...] = get_args(WidgetMode)
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-class Organisation(TimestampMixin, Base):
-    __tablename__ = "organisations"
-    __table_args__ = MYSQL_TABLE_OPTIONS
-
-    id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True, default=uuid.uuid4)
-    name: Mapped[str] = mapped_column(sa.String(100))
-    slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    # Set by an operator: the org's sites fail closed at the edge (docs/platform.md).
-    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    def __repr__(self) -> str:
-        return f"Organisation(id={self.id!s}, slug={self.slug!r})"
 
 
 class Site(TimestampMixin, Base):

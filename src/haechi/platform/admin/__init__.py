@@ -1,0 +1,1 @@
+"""The operator API: users, organisations, suspension, the mail dead-letter queue."""

@@ -1,0 +1,1 @@
+"""Management API keys (``hak_…``): org-bound, scoped, stored as keyed digests."""

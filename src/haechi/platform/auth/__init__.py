@@ -1,0 +1,1 @@
+"""Sign-in: passwords, sessions (access JWT + rotating refresh token), the denylist."""

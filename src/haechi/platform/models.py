@@ -1,0 +1,25 @@
+"""Every platform table, imported once so that ``Base.metadata`` (Alembic, tests) sees them."""
+
+from __future__ import annotations
+
+from haechi.platform.accounts.models import EmailToken, User
+from haechi.platform.apikeys.models import ApiKey
+from haechi.platform.audit.models import AuditEvent
+from haechi.platform.auth.models import AuthSession, RefreshToken
+from haechi.platform.email.models import Mail
+from haechi.platform.orgs.models import Invitation, Membership
+from haechi.platform.sites.models import Organisation, Site
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "AuthSession",
+    "EmailToken",
+    "Invitation",
+    "Mail",
+    "Membership",
+    "Organisation",
+    "RefreshToken",
+    "Site",
+    "User",
+]
