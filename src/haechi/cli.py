@@ -14,6 +14,7 @@ import click
 
 from haechi import __version__
 from haechi.challenges.cli import challenges
+from haechi.core.files import private_dir
 from haechi.core.settings import Settings
 from haechi.risk.cli import risk
 
@@ -83,7 +84,7 @@ def serve(host: str, port: int, role: str | None, workers: int, server: str) -> 
             "in-process jobs would run once per worker; set HAECHI_JOBS__BACKEND=redis"
         )
     haechi_logging.configure(settings.log.level, settings.log.json_format)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     # Migrate once here, not once per worker.
     if settings.db.auto_migrate:
         from haechi.core.db import migrate
@@ -96,6 +97,15 @@ def serve(host: str, port: int, role: str | None, workers: int, server: str) -> 
         f"hot path: {_hot_path()})",
         err=True,
     )
+    if settings.role == "all":
+        # A wildcard address is not one a browser can open; loopback is.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+        shown = f"[{shown}]" if ":" in shown else shown
+        click.echo(
+            f"demo: http://{shown}:{port}/demo (a sign-up form protected by the widget; its "
+            f"sitekey and secret are in {settings.data_dir.resolve() / 'demo-site.json'})",
+            err=True,
+        )
     if server == "granian":
         _serve_granian(host, port, workers, settings)
         return
@@ -179,7 +189,7 @@ def migrate() -> None:
     from haechi.core.db import migrate as run_migrate
 
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     asyncio.run(run_migrate(settings.database_url))
     click.echo("database is at the newest revision", err=True)
 
@@ -196,7 +206,7 @@ async def _with_runtime(work: Callable[[Any], Awaitable[T]]) -> T:
     from haechi.runtime import Runtime
 
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     runtime = Runtime.build(settings)
     try:
         if settings.db.auto_migrate:

@@ -21,6 +21,7 @@ from haechi.core import db
 from haechi.core.blobs import BlobStore, create_blob_store
 from haechi.core.blobs.alias import BlobAliases
 from haechi.core.crypto import Keyring, b64d, load_or_create_dev_keys, write_private_bytes
+from haechi.core.files import private_dir
 from haechi.core.jobs import JobRunner, create_runner
 from haechi.core.jobs import registry as job_registry
 from haechi.core.metrics import Metrics
@@ -332,7 +333,7 @@ class Runtime:
         """Embedded mode: keep spent ids and unflushed counts across a graceful restart."""
         if not (self.owns_store and isinstance(self.store, MemoryStore)):
             return
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.data_dir)
         write_private_bytes(self._snapshot_path, self.store.dump())
 
     async def _listen_invalidations(self, subscribe: Any) -> None:

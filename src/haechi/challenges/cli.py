@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from haechi.core.files import private_dir
+
 if TYPE_CHECKING:
     from haechi.challenges import ChallengeRegistry
     from haechi.challenges.pool import ChallengePools
@@ -37,7 +39,7 @@ def _pools(settings: Settings) -> tuple[ChallengePools, ChallengeRegistry]:
     from haechi.core.blobs import create_blob_store
     from haechi.runtime import resolve_keys
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     keyring, _ = resolve_keys(settings)
     try:
         blobs = create_blob_store(settings, keyring)

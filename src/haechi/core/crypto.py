@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from haechi.core.files import private_dir
 from haechi.core.randomness import random_bytes
 
 SEAL_VERSION = "v2"
@@ -245,7 +246,7 @@ def load_or_create_dev_keys(data_dir: Path) -> dict[str, object]:
     if path.exists():
         loaded: dict[str, object] = json.loads(path.read_text())
         return loaded
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     keys: dict[str, object] = {
         "keyring": {"k1": new_key()},
         "active": "k1",

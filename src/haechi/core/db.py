@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
+from haechi.core.files import private_dir, private_file
 from haechi.core.settings import DbSettings, Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -163,7 +164,8 @@ def create_engine(settings_or_url: Settings | str | URL) -> AsyncEngine:
 def _create_sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # The database (and its -wal and -shm files, which SQLite gives the same mode) is 0600.
+        private_file(private_dir(Path(database).parent) / Path(database).name)
     engine = create_async_engine(url, echo=echo, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine.sync_engine, "connect")

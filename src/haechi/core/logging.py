@@ -165,6 +165,8 @@ def configure(level: str = "INFO", json_format: bool = True) -> None:
         logging.getLogger(name).propagate = True
     # Our middleware writes the access log, with the request id.
     logging.getLogger("uvicorn.access").disabled = True
+    # Alembic announces each of its own plugins at INFO on every migration: noise.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 atexit.register(flush_access_log)

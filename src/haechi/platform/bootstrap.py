@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from haechi.core.crypto import write_private
+from haechi.core.files import private_dir
 from haechi.platform.sites import schemas
 from haechi.platform.sites import service as sites
 
@@ -41,7 +42,7 @@ async def ensure_demo_site(runtime: Runtime) -> dict[str, str]:
         )
         await session.commit()
         demo = {"sitekey": site.sitekey, "secret": secret}
-    runtime.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(runtime.settings.data_dir)
     write_private(path, json.dumps(demo, indent=2))
     log.info("created the demo site", extra={"sitekey": demo["sitekey"]})
     return demo
