@@ -213,24 +213,35 @@ def test_vendor_test_sitekeys_hand_out_dummy_responses(
 # ------------------------------------------------------------------------------ React wrappers
 
 
+def bundle(tmp_path_factory: pytest.TempPathFactory, entry: str) -> str:
+    need_node()
+    out = tmp_path_factory.mktemp("bundle") / "app.js"
+    build = ["node", str(COMPAT / "build.mjs"), entry, str(out)]
+    subprocess.run(build, check=True, timeout=120)
+    return Path(out).read_text()
+
+
 @pytest.fixture(scope="module")
 def react_bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    need_node()
-    out = tmp_path_factory.mktemp("react") / "app.js"
-    subprocess.run(["node", str(COMPAT / "react" / "build.mjs"), str(out)], check=True, timeout=120)
-    yield Path(out).read_text()
+    yield bundle(tmp_path_factory, "react/app.jsx")
 
 
-def react_page(
+@pytest.fixture(scope="module")
+def vue_bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield bundle(tmp_path_factory, "vue/app.js")
+
+
+def app_page(
     tab: Tab, site: SitePages, server: Server, bundle: str, wrapper: str, preload: str
 ) -> Any:
-    site.add("/react-app.js", bundle, content_type="text/javascript")
+    script = "/app-" + re.sub(r"\W", "", wrapper) + ".js"
+    site.add(script, bundle, content_type="text/javascript")
     head = (
         f"<script>window.compat = {{wrapper: {wrapper!r}, sitekey: {server.sitekey!r},"
         f" haechi: {server.url!r}}};</script>{preload}"
     )
-    markup = '<div id="root"></div><script src="/react-app.js"></script>'
-    return open_page(tab, site, "/react-" + re.sub(r"\W", "", wrapper), head, markup)
+    markup = f'<div id="root"></div><script src="{script}"></script>'
+    return open_page(tab, site, "/page-" + re.sub(r"\W", "", wrapper), head, markup)
 
 
 def calls(page: Any, kind: str) -> list[Any]:
@@ -244,7 +255,7 @@ def test_react_google_recaptcha(
     server: Server, site: SitePages, tab: Tab, react_bundle: str
 ) -> None:
     preload = f'<script src="{server.url}/recaptcha/api.js?render=explicit"></script>'
-    page = react_page(tab, site, server, react_bundle, "react-google-recaptcha", preload)
+    page = app_page(tab, site, server, react_bundle, "react-google-recaptcha", preload)
     [(_, token)] = calls(page, "change")
     assert TOKEN.match(token) and "score" not in once(server, "recaptcha", token)
     assert tab.problems == []
@@ -254,14 +265,14 @@ def test_react_google_recaptcha_v3(
     server: Server, site: SitePages, tab: Tab, react_bundle: str
 ) -> None:
     preload = f'<script id="google-recaptcha-v3" src="{server.url}/recaptcha/api.js?render={server.sitekey}"></script>'
-    page = react_page(tab, site, server, react_bundle, "react-google-recaptcha-v3", preload)
+    page = app_page(tab, site, server, react_bundle, "react-google-recaptcha-v3", preload)
     [(_, token)] = calls(page, "v3")
     assert once(server, "recaptcha", token)["action"] == "signup"
     assert tab.problems == []
 
 
 def test_react_hcaptcha(server: Server, site: SitePages, tab: Tab, react_bundle: str) -> None:
-    page = react_page(tab, site, server, react_bundle, "@hcaptcha/react-hcaptcha", "")
+    page = app_page(tab, site, server, react_bundle, "@hcaptcha/react-hcaptcha", "")
     [(_, token, ekey)] = calls(page, "verify")
     assert RESPONSE_KEY.match(ekey), ekey
     once(server, "hcaptcha", token)
@@ -275,8 +286,35 @@ def test_react_turnstile_passes_cdata(
         f'<script id="cf-turnstile-script" src="{server.url}/turnstile/v0/api.js'
         '?onload=onloadTurnstileCallback&render=explicit"></script>'
     )
-    page = react_page(tab, site, server, react_bundle, "@marsidev/react-turnstile", preload)
+    page = app_page(tab, site, server, react_bundle, "@marsidev/react-turnstile", preload)
     [(_, token)] = calls(page, "success")
     verdict = once(server, "turnstile", token)
     assert verdict["cdata"] == "react-1" and verdict["action"] == "login", verdict
+    assert tab.problems == []
+
+
+# ------------------------------------------------------------------------------ Vue wrappers
+
+
+def test_vue_recaptcha(server: Server, site: SitePages, tab: Tab, vue_bundle: str) -> None:
+    preload = f'<script src="{server.url}/recaptcha/api.js?render=explicit"></script>'
+    page = app_page(tab, site, server, vue_bundle, "vue-recaptcha", preload)
+    [(_, token)] = calls(page, "verify")
+    assert "score" not in once(server, "recaptcha", token)
+    assert tab.problems == []
+
+
+def test_vue3_hcaptcha(server: Server, site: SitePages, tab: Tab, vue_bundle: str) -> None:
+    page = app_page(tab, site, server, vue_bundle, "@hcaptcha/vue3-hcaptcha", "")
+    [(_, token, ekey)] = calls(page, "verify")
+    assert RESPONSE_KEY.match(ekey), ekey
+    once(server, "hcaptcha", token)
+    assert tab.problems == []
+
+
+def test_vue_turnstile(server: Server, site: SitePages, tab: Tab, vue_bundle: str) -> None:
+    preload = f'<script src="{server.url}/turnstile/v0/api.js?render=explicit"></script>'
+    page = app_page(tab, site, server, vue_bundle, "vue-turnstile", preload)
+    [(_, token)] = calls(page, "verify")
+    assert once(server, "turnstile", token)["action"] == "login"
     assert tab.problems == []
