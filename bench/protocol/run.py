@@ -130,6 +130,8 @@ def bench_env(data_dir: Path, mode: str, redis_url: str, extra: dict[str, str]) 
             "HAECHI_RATE_LIMIT__PER_SITEKEY": HIGH,
             "HAECHI_RATE_LIMIT__SITEVERIFY_PER_IP": HIGH,
             "HAECHI_POLICY__BANDS": json.dumps(BANDS),
+            # The bench's bands ask for no task: no starter pools building beside the load.
+            "HAECHI_POOLS__STARTER": "false",
         }
     )
     if mode == "redis":

@@ -190,6 +190,8 @@ def server_env(data_dir: Path, kind: str, missing_risk: int, pool_min: int) -> d
             "HAECHI_RISK__IP_RATE_POINTS": "0",
             "HAECHI_RISK__ATTACK__ENABLED": "false",
             "HAECHI_POOLS__MIN_ITEMS": str(pool_min),
+            # The attacked pool is the one built here (fixed seed): no starter build, no rotation.
+            "HAECHI_POOLS__STARTER": "false",
             # Challenges live long enough for a slow recogniser.
             "HAECHI_PROTOCOL__CHALLENGE_TTL_SECONDS": "600",
         }

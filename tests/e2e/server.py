@@ -50,7 +50,9 @@ class Haechi:
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HAECHI_")}
-        env.update(HAECHI_DATA_DIR=str(self.data_dir), **self.env)
+        # Starter pools cost a minute of CPU per server; tests that want them set it back.
+        env.update(HAECHI_DATA_DIR=str(self.data_dir), HAECHI_POOLS__STARTER="false")
+        env.update(self.env)
         return env
 
     def start(self) -> None:

@@ -3,6 +3,7 @@
 // responsive). Progress, abort and a timeout either way.
 import { PowSearch, type PowChallenge } from "./pow";
 import type { WorkMessage } from "./worker";
+import { noteWorkerEnv } from "./telemetry";
 
 declare const __WORKER_SOURCE__: string;
 
@@ -96,7 +97,8 @@ export function solvePow(pow: PowChallenge, options: SolveOptions = {}): Promise
     worker.onmessage = (event: MessageEvent<WorkMessage>) => {
       heard = true;
       const message = event.data;
-      if (message.type === "progress") progress(message.hashes);
+      if (message.type === "env") noteWorkerEnv(message.facts);
+      else if (message.type === "progress") progress(message.hashes);
       else if (message.type === "done")
         finish(null, { nonces: message.nonces, hashes: message.hashes, ms: performance.now() - started, mode: "worker" });
       else finish(new Error(message.message));

@@ -3,6 +3,8 @@
 // when the script loads; it records v1 rows, and every widget sends its snapshot as v2 (the
 // same object with the events packed into columns: smaller, and cheap for the server to read).
 
+import { envFacts, type Nav } from "./browserenv";
+
 export type Event5 = [number, string, number, number, number];
 export type Event6 = [number, string, number, number, number, string];
 export type TelemetryEvent = Event5 | Event6;
@@ -262,13 +264,47 @@ export function packEvents(events: TelemetryEvent[], primary: string): PackedEve
 
 export const toV2 = (t: TelemetryV1): TelemetryV2 => ({ ...t, v: 2, events: packEvents(t.events, t.pointer) });
 
+/** What the proof-of-work worker saw of the browser (`noteWorkerEnv`), to compare with the page. */
+let workerEnv: string | undefined;
+/** Input events that a script made rather than the user (`isTrusted` false). */
+let untrusted = 0;
+
+export const noteWorkerEnv = (facts: string): void => {
+  workerEnv = facts;
+};
+
+const OS: [RegExp, RegExp, RegExp][] = [
+  // UA token, navigator.platform, userAgentData.platform
+  [/Windows/, /^Win/, /^Windows$/],
+  [/Macintosh|Mac OS X/, /^Mac/, /^macOS$/],
+  [/CrOS/, /Linux|CrOS/, /^Chrome OS$/],
+  [/Android/, /Linux|Android|^$/, /^Android$/],
+  [/X11|Linux/, /Linux|X11|BSD/, /^Linux$/],
+];
+
+/** The user agent string against Client Hints and the platform: a spoofed UA string rarely
+ *  changes all three (docs/telemetry.md, Hints). Undefined when there is nothing to compare. */
+export function uaMismatch(nav: Nav): boolean | undefined {
+  const ua = nav.userAgent;
+  const chrome = / Chrome\/(\d+)\./.exec(ua);
+  const data = nav.userAgentData;
+  let mismatch = false;
+  if (chrome && !/ (CriOS|EdgiOS)\//.test(ua) && globalThis.isSecureContext) {
+    // Every Chromium since 90 has userAgentData in a secure context, one brand at the UA's major.
+    mismatch = !data || !(data.brands ?? []).some((b) => b.version === chrome[1]);
+  }
+  const os = OS.find(([token]) => token.test(ua));
+  if (os) {
+    if (nav.platform && !os[1].test(nav.platform)) mismatch = true;
+    if (data?.platform && !os[2].test(data.platform)) mismatch = true;
+  }
+  return chrome || os ? mismatch : undefined;
+}
+
 /** Cheap environment observations (docs/telemetry.md, Hints); absent ones are left out. */
 export function collectHints(): Record<string, boolean | number> {
   const hints: Record<string, boolean | number> = {};
-  const nav = navigator as Navigator & {
-    deviceMemory?: number;
-    userAgentData?: { brands?: { brand: string }[] };
-  };
+  const nav = navigator as Nav & { deviceMemory?: number };
   const put = (name: string, value: unknown, max?: number): void => {
     if (typeof value === "boolean") hints[name] = value;
     else if (typeof value === "number" && Number.isFinite(value) && (max === undefined || (value >= -max && value <= max)))
@@ -294,6 +330,11 @@ export function collectHints(): Record<string, boolean | number> {
   put("dpr", Math.round(devicePixelRatio * 100) / 100, 16);
   put("screen_w", screen.width, 1e5);
   put("screen_h", screen.height, 1e5);
+  put("ua_mismatch", uaMismatch(nav));
+  if (workerEnv !== undefined) put("worker_mismatch", workerEnv !== envFacts(nav));
+  // A desktop window with no browser interface around the page: headless, or a kiosk.
+  put("no_ui", outerWidth === innerWidth && outerHeight === innerHeight && !nav.maxTouchPoints);
+  put("untrusted", untrusted, 1e6);
   return hints;
 }
 
@@ -304,7 +345,12 @@ export function startRecorder(): Recorder {
   if (pageRecorder) return pageRecorder;
   const rec = (pageRecorder = new Recorder(performance.now(), document.hasFocus(), document.visibilityState === "hidden"));
   const opts = { capture: true, passive: true };
-  const onPointer = (e: PointerEvent): void => rec.pointer(e);
+  const onPointer = (e: PointerEvent): void => {
+    if (!e.isTrusted) untrusted++;
+    rec.pointer(e);
+  };
+  // A click made by a script (element.click(), dispatchEvent) has no pointer events behind it.
+  addEventListener("click", (e) => e.isTrusted || untrusted++, opts);
   for (const type of ["pointermove", "pointerdown", "pointerup", "pointercancel"])
     addEventListener(type, onPointer as EventListener, opts);
   addEventListener("scroll", (e) => rec.scroll(e.timeStamp, scrollX, scrollY), opts);
@@ -315,7 +361,10 @@ export function startRecorder(): Recorder {
     (e) => rec.focus(e.timeStamp, document.visibilityState === "visible"),
     opts,
   );
-  const onKey = (e: KeyboardEvent): void => rec.key(e);
+  const onKey = (e: KeyboardEvent): void => {
+    if (!e.isTrusted) untrusted++;
+    rec.key(e);
+  };
   document.addEventListener("keydown", onKey, opts);
   document.addEventListener("keyup", onKey, opts);
   return rec;

@@ -1,6 +1,7 @@
 // The proof-of-work worker. Built on its own and inlined into widget.js as a string, started
 // from a blob: URL (CSP: `worker-src blob:`). Abort is worker.terminate(): the loop never yields.
 import { PowSearch } from "./pow";
+import { envFacts } from "./browserenv";
 
 export interface WorkRequest {
   prefix: string;
@@ -9,6 +10,7 @@ export interface WorkRequest {
 }
 
 export type WorkMessage =
+  | { type: "env"; facts: string }
   | { type: "progress"; hashes: number; solved: number }
   | { type: "done"; nonces: number[]; hashes: number }
   | { type: "error"; message: string };
@@ -22,6 +24,8 @@ const scope = self as unknown as {
 
 scope.onmessage = (event) => {
   const { prefix, bits, count } = event.data;
+  // The browser as this worker sees it, for the page to compare (main thread vs worker).
+  scope.postMessage({ type: "env", facts: envFacts(navigator) });
   try {
     const search = new PowSearch(prefix, bits, count);
     while (!search.step(SLICE)) {

@@ -41,7 +41,19 @@ POINTS: Final[dict[str, int]] = {
     "few-events": 15,
     "no-languages": 15,
     "impossible-drawing": 30,
+    # Environment checks (docs/risk-model.md, Policy): each alone lifts a person's risk into a
+    # visual-task band, never into a block; with bot-like movement the sum may block.
+    "ua-mismatch": 45,
+    "worker-mismatch": 45,
+    "untrusted-input": 45,
+    "no-browser-ui": 20,
 }
+# Boolean hints that add points when true, by rule name.
+ENV_HINTS: Final[tuple[tuple[str, str], ...]] = (
+    ("ua_mismatch", "ua-mismatch"),
+    ("worker_mismatch", "worker-mismatch"),
+    ("no_ui", "no-browser-ui"),
+)
 # A hand on a canvas: a word takes longer than this, and the pen is slower than this on average.
 MIN_DRAWING_MS = 300.0
 MAX_PEN_SPEED = 4.0  # px/ms over the strokes (a fast hand is about 1)
@@ -275,8 +287,15 @@ def request_signals(
     elif _impossible(facts, tele):
         fired.append(("impossible-timing", POINTS["impossible-timing"]))
     hints = tele.hints
-    if hints.get("languages") == 0:
-        fired.append(("no-languages", POINTS["no-languages"]))
+    if hints:
+        if hints.get("languages") == 0:
+            fired.append(("no-languages", POINTS["no-languages"]))
+        for hint, rule in ENV_HINTS:
+            if hints.get(hint) is True:
+                fired.append((rule, POINTS[rule]))
+        untrusted = hints.get("untrusted")
+        if type(untrusted) is int and untrusted >= 1:
+            fired.append(("untrusted-input", POINTS["untrusted-input"]))
     rate_points = rate_rule(ip_rate)
     if rate_points:
         fired.append(("ip-rate", rate_points))

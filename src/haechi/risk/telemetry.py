@@ -99,6 +99,12 @@ HINTS: Final[dict[str, tuple[type, float, float]]] = {
     "dpr": (float, 0, 16),
     "screen_w": (float, 0, MAX_VIEWPORT),
     "screen_h": (float, 0, MAX_VIEWPORT),
+    # Environment checks (docs/telemetry.md, Hints; widget 2026-12): consistency of the user
+    # agent, of the page against its worker, input made by scripts, a window without browser UI.
+    "ua_mismatch": (bool, 0, 1),
+    "worker_mismatch": (bool, 0, 1),
+    "no_ui": (bool, 0, 1),
+    "untrusted": (int, 0, 1_000_000),
 }
 
 _NO_HINTS: Final[Mapping[str, HintValue]] = MappingProxyType({})

@@ -1,0 +1,54 @@
+"""The widget's environment checks as the server scores them (docs/telemetry.md, Hints;
+docs/risk-model.md, Policy): each alone lifts a person into a visual-task band, never a block."""
+
+from __future__ import annotations
+
+import pytest
+
+from haechi.core.settings import PolicySettings
+from haechi.risk.scoring import rests_on_missing
+from haechi.risk.signals import POINTS
+from haechi.risk.telemetry import parse_telemetry
+from tests.unit.test_risk_combined import BLOCK, approach, score, telemetry
+
+FIRST_TASK_BAND = PolicySettings().bands[0].max_risk + 1
+
+
+@pytest.mark.parametrize(
+    ("hints", "rule"),
+    [
+        ({"ua_mismatch": True}, "ua-mismatch"),
+        ({"worker_mismatch": True}, "worker-mismatch"),
+        ({"no_ui": True}, "no-browser-ui"),
+        ({"untrusted": 1}, "untrusted-input"),
+        ({"untrusted": 40}, "untrusted-input"),
+    ],
+)
+def test_each_check_alone_means_a_task_not_a_block(hints: dict[str, object], rule: str) -> None:
+    result = score(telemetry(approach(), hints=hints))
+    assert result.reasons == (rule,)
+    assert result.risk == 5 + POINTS[rule]
+    assert FIRST_TASK_BAND <= result.risk < BLOCK
+    assert not rests_on_missing(result)
+
+
+def test_consistent_browsers_add_nothing() -> None:
+    hints = {"ua_mismatch": False, "worker_mismatch": False, "no_ui": False, "untrusted": 0}
+    result = score(telemetry(approach(), hints=hints))
+    assert (result.risk, result.reasons) == (5, ())
+
+
+def test_checks_add_up_to_a_block_with_other_evidence() -> None:
+    hints = {"ua_mismatch": True, "worker_mismatch": True}
+    result = score(telemetry(approach(), hints=hints))
+    assert result.risk >= BLOCK
+    assert set(result.reasons) == {"ua-mismatch", "worker-mismatch"}
+
+
+def test_the_hints_are_read_and_bad_values_are_anomalies() -> None:
+    good = parse_telemetry(telemetry([], hints={"ua_mismatch": True, "untrusted": 3}))
+    assert dict(good.hints) == {"ua_mismatch": True, "untrusted": 3}
+    assert good.anomalies == 0
+    # Booleans are never numbers, and a count is never a boolean.
+    bad = parse_telemetry(telemetry([], hints={"untrusted": True, "no_ui": 1}))
+    assert dict(bad.hints) == {} and bad.anomalies == 2
