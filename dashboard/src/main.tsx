@@ -18,6 +18,20 @@ const router = createRouter({
   scrollRestoration: true,
 });
 
+// After a client-side navigation, move focus to the new page's main region (screen readers then
+// read from there, and the next Tab starts at its top) and name the tab after its heading.
+let shownPath = window.location.pathname;
+router.subscribe("onRendered", (event) => {
+  requestAnimationFrame(() => {
+    const heading = document.querySelector("main h1")?.textContent?.trim();
+    document.title = heading ? `${heading} · Haechi` : "Haechi";
+    if (event.toLocation.pathname !== shownPath) {
+      shownPath = event.toLocation.pathname;
+      document.getElementById("main")?.focus({ preventScroll: true });
+    }
+  });
+});
+
 declare module "@tanstack/react-router" {
   interface Register {
     router: typeof router;

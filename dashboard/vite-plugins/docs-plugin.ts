@@ -94,7 +94,11 @@ export function renderDoc(slug: string, source: string, imageUrl: (path: string)
       }
     },
   });
-  const html = marked.parse(source, { async: false });
+  // Wide code blocks and tables scroll sideways: focusable, so keyboards can scroll them too.
+  const html = marked
+    .parse(source, { async: false })
+    .replace(/<pre>/g, '<pre tabindex="0">')
+    .replace(/<table>/g, '<table tabindex="0">');
   const titleMatch = /^#\s+(.+)$/m.exec(source);
   const title = titleMatch?.[1]?.replace(/`/g, "").trim() ?? basename(slug);
 

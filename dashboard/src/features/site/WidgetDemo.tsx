@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 
 import { useI18n } from "../../i18n";
-import { demoSitekey, loadWidget } from "./widget";
+import { demoSitekey, loadWidget, WidgetScriptError } from "./widget";
 
 type State = { kind: "idle" } | { kind: "passed"; length: number } | { kind: "expired" } | { kind: "error"; code: string };
 
@@ -21,6 +21,7 @@ export function WidgetDemo() {
     loadWidget()
       .then((api) => {
         if (cancelled) return;
+        element.replaceChildren();
         id = api.render(element, {
           sitekey,
           action: "landing",
@@ -32,7 +33,9 @@ export function WidgetDemo() {
           errorCallback: (code: string) => setState({ kind: "error", code }),
         });
       })
-      .catch(() => setState({ kind: "error", code: "script-unavailable" }));
+      .catch((error: unknown) =>
+        setState({ kind: "error", code: error instanceof WidgetScriptError ? "script-unavailable" : String(error) }),
+      );
     return () => {
       cancelled = true;
       if (id !== null) window.haechi?.remove(id);

@@ -12,6 +12,8 @@ declare global {
   }
 }
 
+export class WidgetScriptError extends Error {}
+
 let loading: Promise<HaechiWidgetApi> | null = null;
 
 export function loadWidget(src = "/v1/widget.js?render=explicit"): Promise<HaechiWidgetApi> {
@@ -20,10 +22,12 @@ export function loadWidget(src = "/v1/widget.js?render=explicit"): Promise<Haech
     const script = document.createElement("script");
     script.src = src;
     script.async = true;
-    script.onload = () => (window.haechi ? resolve(window.haechi) : reject(new Error("no haechi")));
+    script.onload = () =>
+      window.haechi ? resolve(window.haechi) : reject(new WidgetScriptError("no window.haechi"));
     script.onerror = () => {
       loading = null;
-      reject(new Error("widget script failed to load"));
+      script.remove();
+      reject(new WidgetScriptError("the widget script failed to load"));
     };
     document.head.appendChild(script);
   });

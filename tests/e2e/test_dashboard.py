@@ -1,0 +1,215 @@
+"""The website and dashboard (dashboard/) in real Chromium against `haechi serve`: every page in
+Korean and English, light and dark, under the served CSP; axe-core finds no serious or critical
+violation; keyboard-only use; the landing page's live widget demo issues a token.
+
+Needs the built app (`make dashboard`) and the widget, Chromium and Playwright as the widget's
+browser tests do. Screenshots of every page go to build/e2e/dashboard/ (HAECHI_SCREENSHOTS
+overrides); docs/dashboard.md shows some of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e import test_widget_browser as base
+from tests.e2e.test_widget_browser import LIGHT_BANDS, ROOT, Haechi, missing, start_haechi
+
+browser = base.browser
+
+DIST = ROOT / "dashboard" / "dist"
+AXE = ROOT / "dashboard" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = Path(os.environ.get("HAECHI_SCREENSHOTS", ROOT / "build" / "e2e" / "dashboard"))
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+# path -> screenshot name. Every page of the app that works without an account.
+PAGES = {
+    "/": "landing",
+    "/pricing": "pricing",
+    "/docs": "docs",
+    "/docs/widget": "docs-widget",
+    "/signin": "signin",
+    "/signup": "signup",
+    "/verify-email": "verify-email",
+    "/forgot-password": "forgot-password",
+    "/reset-password": "reset-password",
+    "/no-such-page": "not-found",
+}
+LOCALES = {"en": "en-US", "ko": "ko-KR"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Haechi]:
+    if not (DIST / "index.html").is_file():
+        missing("the built dashboard (make dashboard)")
+    if not AXE.is_file():
+        missing("axe-core (npm ci in dashboard/)")
+    yield from start_haechi(tmp_path_factory.mktemp("dashboard"), HAECHI_POLICY__BANDS=LIGHT_BANDS)
+
+
+def new_page(browser: Any, language: str, scheme: str, *, bypass_csp: bool = False) -> Any:
+    context = browser.new_context(
+        locale=LOCALES[language],
+        color_scheme=scheme,
+        viewport={"width": 1280, "height": 900},
+        bypass_csp=bypass_csp,
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+def serious_violations(page: Any, *, colours_only: bool = False) -> list[str]:
+    """axe's WCAG 2.2 AA rules; ``colours_only``: the contrast rules alone (the other scheme of
+    a page already scanned: only its colours differ)."""
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    only = {"type": "rule", "values": ["color-contrast", "link-in-text-block"]}
+    result = page.evaluate(
+        "(only) => axe.run(document, {runOnly: only})",
+        only if colours_only else {"type": "tag", "values": TAGS},
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(str(n["target"]) for n in v["nodes"])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def open_page(page: Any, url: str) -> str:
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    heading = page.locator("main h1")
+    expect(heading).to_be_visible()
+    text: str = heading.inner_text()
+    return text
+
+
+def navigate(page: Any, path: str) -> str:
+    """A client-side navigation (the app's router follows popstate): axe stays loaded."""
+    from playwright.sync_api import expect
+
+    page.evaluate(
+        "(p) => { history.pushState({}, '', p); dispatchEvent(new PopStateEvent('popstate')); }",
+        path,
+    )
+    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+    heading = page.locator("main h1")
+    expect(heading).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    text: str = heading.inner_text()
+    return text
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_every_page_in_each_language_light_and_dark(
+    server: Haechi, browser: Any, language: str
+) -> None:
+    """Browser language decides; no serious axe violation; a screenshot of each page."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    # bypass_csp only so that axe (an injected inline script) can run; the CSP has its own test.
+    page = new_page(browser, language, "light", bypass_csp=True)
+    open_page(page, server.url + "/pricing")
+    found: dict[str, list[str]] = {}
+    for path, name in PAGES.items():
+        heading = navigate(page, path)
+        assert page.locator("html").get_attribute("lang") == language
+        if path == "/docs/widget":
+            assert heading == "The browser widget"  # the docs themselves are in English
+        else:
+            assert bool(HANGUL.search(heading)) == (language == "ko"), f"{path}: {heading!r}"
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            page.screenshot(path=str(SHOTS / f"{name}-{language}-{scheme}.png"))
+            violations = serious_violations(page, colours_only=scheme == "dark")
+            if violations:
+                found[f"{path} ({scheme})"] = violations
+    page.context.close()
+    assert found == {}
+
+
+def test_pages_run_under_the_served_csp(server: Haechi, browser: Any) -> None:
+    page = new_page(browser, "en", "light")
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if m.type == "error" or "Refused" in m.text else None,
+    )
+    for path in PAGES:
+        reply = page.goto(server.url + path)
+        assert reply is not None and reply.status == 200
+        assert "script-src 'self';" in reply.headers["content-security-policy"]
+        page.locator("main h1").wait_for()
+    page.context.close()
+    # The not-found page is the app's own (status 200 from the fallback): no console errors.
+    assert problems == []
+
+
+def test_language_switch_is_kept(server: Haechi, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = new_page(browser, "en", "light")
+    open_page(page, server.url + "/pricing")
+    page.get_by_label("Language").select_option("ko")
+    expect(page.locator("main h1")).to_have_text("요금")
+    assert page.locator("html").get_attribute("lang") == "ko"
+    page.reload()
+    expect(page.locator("main h1")).to_have_text("요금")  # the choice beats the browser's
+    page.context.close()
+
+
+def test_keyboard_only_journey(server: Haechi, browser: Any) -> None:
+    """Skip link, the main menu, docs search and a result, and the language switch: keys only."""
+    from playwright.sync_api import expect
+
+    page = new_page(browser, "en", "light")
+    open_page(page, server.url + "/")
+    page.keyboard.press("Tab")
+    skip = page.locator(":focus")
+    expect(skip).to_have_text("Skip to content")
+    page.keyboard.press("Enter")
+    expect(page.locator(":focus")).to_have_id("main")
+
+    open_page(page, server.url + "/")
+    for _ in range(10):  # skip link, brand, Pricing, Docs
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Docs":
+            break
+    page.keyboard.press("Enter")
+    expect(page.locator("main h1")).to_have_text("Documentation")
+    expect(page.locator(":focus")).to_have_id("main")  # focus follows the navigation
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_attribute("type", "search")
+    page.keyboard.type("siteverify secret")
+    expect(page.get_by_role("status")).to_contain_text("results")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/docs/[\w/-]+(#[\w-]+)?$"))
+    expect(page.locator("article.doc")).to_contain_text("siteverify")
+
+    language = page.get_by_label("Language")
+    language.focus()
+    page.keyboard.press("ArrowUp")  # English -> 한국어 (the first option)
+    expect(page.locator("html")).to_have_attribute("lang", "ko")
+    page.context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_landing_widget_demo_issues_a_token(server: Haechi, browser: Any, language: str) -> None:
+    from playwright.sync_api import expect
+
+    page = new_page(browser, language, "light")
+    # The demo site allows localhost and 127.0.0.1; the app is served from the same origin.
+    open_page(page, server.url + "/")
+    status = page.get_by_test_id("demo-status")
+    passed = "Passed" if language == "en" else "통과"
+    expect(status).to_contain_text(passed, timeout=30_000)
+    page.context.close()
