@@ -24,9 +24,19 @@ class OutageStore(Store):
         if method in self.down:
             raise StoreUnavailable(f"{method}: down for the test")
 
-    async def spend(self, key: str, ttl_seconds: float, value: bytes = b"1") -> bytes | None:
+    @property
+    def epoch(self) -> str:
+        return self.inner.epoch
+
+    async def sync_epoch(self) -> str:
+        self._check("sync_epoch")
+        return await self.inner.sync_epoch()
+
+    async def spend(
+        self, key: str, ttl_seconds: float, value: bytes = b"1", epoch: str | None = None
+    ) -> bytes | None:
         self._check("spend")
-        return await self.inner.spend(key, ttl_seconds, value)
+        return await self.inner.spend(key, ttl_seconds, value, epoch)
 
     async def get(self, key: str) -> bytes | None:
         self._check("get")
@@ -69,10 +79,13 @@ class OutageStore(Store):
         key: str,
         ttl_seconds: float,
         value: bytes = b"1",
+        epoch: str | None = None,
     ) -> tuple[list[RateDecision], bytes | None]:
         self._check("hit")
         self._check("spend")
-        return await self.inner.hit_many_then_spend(limits, window_seconds, key, ttl_seconds, value)
+        return await self.inner.hit_many_then_spend(
+            limits, window_seconds, key, ttl_seconds, value, epoch
+        )
 
     async def ping(self) -> bool:
         return "ping" not in self.down and await self.inner.ping()

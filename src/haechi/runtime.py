@@ -26,7 +26,7 @@ from haechi.core.jobs import JobRunner, create_runner
 from haechi.core.jobs import registry as job_registry
 from haechi.core.metrics import Metrics
 from haechi.core.settings import Settings
-from haechi.core.store import Store, create_store
+from haechi.core.store import Store, StoreUnavailable, create_store
 from haechi.core.store.counters import CounterBuffer
 from haechi.core.store.memory import MemoryStore
 from haechi.protocol.service import ProtocolService
@@ -40,6 +40,8 @@ from haechi.risk.signals import IpRateRule
 log = logging.getLogger("haechi.runtime")
 INVALIDATE_CHANNEL = "sites:invalidate"
 SNAPSHOT_FILE = "store-snapshot.json"
+# How often a process re-reads a shared store's epoch (``haechi.core.store.base``).
+EPOCH_CHECK_SECONDS = 1.0
 # Modules whose import registers jobs on ``haechi.core.jobs.registry``. Features add theirs here.
 JOB_MODULES: tuple[str, ...] = (
     "haechi.risk.jobs",
@@ -260,6 +262,8 @@ class Runtime:
         if self.settings.db.auto_migrate:
             await db.migrate(self.settings.database_url)
         self._restore_memory_store()
+        with contextlib.suppress(StoreUnavailable):  # else learnt by the watcher or a spend
+            await self.store.sync_epoch()
         if jobs:
             self.jobs = self.job_runner(start_worker=False)
             await self.jobs.start()
@@ -277,6 +281,17 @@ class Runtime:
         subscribe = getattr(self.store, "subscribe", None)
         if subscribe is not None:
             self._tasks.append(asyncio.create_task(self._listen_invalidations(subscribe)))
+        if not isinstance(self.store, MemoryStore):
+            self._tasks.append(asyncio.create_task(self._watch_epoch()))
+
+    async def _watch_epoch(self) -> None:
+        """Keep ``store.epoch`` current, so that challenges issued soon after the shared store
+        lost its state carry its new epoch (each spend learns it too, in its own round trip)."""
+        while not self._stop.is_set():
+            with contextlib.suppress(StoreUnavailable):
+                await self.store.sync_epoch()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=EPOCH_CHECK_SECONDS)
 
     def offered_types(self) -> list[str]:
         """Visual types a plan may use right now (test-only types left out)."""
@@ -322,12 +337,15 @@ class Runtime:
             return
         path = self._snapshot_path
         if path.exists():
+            data = path.read_bytes()
+            # Gone before it is used: a process that dies after this start must come back with a
+            # new epoch, never with this older state (whatever it spends from now on is not in it).
+            path.unlink()
             try:
-                count = self.store.load(path.read_bytes())
+                count = self.store.load(data)
                 log.info("restored the in-process store", extra={"entries": count})
             except (ValueError, KeyError, TypeError):
                 log.warning("ignored an unreadable store snapshot", exc_info=True)
-            path.unlink()
 
     def _snapshot_memory_store(self) -> None:
         """Embedded mode: keep spent ids and unflushed counts across a graceful restart."""

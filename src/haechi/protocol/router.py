@@ -132,17 +132,18 @@ class IpGate:
         return ip.count / self.runtime.settings.rate_limit.window_seconds
 
     async def spend(
-        self, key: str, ttl_seconds: float, value: bytes = b"1"
+        self, key: str, ttl_seconds: float, value: bytes = b"1", epoch: str | None = None
     ) -> tuple[bytes | None, float | None]:
-        """Count the IP and, when it is within its limit, ``Store.spend`` the key (one round
-        trip); raises RateLimited when it is not. Returns the spend's result and the rate."""
+        """Count the IP and, when it is within its limit, ``Store.spend`` the key under
+        ``epoch`` (one round trip); raises RateLimited when it is not. Returns the spend's result
+        and the rate."""
         self.counted = True
         runtime = self.runtime
         settings = runtime.settings.rate_limit
         if not settings.enabled:
-            return await runtime.store.spend(key, ttl_seconds, value), None
+            return await runtime.store.spend(key, ttl_seconds, value, epoch), None
         decisions, first = await runtime.store.hit_many_then_spend(
-            [(self.key, self.limit)], settings.window_seconds, key, ttl_seconds, value
+            [(self.key, self.limit)], settings.window_seconds, key, ttl_seconds, value, epoch
         )
         ip = decisions[0]
         if not ip.allowed:

@@ -2,8 +2,10 @@
 
 Issuing writes nothing: everything the server needs later is sealed into the challenge. Solving
 spends the challenge once (one key-value write) and returns a sealed, single-use token; verifying
-spends the token once (a second write). Checks run in a fixed order and stop at the first
-failure: format, seal, expiry, site, hostname, proof-of-work, spend, answer.
+spends the token once (a second write). Both carry the store's epoch and are refused as expired
+once the store has lost the state they were issued in (``haechi.core.store.base``). Checks run
+in a fixed order and stop at the first failure: format, seal, expiry, site, hostname,
+proof-of-work, spend, answer.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from haechi.core.net import hostname_allowed
 from haechi.core.randomness import random_bytes
 from haechi.core.settings import Settings
 from haechi.core.store import Store
-from haechi.core.store.base import StoreUnavailable
+from haechi.core.store.base import StaleEpoch, StoreUnavailable
 from haechi.core.store.counters import CounterBuffer
 from haechi.protocol import pow as pow_
 from haechi.protocol.dialects import test_sitekey_token
@@ -51,9 +53,10 @@ MAX_TOKEN_CHARS = 2048
 RISK_WIDTH = 3  # 0-100
 BLOCK_WIDTH = 5  # true / false
 ANSWER_WIDTH = 256  # a multiple of this: every answer of an ordinary size takes the same room
-# Spends a key for a TTL as ``Store.spend`` does and returns its result with the caller's request
-# rate (requests/s, when known): the edge counts the per-IP limit in the same store round trip.
-Spender = Callable[[str, float], Awaitable[tuple[bytes | None, float | None]]]
+# Spends a key for a TTL with a value under an epoch as ``Store.spend`` does and returns its
+# result with the caller's request rate (requests/s, when known): the edge counts the per-IP limit
+# in the same store round trip.
+Spender = Callable[[str, float, bytes, str | None], Awaitable[tuple[bytes | None, float | None]]]
 _SYSTEM_RNG = random.SystemRandom()
 
 
@@ -295,6 +298,7 @@ class ProtocolService:
             "lc": locale,
             "blk": plan.block,
             "pf": prefer,
+            "ep": self.store.epoch,
         }
         if api is not None:  # absent otherwise: challenges of older releases lack it too
             sealed["ap"] = api
@@ -385,10 +389,14 @@ class ProtocolService:
         # Spend before checking any answer: one attempt per challenge.
         try:
             key, ttl = f"ch:{data['id']}", max(1.0, data["exp"] - now + 1)
+            # Challenges of releases before epochs carry none and are checked without.
+            epoch = data.get("ep")
             if spend is None:
-                first = await self.store.spend(key, ttl)
+                first = await self.store.spend(key, ttl, b"1", epoch)
             else:
-                first, ip_rate = await spend(key, ttl)
+                first, ip_rate = await spend(key, ttl, b"1", epoch)
+        except StaleEpoch:
+            return Outcome.fail("expired")
         except StoreUnavailable as error:
             raise Unavailable("the store is unavailable; try again") from error
         if first is not None:
@@ -452,6 +460,7 @@ class ProtocolService:
             "r": risk,
             "ts": int(now),
             "exp": int(now + self._token_ttl),
+            "ep": self.store.epoch,
         }
         api = data.get("ap")
         if api is not None:

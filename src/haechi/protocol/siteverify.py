@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from haechi.core.crypto import SealError, constant_time_equal, secret_digest
-from haechi.core.store.base import StoreUnavailable
+from haechi.core.store.base import StaleEpoch, StoreUnavailable
 from haechi.protocol.dialects import VerifyRequest, test_key_verdict
 from haechi.protocol.service import MAX_TOKEN_CHARS, TOKEN_PURPOSE, ProtocolService, usage_key
 from haechi.protocol.verdict import Failure, Verdict
@@ -27,9 +27,12 @@ from haechi.protocol.verdict import Failure, Verdict
 log = logging.getLogger("haechi.siteverify")
 MAX_IDEMPOTENCY_KEY = 128
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_\-]{16,128}$")
-# Spends a key for a TTL with a value as ``Store.spend`` does (and returns the caller's request
-# rate, unused here): the edge counts the caller's rate limit in the same round trip.
-TokenSpender = Callable[[str, float, bytes], Awaitable[tuple[bytes | None, float | None]]]
+# Spends a key for a TTL with a value under an epoch as ``Store.spend`` does (and returns the
+# caller's request rate, unused here): the edge counts the caller's rate limit in the same round
+# trip.
+TokenSpender = Callable[
+    [str, float, bytes, str | None], Awaitable[tuple[bytes | None, float | None]]
+]
 
 
 async def verify(
@@ -108,11 +111,16 @@ async def verify(
     # replay
     record = _NO_KEY if request.idempotency_key is None else b"=" + request.idempotency_key.encode()
     ttl = max(1.0, data["exp"] - now) + service.settings.protocol.idempotency_ttl_seconds
+    # Tokens of releases before epochs carry none and are checked without.
+    epoch = data.get("ep")
     try:
         if spend is None:
-            first = await service.store.spend(key, ttl, record)
+            first = await service.store.spend(key, ttl, record, epoch)
         else:
-            first, _ = await spend(key, ttl, record)
+            first, _ = await spend(key, ttl, record, epoch)
+    except StaleEpoch:
+        # Issued before the store lost its state: whether it was verified then is unknown.
+        return Verdict.fail(Failure.EXPIRED, **opened)
     except StoreUnavailable:
         log.exception("store unavailable at siteverify")
         return Verdict.fail(Failure.INTERNAL)

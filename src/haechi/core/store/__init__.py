@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from haechi.core.settings import StoreSettings
-from haechi.core.store.base import RateDecision, Store, StoreUnavailable
+from haechi.core.store.base import RateDecision, StaleEpoch, Store, StoreUnavailable
 
-__all__ = ["RateDecision", "Store", "StoreUnavailable", "create_store"]
+__all__ = ["RateDecision", "StaleEpoch", "Store", "StoreUnavailable", "create_store"]
 
 
 def create_store(settings: StoreSettings) -> Store:

@@ -2,17 +2,38 @@
 
 Two implementations share this interface and one test suite: an in-process store (embedded mode,
 one server process) and Redis (shared by replicas). Every method is atomic on its own.
+
+A store has an epoch: a random id created with its state and kept in it. Challenges and tokens
+carry the epoch they were issued under, and spending one issued under another epoch fails
+(``StaleEpoch``): a store that lost its state (Redis restarted without persistence, an embedded
+process killed) no longer knows what was spent before, so nothing from before is accepted.
 """
 
 from __future__ import annotations
 
 import abc
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 
 class StoreUnavailable(Exception):
     """The backend could not be reached or refused the command; callers fail closed."""
+
+
+class StaleEpoch(Exception):
+    """The value was issued under an earlier epoch of the store: it may have been spent in state
+    the store has since lost. Nothing was spent; callers refuse the value as expired."""
+
+
+# What ``Store.epoch`` is before the store was first asked: matches no real epoch, so values
+# sealed under it are refused rather than waved through.
+UNKNOWN_EPOCH = "?"
+
+
+def new_epoch() -> str:
+    """A fresh store epoch: 96 random bits, base64url."""
+    return secrets.token_urlsafe(12)
 
 
 # Not frozen: a frozen dataclass costs three times as much to build, and every request builds
@@ -30,12 +51,26 @@ class RateDecision:
 class Store(abc.ABC):
     """Shared ephemeral state. Keys are plain strings; implementations add their own prefix."""
 
+    @property
     @abc.abstractmethod
-    async def spend(self, key: str, ttl_seconds: float, value: bytes = b"1") -> bytes | None:
+    def epoch(self) -> str:
+        """The store's epoch as this process last saw it (no I/O): what new values carry."""
+
+    @abc.abstractmethod
+    async def sync_epoch(self) -> str:
+        """Read the store's epoch (creating it when the store has none: new, or emptied) and
+        return it; ``epoch`` follows. Every spend does the same in its own round trip."""
+
+    @abc.abstractmethod
+    async def spend(
+        self, key: str, ttl_seconds: float, value: bytes = b"1", epoch: str | None = None
+    ) -> bytes | None:
         """Mark ``key`` spent for ``ttl_seconds``, storing ``value``.
 
         Returns None when this call spent it (first use), otherwise the value stored by the call
-        that spent it first. Atomic: of many concurrent calls exactly one gets None.
+        that spent it first. Atomic: of many concurrent calls exactly one gets None. With
+        ``epoch`` (the one the value was issued under), raises ``StaleEpoch`` and spends nothing
+        when the store's epoch is another.
         """
 
     @abc.abstractmethod
@@ -94,8 +129,9 @@ class Store(abc.ABC):
         key: str,
         ttl_seconds: float,
         value: bytes = b"1",
+        epoch: str | None = None,
     ) -> tuple[list[RateDecision], bytes | None]:
-        """``hit_many(limits)``, then ``spend(key, ...)`` only when every hit was allowed.
+        """``hit_many(limits)``, then ``spend(key, ..., epoch)`` only when every hit was allowed.
 
         Returns the decisions and the spend's result; when a limit denies, nothing is spent and
         the result is None (check the decisions first). Rate limiting and spending at the same
@@ -104,7 +140,7 @@ class Store(abc.ABC):
         decisions = await self.hit_many(limits, window_seconds)
         if not all(decision.allowed for decision in decisions):
             return decisions, None
-        return decisions, await self.spend(key, ttl_seconds, value)
+        return decisions, await self.spend(key, ttl_seconds, value, epoch)
 
     @abc.abstractmethod
     async def ping(self) -> bool:

@@ -3,6 +3,7 @@
 No method awaits, so each one is atomic under asyncio without locks. Expired entries are dropped
 lazily when read, and by a sweep driven by a min-heap of expiry times that runs on every write,
 so memory stays bounded by what is live even when an attacker writes keys nobody reads again.
+Its epoch is born with it and lives on only through a graceful restart's snapshot.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from haechi.core.store.base import RateDecision, Store
+from haechi.core.store.base import RateDecision, StaleEpoch, Store, new_epoch
 
 # Most entries one sweep looks at, so a mass expiry is spread over calls instead of stalling
 # the event loop. A write pushes at most one heap item and a sweep pops up to this many, so the
@@ -61,6 +62,16 @@ class MemoryStore(Store):
         self._tables: tuple[dict[str, Any], ...] = (self._values, self._counters, self._windows)
         # (expires_at, table, key); every finite-expiry entry has an item at or before its expiry.
         self._expiry: list[tuple[float, int, str]] = []
+        self._epoch = new_epoch()
+
+    # ------------------------------------------------------------------ epoch
+
+    @property
+    def epoch(self) -> str:
+        return self._epoch
+
+    async def sync_epoch(self) -> str:
+        return self._epoch
 
     # ------------------------------------------------------------------ expiry bookkeeping
 
@@ -103,7 +114,11 @@ class MemoryStore(Store):
             self._sweep(now)
         return now
 
-    async def spend(self, key: str, ttl_seconds: float, value: bytes = b"1") -> bytes | None:
+    async def spend(
+        self, key: str, ttl_seconds: float, value: bytes = b"1", epoch: str | None = None
+    ) -> bytes | None:
+        if epoch is not None and epoch != self._epoch:
+            raise StaleEpoch(key)
         return self._spend(self._now(), key, ttl_seconds, value)
 
     def _spend(self, now: float, key: str, ttl_seconds: float, value: bytes) -> bytes | None:
@@ -179,11 +194,14 @@ class MemoryStore(Store):
         key: str,
         ttl_seconds: float,
         value: bytes = b"1",
+        epoch: str | None = None,
     ) -> tuple[list[RateDecision], bytes | None]:
         now = self._now()
         decisions = self._hit_many(now, limits, window_seconds)
         if decisions and not decisions[-1].allowed:  # only the last can be a denial
             return decisions, None
+        if epoch is not None and epoch != self._epoch:
+            raise StaleEpoch(key)
         return decisions, self._spend(now, key, ttl_seconds, value)
 
     def _hit_many(
@@ -230,11 +248,14 @@ class MemoryStore(Store):
     # ------------------------------------------------------------------ restart survival
 
     def dump(self) -> bytes:
-        """Live values and counters with their remaining TTLs, for a graceful restart.
+        """Live values and counters with their remaining TTLs and the epoch, for a graceful
+        restart.
 
         Embedded mode keeps spent challenge/token ids and unflushed usage counts here; writing
         them out on shutdown and reading them back on start keeps a restart from reopening a
-        replay window or dropping counts. Rate-limit windows are not kept.
+        replay window or dropping counts, and keeps what was issued before it valid. A process
+        that dies without writing one starts a new epoch instead. Rate-limit windows are not
+        kept.
         """
         now = self._clock()
 
@@ -251,13 +272,15 @@ class MemoryStore(Store):
             for key, (count, expires) in self._counters.items()
             if expires > now
         ]
-        return orjson.dumps({"v": 1, "values": values, "counters": counters})
+        return orjson.dumps({"v": 1, "epoch": self._epoch, "values": values, "counters": counters})
 
     def load(self, data: bytes) -> int:
-        """Restore what ``dump`` wrote (merging counters); returns the number of entries."""
+        """Restore what ``dump`` wrote (merging counters) and take its epoch; returns the number
+        of entries."""
         snapshot = orjson.loads(data)
         if snapshot.get("v") != 1:
             raise ValueError("unknown snapshot version")
+        epoch = snapshot.get("epoch")
         now = self._clock()
         loaded = 0
         for key, encoded, ttl in snapshot["values"]:
@@ -271,4 +294,8 @@ class MemoryStore(Store):
             total = int(count) + (old[0] if old is not None and old[1] > now else 0)
             self._put(_COUNTERS, key, (total, expires), old)
             loaded += 1
+        # A snapshot written before epochs existed keeps this store's new one: values issued
+        # before it are refused once (fail closed).
+        if isinstance(epoch, str) and epoch:
+            self._epoch = epoch
         return loaded

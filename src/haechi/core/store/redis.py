@@ -7,6 +7,12 @@ server's clock so replicas with skewed clocks still share one window. redis-py p
 parser by itself when it is installed (the ``redis`` extra installs it). The hot commands (spend,
 get, rate limits) issued during one event-loop turn go out as one batch (``_Batcher``), on a
 connection of their own that skips redis-py's machinery (``haechi.core.store.resp``).
+
+The epoch (``Store``) is the key ``<prefix>epoch``, without a TTL. Every spend script reads it
+and, when it is gone (a restart without persistence, a flush), creates a new one from the
+caller's candidate, then refuses a value issued under another: a lost state is noticed by the
+first spend after it, in that spend's own round trip. ``sync_epoch`` does the same alone; the
+runtime calls it every second so new challenges carry the new epoch soon after a loss.
 """
 
 from __future__ import annotations
@@ -23,17 +29,50 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from haechi.core.store.base import RateDecision, Store, StoreUnavailable
+from haechi.core.store.base import (
+    UNKNOWN_EPOCH,
+    RateDecision,
+    StaleEpoch,
+    Store,
+    StoreUnavailable,
+    new_epoch,
+)
 from haechi.core.store.resp import RespClient
 
-# KEYS[1] token; ARGV[1] value, ARGV[2] ttl in ms. Returns the earlier value, or nil when spent now.
-# (SET NX GET would do in one command but needs Redis 7.0.)
-_SPEND = """
-local earlier = redis.call('GET', KEYS[1])
-if earlier then return earlier end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return false
+# The store's epoch at KEYS[epoch], created from ``candidate`` when missing.
+_EPOCH = """
+local function current_epoch(key, candidate)
+  local epoch = redis.call('GET', key)
+  if not epoch then
+    redis.call('SET', key, candidate)
+    epoch = candidate
+  end
+  return epoch
+end
 """
+
+# Spend KEYS[spend] unless the epoch is not ``expected`` ('' checks nothing): returns
+# {0, false, epoch} when spent now, {1, earlier value, epoch} when spent before, {2, false,
+# epoch} when the epoch is another (nothing spent). (SET NX GET would spare the GET, from 7.0.)
+_SPEND_AT = (
+    _EPOCH
+    + """
+local function spend_at(key, epoch_key, value, ttl, expected, candidate)
+  local epoch = current_epoch(epoch_key, candidate)
+  if expected ~= '' and expected ~= epoch then return {2, false, epoch} end
+  local earlier = redis.call('GET', key)
+  if earlier then return {1, earlier, epoch} end
+  redis.call('SET', key, value, 'PX', ttl)
+  return {0, false, epoch}
+end
+"""
+)
+
+# KEYS[1] token, KEYS[2] epoch; ARGV value, ttl in ms, expected epoch, candidate epoch.
+_SPEND = _SPEND_AT + "return spend_at(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\n"
+
+# KEYS[1] epoch; ARGV[1] candidate.
+_SYNC_EPOCH = _EPOCH + "return current_epoch(KEYS[1], ARGV[1])\n"
 
 # Two-bucket sliding window counters, checked in order. ``hit_all(count)`` counts KEYS[1..count],
 # each a hash {i: window index, c: count in it, p: count in the window before}; ARGV[1] is the
@@ -88,22 +127,18 @@ end
 
 _HIT = _WINDOWS + "return (hit_all(#KEYS))\n"
 
-# The windows of KEYS[1..n-1] as in _HIT, then, when all allowed, the spend of KEYS[n] as in
-# _SPEND with ARGV[n + 1] the value and ARGV[n + 2] the ttl in ms. The spend's result (the earlier
-# value, or false when spent now) is appended to the decisions; nothing when a window denied.
+# The windows of KEYS[1..n-2] as in _HIT, then, when all allowed, the spend of KEYS[n] as in
+# _SPEND with KEYS[n - 1] the epoch and ARGV[n .. n + 3] the value, ttl in ms, expected and
+# candidate epochs. The spend's three items follow the decisions; nothing when a window denied.
 _HIT_SPEND = (
     _WINDOWS
+    + _SPEND_AT
     + """
 local n = #KEYS
-local out, allowed = hit_all(n - 1)
+local out, allowed = hit_all(n - 2)
 if not allowed then return out end
-local earlier = redis.call('GET', KEYS[n])
-if earlier then
-  table.insert(out, earlier)
-else
-  redis.call('SET', KEYS[n], ARGV[n + 1], 'PX', ARGV[n + 2])
-  table.insert(out, false)
-end
+local spent = spend_at(KEYS[n], KEYS[n - 1], ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3])
+for _, item in ipairs(spent) do table.insert(out, item) end
 return out
 """
 )
@@ -230,7 +265,13 @@ class RedisStore(Store):
         self._values = f"{key_prefix}v:"
         self._counters = f"{key_prefix}c:"
         self._windows = f"{key_prefix}r:"
+        self._epoch_key = f"{key_prefix}epoch"
+        self._epoch = UNKNOWN_EPOCH
+        # What a script creates the epoch from when it is missing; replaced once used, so that
+        # two losses of state never come back to the same epoch.
+        self._candidate = new_epoch()
         self._spend = redis.register_script(_SPEND)
+        self._sync_epoch = redis.register_script(_SYNC_EPOCH)
         self._hit = redis.register_script(_HIT)
         self._hit_spend = redis.register_script(_HIT_SPEND)
         self._batch = _Batcher(redis, client)
@@ -273,14 +314,44 @@ class RedisStore(Store):
         except NoScriptError:
             return await script(keys=keys, args=args)
 
+    # ------------------------------------------------------------------ epoch
+
+    @property
+    def epoch(self) -> str:
+        return self._epoch
+
+    def _saw_epoch(self, reply: bytes) -> str:
+        epoch = reply.decode("ascii")
+        if epoch == self._candidate:
+            self._candidate = new_epoch()
+        self._epoch = epoch
+        return epoch
+
+    async def sync_epoch(self) -> str:
+        with _unavailable:
+            reply = await self._script(self._sync_epoch, [self._epoch_key], [self._candidate])
+        return self._saw_epoch(bytes(reply))
+
+    def _spent(self, key: str, reply: list[Any]) -> bytes | None:
+        """The result of ``spend_at``'s three items: [status, earlier value, epoch]."""
+        status, earlier, epoch = reply
+        self._saw_epoch(bytes(epoch))
+        if status == 2:
+            raise StaleEpoch(key)
+        return None if status == 0 else bytes(earlier)
+
     # ------------------------------------------------------------------ values
 
-    async def spend(self, key: str, ttl_seconds: float, value: bytes = b"1") -> bytes | None:
+    async def spend(
+        self, key: str, ttl_seconds: float, value: bytes = b"1", epoch: str | None = None
+    ) -> bytes | None:
         with _unavailable:
-            earlier = await self._script(
-                self._spend, [self._values + key], [value, _ms(ttl_seconds)]
+            reply = await self._script(
+                self._spend,
+                [self._values + key, self._epoch_key],
+                [value, _ms(ttl_seconds), epoch or "", self._candidate],
             )
-        return None if earlier is None else bytes(earlier)
+        return self._spent(key, reply)
 
     async def get(self, key: str) -> bytes | None:
         with _unavailable:
@@ -366,18 +437,30 @@ class RedisStore(Store):
         key: str,
         ttl_seconds: float,
         value: bytes = b"1",
+        epoch: str | None = None,
     ) -> tuple[list[RateDecision], bytes | None]:
         window_us = max(1, round(window_seconds * 1_000_000))
         with _unavailable:
             flat = await self._script(
                 self._hit_spend,
-                [*(self._windows + name for name, _ in limits), self._values + key],
-                [window_us, *(limit for _, limit in limits), value, _ms(ttl_seconds)],
+                [
+                    *(self._windows + name for name, _ in limits),
+                    self._epoch_key,
+                    self._values + key,
+                ],
+                [
+                    window_us,
+                    *(limit for _, limit in limits),
+                    value,
+                    _ms(ttl_seconds),
+                    epoch or "",
+                    self._candidate,
+                ],
             )
         decisions = _decisions(flat, limits)
         # Every limit allowed: the spend's result follows the decisions.
-        if len(flat) > 3 * len(limits) and flat[-1] is not None:
-            return decisions, bytes(flat[-1])
+        if len(flat) > 3 * len(limits):
+            return decisions, self._spent(key, flat[3 * len(limits) :])
         return decisions, None
 
     # ------------------------------------------------------------------ broadcast
