@@ -3,26 +3,63 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Extras per purpose: serving on embedded defaults needs none, the tests no torch (those few
+# tests skip and name the command), CI and the trainers everything (`make install`).
 EXTRAS ?= dev,postgres,mysql,redis,s3,train,granian
+TEST_EXTRAS ?= dev,postgres,mysql,redis,s3,granian
+SERVE_EXTRAS ?=
+HOST ?= 127.0.0.1
+PORT ?= 8080
 
 .DEFAULT_GOAL := help
+# A recipe that fails leaves no half-made target behind (a widget over its size budget).
+.DELETE_ON_ERROR:
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(BIN)/haechi: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+
+# One stamp per set of extras, redone when pyproject.toml changes; a stamp of a larger set that
+# is up to date stands in for a smaller one (after `make install`, `make test` installs nothing).
+define install_extras
+	@if [ -n "$(2)" ] && [ "$(2)" -nt pyproject.toml ]; then touch $@; \
+	elif [ -n "$(3)" ] && [ "$(3)" -nt pyproject.toml ]; then touch $@; \
+	else echo "pip install -e '.$(if $(1),[$(1)])'"; \
+	  $(BIN)/pip install --quiet -e '.$(if $(1),[$(1)])' && touch $@; fi
+endef
+
+$(VENV)/.installed-all: pyproject.toml | $(BIN)/python
+	$(call install_extras,$(EXTRAS))
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(call install_extras,$(TEST_EXTRAS),$(VENV)/.installed-all)
+
+$(VENV)/.installed-serve: pyproject.toml | $(BIN)/python
+	$(call install_extras,$(SERVE_EXTRAS),$(VENV)/.installed-all,$(VENV)/.installed-test)
+
+install: $(VENV)/.installed-all ## Create .venv and install Haechi with every extra (CI, trainers)
+
+install-test: $(VENV)/.installed-test ## Create .venv and install what the tests need (no torch)
+
+serve: $(VENV)/.installed-serve widget dashboard ## Run Haechi on embedded defaults (SQLite, in-process store) at :8080 (HOST, PORT)
+	$(BIN)/haechi serve --host $(HOST) --port $(PORT)
+
+# The widget: npm ci only when the lock file changed, the build only when a source did.
+WIDGET_SOURCES := $(shell find widget/src widget/scripts -type f 2>/dev/null) \
+	widget/package.json widget/tsconfig.json
+
+widget/node_modules/.package-lock.json: widget/package-lock.json
+	cd widget && npm ci --no-audit --no-fund
 	@touch $@
 
-install: $(BIN)/haechi ## Create .venv and install Haechi with its dev extras
+widget/dist/widget.js: widget/node_modules/.package-lock.json $(WIDGET_SOURCES)
+	cd widget && npm run build
+	@touch $@
 
-serve: install widget dashboard ## Run Haechi on embedded defaults (SQLite, in-process store) at :8080
-	$(BIN)/haechi serve --host 127.0.0.1 --port 8080
-
-widget: ## Build the widget into widget/dist (prints gzip sizes; fails over 15 KB)
-	cd widget && npm ci --no-audit --no-fund && npm run build
+widget: widget/dist/widget.js ## Build the widget into widget/dist when its sources changed (prints gzip sizes; fails over 15 KB)
 
 widget-test: widget ## Widget type check and unit tests (node's test runner)
 	cd widget && npm run typecheck && npm test
@@ -46,7 +83,7 @@ dashboard-test: dashboard ## Dashboard type check (tsc --noEmit) and unit tests 
 dashboard-client-check: install dashboard ## Fail when dashboard/src/client differs from the platform API's OpenAPI (CI)
 	cd dashboard && PYTHON=$(CURDIR)/$(BIN)/python scripts/gen-client --check
 
-test: install widget dashboard-test ## Run the whole test suite (unit + integration on SQLite/PostgreSQL/MariaDB × memory/Redis)
+test: $(VENV)/.installed-test widget dashboard-test ## Run the whole test suite (unit + integration on SQLite/PostgreSQL/MariaDB × memory/Redis)
 	@$(BIN)/pytest -q $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status = 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
 
@@ -56,7 +93,7 @@ compile: install ## Compile the edge's hot path with mypyc into build/compiled (
 test-compiled: compile ## Unit and integration tests on the compiled hot path (CI runs both builds)
 	HAECHI_EXPECT_COMPILED=1 $(BIN)/pytest -q tests/unit tests/integration
 
-test-unit: install ## Unit tests only (no services needed)
+test-unit: $(VENV)/.installed-test ## Unit tests only (no services needed)
 	$(BIN)/pytest -q tests/unit
 
 lint: install ## ruff lint + format check, mypy strict on src/
@@ -65,11 +102,11 @@ lint: install ## ruff lint + format check, mypy strict on src/
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-format: install ## Apply ruff formatting and safe fixes
+format: $(VENV)/.installed-test ## Apply ruff formatting and safe fixes
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 
-bench-widget: install widget ## Widget timings in headless Chromium (load-to-token, worker hash rate)
+bench-widget: $(VENV)/.installed-test widget ## Widget timings in headless Chromium (load-to-token, worker hash rate)
 	HAECHI_WIDGET_BENCH=1 $(BIN)/pytest -q -s tests/e2e/test_widget_bench.py
 
 train: install ## Retrain every shipped model into src/haechi/models (fixed seeds; about an hour on 2 cores)
@@ -103,6 +140,6 @@ redteam-smoke: install ## A seconds-long red-team run (CI): tiny pools, 20 chall
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build/compiled
 
-.PHONY: help install serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench train train-smoke \
+.PHONY: help install install-test serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench train train-smoke \
 	dashboard dashboard-test dashboard-client-check \
 	bench-smoke redteam redteam-smoke soak
