@@ -5,6 +5,7 @@
     python deploy/notices.py check-image ROOTFS    # every Python distribution in an image's
                                                    # virtualenv is listed in THIRD_PARTY_NOTICES.md
     python deploy/notices.py table ROOTFS          # print that list as a Markdown table
+    python deploy/notices.py table-npm             # the bundled npm packages as a Markdown table
 
 ``ROOTFS`` is an image's exported root filesystem (deploy/image/smoke.sh exports one). The
 distributions are read from their ``*.dist-info/METADATA`` files, nothing is imported or run.
@@ -28,6 +29,8 @@ NOTICES = ROOT / "THIRD_PARTY_NOTICES.md"
 APACHE_2_SHA256 = "283ea6cc2997a1a70da0049e09adf9317bb60ca1b51279b65196b83a69e1996b"
 SECTION = "## Python packages in the container image"
 VENV_GLOB = "opt/haechi/venv/lib/python3*/site-packages/*.dist-info"
+# Distributions whose metadata names no licence: what their own repositories say.
+KNOWN_LICENCES = {"dumb-init": "MIT"}
 
 
 def _normalise(name: str) -> str:
@@ -57,21 +60,34 @@ def check() -> list[str]:
     if not NOTICES.is_file():
         return [*problems, "THIRD_PARTY_NOTICES.md is missing"]
     noticed = NOTICES.read_text(encoding="utf-8").lower()
-    # npm packages that end up inside a shipped bundle: the lockfile's non-dev packages.
-    for lock in [ROOT / "widget" / "package-lock.json", ROOT / "dashboard" / "package-lock.json"]:
+    # npm packages that end up inside a shipped bundle: the lockfiles' non-dev packages.
+    for bundle, name, version, _ in bundled_npm():
+        if f"| {bundle} | {name} | {version} |".lower() not in noticed:
+            problems.append(
+                f"{bundle}/package-lock.json: the bundled npm package {name} {version} is not in "
+                "THIRD_PARTY_NOTICES.md (python deploy/notices.py table-npm prints the table)"
+            )
+    return problems
+
+
+def bundled_npm() -> list[tuple[str, str, str, str]]:
+    """(bundle, name, version, licence) of each npm package a shipped bundle includes."""
+    found = []
+    for folder in ("widget", "dashboard"):
+        lock = ROOT / folder / "package-lock.json"
         if not lock.is_file():
             continue
-        packages = json.loads(lock.read_text()).get("packages", {})
-        for where, meta in packages.items():
-            if not where or meta.get("dev") or meta.get("devOptional"):
-                continue
-            name = where.rsplit("node_modules/", 1)[-1]
-            if name.lower() not in noticed:
-                problems.append(
-                    f"{lock.relative_to(ROOT)}: the bundled npm package {name} is not in "
-                    "THIRD_PARTY_NOTICES.md"
-                )
-    return problems
+        for where, meta in json.loads(lock.read_text()).get("packages", {}).items():
+            if where and not meta.get("dev") and not meta.get("devOptional"):
+                name = where.rsplit("node_modules/", 1)[-1]
+                found.append((folder, name, meta.get("version", ""), meta.get("license", "")))
+    return sorted(found)
+
+
+def table_npm() -> str:
+    rows = ["| bundle | package | version | licence |", "|---|---|---|---|"]
+    rows += [f"| {b} | {n} | {v} | {lic} |" for b, n, v, lic in bundled_npm()]
+    return "\n".join(rows)
 
 
 def image_distributions(rootfs: Path) -> dict[str, tuple[str, str, str]]:
@@ -92,6 +108,9 @@ def image_distributions(rootfs: Path) -> dict[str, tuple[str, str, str]]:
             ]
             short = (message.get("License") or "").strip().splitlines()
             licence = "; ".join(classifiers) or (short[0][:60] if short else "")
+        if licence.upper() == "UNKNOWN":
+            licence = ""
+        licence = KNOWN_LICENCES.get(_normalise(name)) or licence
         found[_normalise(name)] = (name, version, licence or "see the package's metadata")
     return found
 
@@ -125,11 +144,14 @@ def table(rootfs: Path) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"check", "check-image", "table"}:
+    if not argv or argv[0] not in {"check", "check-image", "table", "table-npm"}:
         print(__doc__, file=sys.stderr)
         return 2
     if argv[0] == "table":
         print(table(Path(argv[1])))
+        return 0
+    if argv[0] == "table-npm":
+        print(table_npm())
         return 0
     problems = check() if argv[0] == "check" else check_image(Path(argv[1]))
     for problem in problems:
