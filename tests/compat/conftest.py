@@ -1,8 +1,9 @@
 """The compatibility matrix: the vendors' own client libraries against a live `haechi serve`.
 
 Each library verifies a fresh token through its dialect, then the same token again: accepted
-once, refused the second time with that vendor's error code. Tokens are minted by the protocol
-as the compat scripts mint them (a light proof-of-work policy, as the browser tests use).
+once, refused the second time with that vendor's error code. Server libraries get tokens from
+/v1/challenge and /v1/solve, asked for as the compat scripts ask (``api``, ``action``, ``cdata``);
+browser cases get them from the widgets. The site is at the ``test`` security level.
 
 Needs the `compat` extra (`pip install -e '.[compat]'`), `npm ci` in tests/compat (Node
 libraries, React wrappers), `php-cli` + `php-google-recaptcha` (apt) and Chromium for the browser
@@ -104,9 +105,17 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the matrix and a site at the friction-free ``test`` security level (its
+    first band's proof-of-work, made light here), on the pages' hostname."""
     for haechi in start_haechi(tmp_path_factory.mktemp("compat"), HAECHI_POLICY__BANDS=LIGHT_BANDS):
-        demo = haechi.demo
-        yield Server(haechi, demo["sitekey"], demo["secret"])
+        created = haechi.cli(
+            "sites", "create", "--name", "Compat matrix", "--hostname", "localhost",
+            "--security-level", "test", "--json",
+        )  # fmt: skip
+        assert created.returncode == 0, created.stderr
+        site = json.loads(created.stdout)
+        assert site["security_level"] == "test", site
+        yield Server(haechi, site["sitekey"], site["secret"])
 
 
 # ------------------------------------------------------------------------------ TLS in front
