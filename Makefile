@@ -137,9 +137,34 @@ redteam: install ## Red team: bots against a live server per type, ≥1,000 chal
 redteam-smoke: install ## A seconds-long red-team run (CI): tiny pools, 20 challenges; skips attackers without packages
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.redteam.run --quick
 
+deploy-tools: ## checkov, kubernetes-validate (build/deploy-tools) and the CRD validators (deploy/validate) for deploy-check
+	test -x build/deploy-tools/bin/checkov || { $(PYTHON) -m venv build/deploy-tools && \
+	  build/deploy-tools/bin/pip install --quiet -r deploy/requirements-tools.txt; }
+	cd deploy/validate && npm ci --no-audit --no-fund --silent
+
+deploy-check: deploy-tools ## Validate deploy/: compose schema, every overlay (k8s + CRD schemas), alert rules and their tests, checkov, notices
+	$(PYTHON) deploy/notices.py check
+	build/deploy-tools/bin/python deploy/validate.py
+
+image: ## Build the container image without a registry (mmdebstrap bases + podman; needs root)
+	deploy/image/build.sh $(IMAGE_TAG)
+
+image-smoke: ## Run `haechi serve` from the built image's filesystem (read-only, uid 10001): health, readiness, a full CAPTCHA
+	HAECHI_CLIENT=$(CURDIR)/$(BIN)/haechi deploy/image/smoke.sh $(IMAGE_TAG)
+
+cluster: install compile ## Two edges, platform, worker on private PostgreSQL/Redis + S3 behind HAProxy, Prometheus: 1 vs 2 edges and faults
+	$(BIN)/python bench/cluster/run.py $(CLUSTER_ARGS)
+
+cluster-smoke: install ## The cluster's CI run: start it, full flows through the balancer, kill an edge (HaechiTargetDown must fire)
+	$(BIN)/python bench/cluster/run.py --smoke
+
+cluster-soak: install compile ## 30 minutes of the cluster under load: RSS of each process (CLUSTER_VISITORS sets the load)
+	$(BIN)/python bench/cluster/run.py --soak 30 --visitors $(or $(CLUSTER_VISITORS),8)
+
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build/compiled
 
 .PHONY: help install install-test serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench train train-smoke \
 	dashboard dashboard-test dashboard-client-check \
-	bench-smoke redteam redteam-smoke soak
+	bench-smoke redteam redteam-smoke soak \
+	deploy-tools deploy-check image image-smoke cluster cluster-smoke cluster-soak

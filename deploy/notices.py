@@ -97,7 +97,9 @@ def image_distributions(rootfs: Path) -> dict[str, tuple[str, str, str]]:
         metadata = info / "METADATA"
         if not metadata.is_file():
             continue
-        message = email.parser.Parser().parsestr(metadata.read_text(encoding="utf-8", errors="replace"))
+        message = email.parser.Parser().parsestr(
+            metadata.read_text(encoding="utf-8", errors="replace")
+        )
         name, version = message.get("Name", info.name), message.get("Version", "")
         licence = message.get("License-Expression") or ""
         if not licence:

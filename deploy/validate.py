@@ -62,7 +62,9 @@ def run(command: list[str], *, stdin: str | None = None, quiet: bool = False) ->
 
 
 def tool(name: str) -> str:
-    found = shutil.which(name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    found = shutil.which(
+        name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    )
     if found is None:
         raise SystemExit(f"{name} is not installed (see this file's docstring)")
     return found
@@ -88,13 +90,20 @@ def check_compose() -> None:
 
 
 def render(overlay: str) -> list[dict[str, Any]]:
-    out = run([tool("kubectl"), "kustomize", str(DEPLOY / "kustomize" / "overlays" / overlay)], quiet=True)
+    out = run(
+        [tool("kubectl"), "kustomize", str(DEPLOY / "kustomize" / "overlays" / overlay)], quiet=True
+    )
     return [d for d in yaml.safe_load_all(out) if d]
 
 
 def check_kubernetes(tmp: Path) -> list[Path]:
     rendered: list[Path] = []
-    argo = [d for f in sorted((DEPLOY / "argocd").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+    argo = [
+        d
+        for f in sorted((DEPLOY / "argocd").glob("*.yaml"))
+        for d in yaml.safe_load_all(f.read_text())
+        if d
+    ]
     for overlay in OVERLAYS:
         step(f"kustomize overlay {overlay}: render and validate")
         objects = render(overlay)
@@ -117,7 +126,9 @@ def check_kubernetes(tmp: Path) -> list[Path]:
     for app in argo:
         path = ROOT / app["spec"]["source"]["path"]
         if not (path / "kustomization.yaml").is_file():
-            failures.append(f"Application {app['metadata']['name']} points at {path}, not an overlay")
+            failures.append(
+                f"Application {app['metadata']['name']} points at {path}, not an overlay"
+            )
     return rendered
 
 
@@ -144,7 +155,9 @@ def check_prometheus(tmp: Path) -> None:
     for config in [DEPLOY / "compose" / "prometheus.yml", DEPLOY / "cluster" / "prometheus.yml"]:
         if not config.is_file():
             continue
-        text = config.read_text().replace("/etc/prometheus/alerts.yml", str(DEPLOY / "prometheus" / "alerts.yml"))
+        text = config.read_text().replace(
+            "/etc/prometheus/alerts.yml", str(DEPLOY / "prometheus" / "alerts.yml")
+        )
         copy = tmp / f"{config.parent.name}-prometheus.yml"
         copy.write_text(text)
         run([promtool, "check", "config", "--syntax-only", str(copy)])
@@ -161,7 +174,17 @@ def check_checkov(rendered: list[Path]) -> None:
     for target in targets:
         started = time.monotonic()
         done = subprocess.run(  # noqa: S603
-            [checkov, "--config-file", str(config), "--skip-download", "--compact", "--quiet", "--output", "cli", *target],
+            [
+                checkov,
+                "--config-file",
+                str(config),
+                "--skip-download",
+                "--compact",
+                "--quiet",
+                "--output",
+                "cli",
+                *target,
+            ],
             capture_output=True,
             text=True,
         )

@@ -1,7 +1,7 @@
 """Write the Kubernetes PrometheusRule from deploy/prometheus/alerts.yml (the one source of the
 alert rules), or check that it is current.
 
-    python deploy/prometheus/sync.py           # write deploy/kustomize/base/monitoring/prometheusrule.yaml
+    python deploy/prometheus/sync.py           # write kustomize/base/monitoring/prometheusrule.yaml
     python deploy/prometheus/sync.py --check   # exit 1 when it differs (CI)
 """
 

@@ -1,6 +1,6 @@
 """PostgreSQL dumps in object storage, with grandfather-father-son retention.
 
-    pgbackup.py upload DUMP        # store a pg_dump (custom format) under <prefix><UTC time>.dump, then prune
+    pgbackup.py upload DUMP        # store a pg_dump -Fc as <prefix>…<UTC time>.dump, then prune
     pgbackup.py prune [--dry-run]  # delete what the retention keeps no longer
     pgbackup.py list               # one key a line, oldest first
     pgbackup.py fetch KEY|latest PATH
@@ -162,8 +162,16 @@ def main(argv: list[str]) -> int:
             s3.download_file(bucket, key, path)
             url = re.sub(r"^postgresql\+\w+://", "postgresql://", argv[2])
             subprocess.run(  # noqa: S603
-                [pg_restore, "--clean", "--if-exists", "--no-owner", "--exit-on-error",
-                 "--dbname", url, path],
+                [
+                    pg_restore,
+                    "--clean",
+                    "--if-exists",
+                    "--no-owner",
+                    "--exit-on-error",
+                    "--dbname",
+                    url,
+                    path,
+                ],
                 check=True,
             )
         print(f"restored s3://{bucket}/{key}")
