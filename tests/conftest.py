@@ -26,7 +26,10 @@ os.environ.setdefault("HAECHI_POOLS__STARTER", "false")
 
 
 def unavailable(what: str, error: BaseException) -> None:
-    message = f"{what} is not reachable: {error!r}"
+    message = (
+        f"{what} is not reachable: {error!r} (bash .ci/run installs and starts PostgreSQL, "
+        "MariaDB and Redis on loopback: apt-get install postgresql mariadb-server redis-server)"
+    )
     if REQUIRE_SERVICES:
         pytest.fail(message)
     pytest.skip(message)

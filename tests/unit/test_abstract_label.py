@@ -18,6 +18,7 @@ from haechi.challenges.abstract.label import (
     normalise,
     resize,
 )
+from tests.skips import NO_TRAIN
 
 SHIPPED = MODELS_DIR / "abstract-emotion-v1.onnx"
 
@@ -77,8 +78,8 @@ def test_loads_lazily_and_once_under_concurrency() -> None:
 
 
 def test_onnx_output_matches_pytorch(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("onnx")
+    torch = pytest.importorskip("torch", reason=NO_TRAIN)
+    pytest.importorskip("onnx", reason=NO_TRAIN)
     from haechi.ml import train_abstract
 
     torch.manual_seed(0)

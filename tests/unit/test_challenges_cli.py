@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from haechi.cli import main
+from tests.skips import NO_ESPEAK
 
 
 def run(tmp_path: Path, *args: str) -> tuple[int, str, str]:
@@ -33,7 +34,7 @@ def test_enqueue_needs_the_redis_backend(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(
     shutil.which("espeak-ng") is None and os.environ.get("CI") != "true",
-    reason="espeak-ng is not installed",
+    reason=NO_ESPEAK,
 )
 def test_build_then_list(tmp_path: Path) -> None:
     code, _, _ = run(tmp_path, "list-pools", "--json")

@@ -26,6 +26,7 @@ from haechi.core.blobs import BlobUrlSigner, FsBlobStore
 from haechi.core.crypto import Keyring, b64d, new_key
 from haechi.core.errors import Unavailable
 from haechi.core.settings import PoolSettings
+from tests.skips import NO_TRAIN
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 TASK = json.loads((SCHEMAS / "challenge-task.v1.json").read_text())
@@ -258,7 +259,7 @@ def test_a_dot_is_too_small(kind: Handwriting) -> None:
 
 
 def test_ctc_scores_match_torch() -> None:
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason=NO_TRAIN)
     gen = torch.Generator().manual_seed(0)
     lp = torch.randn(24, 7, generator=gen).log_softmax(-1)
     targets = [[1], [2, 2], [1, 3, 4], [5, 5, 5], [6, 1, 6, 1, 6]]
@@ -275,8 +276,8 @@ def test_ctc_scores_match_torch() -> None:
 
 
 def test_onnx_export_matches_the_torch_model(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("onnx")
+    torch = pytest.importorskip("torch", reason=NO_TRAIN)
+    pytest.importorskip("onnx", reason=NO_TRAIN)
     from haechi.ml import train_handwriting as th
 
     torch.manual_seed(3)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from haechi.risk import features as F
 from haechi.risk.model import DEFAULT_MODEL, Assessment, BehaviourModel
 from haechi.risk.telemetry import parse_telemetry
+from tests.skips import NO_TRAIN
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "human_windows.jsonl"
 REASON = re.compile(r"^model:[a-z]+(-[a-z]+)*$")
@@ -232,8 +233,8 @@ def test_risk_rises_with_the_score(model: BehaviourModel) -> None:
 
 
 def test_onnx_export_matches_pytorch(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch", reason="the train extra (torch) is not installed")
-    pytest.importorskip("onnx", reason="the train extra (onnx) is not installed")
+    torch = pytest.importorskip("torch", reason=NO_TRAIN)
+    pytest.importorskip("onnx", reason=NO_TRAIN)
     import onnxruntime as ort
 
     from haechi.ml import net
@@ -271,7 +272,7 @@ def test_onnx_export_matches_pytorch(tmp_path: Path) -> None:
 
 
 def test_a_head_stack_answers_the_mean_of_its_members() -> None:
-    torch = pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+    torch = pytest.importorskip("torch", reason=NO_TRAIN)
     from haechi.ml import net
 
     torch.manual_seed(1)

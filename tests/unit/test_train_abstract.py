@@ -13,11 +13,12 @@ import pytest
 
 from haechi.challenges.abstract import generate
 from haechi.challenges.abstract.label import EmotionLabeller
+from tests.skips import NO_TRAIN
 
 
 def test_quick_training_run_writes_a_usable_model(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
-    pytest.importorskip("onnx")
+    pytest.importorskip("torch", reason=NO_TRAIN)
+    pytest.importorskip("onnx", reason=NO_TRAIN)
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "haechi.ml.train_abstract", "--quick", "--out", str(tmp_path)],
