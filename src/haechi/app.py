@@ -31,7 +31,7 @@ from haechi.core.store import Store
 from haechi.runtime import Runtime
 
 log = logging.getLogger("haechi.edge")
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._\-]{1,64}")
 
 
 class EdgeApp:
@@ -100,7 +100,7 @@ class EdgeApp:
                 incoming = value.decode("latin-1")
             elif name == b"x-forwarded-for":
                 forwarded = value
-        request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_request_id()
+        request_id = incoming if _REQUEST_ID_RE.fullmatch(incoming) else new_request_id()
         token = request_id_var.set(request_id)
         peer = scope.get("client")
         ip = client_ip(

@@ -47,7 +47,7 @@ log = logging.getLogger("haechi.pools")
 
 ROOT = "pools"
 FORMAT = 1
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 # A build that has not finished after this long is taken to have died; its blobs are removed.
 STALE_BUILD_SECONDS = 24 * 3600
 MAX_LABEL_BYTES = 1024
@@ -94,7 +94,7 @@ def uses_pool(kind: object) -> bool:
 
 
 def check_name(name: str) -> str:
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise ValueError(f"bad pool name {name!r}")
     return name
 

@@ -32,7 +32,7 @@ SPLIT_FRACTIONS: Final = (0.6, 0.2, 0.2)  # train, validation, test; by subject
 
 BUTTONS: Final = {"NoButton": -1, "Left": 0, "Right": 2, "Other": 1}
 STATES: Final = {"Move": MOVE, "Drag": MOVE, "Pressed": DOWN, "Released": UP}
-_USER_DIR: Final = re.compile(r"^user(\d+)(?:\.\d+)?$")
+_USER_DIR: Final = re.compile(r"user(\d+)(?:\.\d+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ def find_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path | None
 
 def subject_of(folder: str) -> int | None:
     """``user35.1`` -> 35; None for anything else."""
-    m = _USER_DIR.match(folder)
+    m = _USER_DIR.fullmatch(folder)
     return int(m.group(1)) if m else None
 
 

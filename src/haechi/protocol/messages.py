@@ -22,10 +22,10 @@ APIS = (RECAPTCHA_V2,)
 MAX_ACTION = 32
 MAX_CDATA = 255
 MAX_SEALED = 8192
-_ACTION_RE = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
+_ACTION_RE = re.compile(r"[A-Za-z0-9_\-]{1,32}")
 # Turnstile's rule for cData; also keeps a token's size fixed (no escapes in its JSON).
-_CDATA_RE = re.compile(r"^[A-Za-z0-9_\-]{0,255}$")
-_SITEKEY_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_CDATA_RE = re.compile(r"[A-Za-z0-9_\-]{0,255}")
+_SITEKEY_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +99,13 @@ def parse_challenge(body: Any) -> ChallengeRequest:
     sitekey = data.get("sitekey")
     if sitekey is None or sitekey == "":
         raise Invalid("'sitekey' is required", code="missing-sitekey")
-    if not isinstance(sitekey, str) or not _SITEKEY_RE.match(sitekey):
+    if not isinstance(sitekey, str) or not _SITEKEY_RE.fullmatch(sitekey):
         raise Invalid("'sitekey' is not a sitekey", code="invalid-sitekey")
     action = _optional_str(data, "action", MAX_ACTION)
-    if action is not None and not _ACTION_RE.match(action):
+    if action is not None and not _ACTION_RE.fullmatch(action):
         raise Invalid("'action' allows 1-32 of A-Z a-z 0-9 _ -", code="bad-request")
     cdata = _optional_str(data, "cdata", MAX_CDATA)
-    if cdata is not None and not _CDATA_RE.match(cdata):
+    if cdata is not None and not _CDATA_RE.fullmatch(cdata):
         raise Invalid("'cdata' allows up to 255 of A-Z a-z 0-9 _ -", code="bad-request")
     return ChallengeRequest(
         sitekey=sitekey,

@@ -26,7 +26,7 @@ from haechi.protocol.verdict import Failure, Verdict
 
 log = logging.getLogger("haechi.siteverify")
 MAX_IDEMPOTENCY_KEY = 128
-_SECRET_RE = re.compile(r"^[A-Za-z0-9_\-]{16,128}$")
+_SECRET_RE = re.compile(r"[A-Za-z0-9_\-]{16,128}")
 # Spends a key for a TTL with a value under an epoch as ``Store.spend`` does (and returns the
 # caller's request rate, unused here): the edge counts the caller's rate limit in the same round
 # trip.
@@ -62,7 +62,7 @@ async def verify(
         except ValueError:
             return Verdict.fail(Failure.INVALID_REMOTEIP)
 
-    if not _SECRET_RE.match(request.secret):
+    if not _SECRET_RE.fullmatch(request.secret):
         return Verdict.fail(Failure.INVALID_SECRET)  # not worth a lookup
     digest = secret_digest(service.pepper, request.secret)
     try:

@@ -22,10 +22,10 @@ MAX_KEY_CHARS = 512
 # Segments start with a letter, digit, "_" or "-" (never "."), so "..", dot-files and the fs
 # backend's own ".meta" folder can never be named.
 _SEGMENT = r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}"
-_KEY_RE = re.compile(rf"^{_SEGMENT}(?:/{_SEGMENT})*$")
+_KEY_RE = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _CONTENT_TYPE_RE = re.compile(
-    r"^[a-z0-9][a-z0-9.+\-]*/[a-z0-9][a-z0-9.+\-]*(?:; ?[a-z\-]+=[\w.\-]+)?$"
+    r"[a-z0-9][a-z0-9.+\-]*/[a-z0-9][a-z0-9.+\-]*(?:; ?[a-z\-]+=[\w.\-]+)?"
 )
 
 
@@ -44,7 +44,7 @@ class Blob:
 
 
 def valid_key(key: str) -> bool:
-    return len(key) <= MAX_KEY_CHARS and _KEY_RE.match(key) is not None
+    return len(key) <= MAX_KEY_CHARS and _KEY_RE.fullmatch(key) is not None
 
 
 def check_key(key: str) -> str:
@@ -62,7 +62,7 @@ def check_prefix(prefix: str) -> str:
 
 def check_content_type(content_type: str) -> str:
     lowered = content_type.strip().lower()
-    if not _CONTENT_TYPE_RE.match(lowered):
+    if not _CONTENT_TYPE_RE.fullmatch(lowered):
         raise ValueError(f"bad content type {content_type[:80]!r}")
     return lowered
 

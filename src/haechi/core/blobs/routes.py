@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from haechi.runtime import Runtime
 
 PROBLEM = "application/problem+json"
-_RANGE_RE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$")
+_RANGE_RE = re.compile(r"bytes=(\d{0,15})-(\d{0,15})")
 _SAFE_HEADERS = {
     "x-content-type-options": "nosniff",
     "content-security-policy": "default-src 'none'; sandbox",
@@ -73,7 +73,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     do not serve, such as several ranges), False when the range is unsatisfiable."""
     if not header:
         return None
-    match = _RANGE_RE.match(header.strip())
+    match = _RANGE_RE.fullmatch(header.strip())
     if match is None:
         return None
     first_text, last_text = match.groups()

@@ -10,12 +10,12 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 Locale = Literal["en", "ko"]
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{2,}$")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s.]{2,}")
 
 
 def normalise_email(value: str) -> str:
     email = value.strip().lower()
-    if not _EMAIL.match(email) or ".." in email:
+    if not _EMAIL.fullmatch(email) or ".." in email:
         raise ValueError("not an e-mail address")
     return email
 
