@@ -10,7 +10,10 @@
 
 import { Route as rootRouteImport } from './routes/__root'
 import { Route as IndexRouteImport } from './routes/index'
+import { Route as ConfirmEmailRouteImport } from './routes/confirm-email'
 import { Route as ForgotPasswordRouteImport } from './routes/forgot-password'
+import { Route as OnboardingRouteImport } from './routes/onboarding'
+import { Route as OrgsRouteRouteImport } from './routes/orgs/route'
 import { Route as PricingRouteImport } from './routes/pricing'
 import { Route as ResetPasswordRouteImport } from './routes/reset-password'
 import { Route as SigninRouteImport } from './routes/signin'
@@ -18,15 +21,34 @@ import { Route as SignupRouteImport } from './routes/signup'
 import { Route as VerifyEmailRouteImport } from './routes/verify-email'
 import { Route as DocsIndexRouteImport } from './routes/docs/index'
 import { Route as DocsSplatRouteImport } from './routes/docs/$'
+import { Route as OrgsIndexRouteImport } from './routes/orgs/index'
+import { Route as OrgsOrgRouteRouteImport } from './routes/orgs/$org/route'
+import { Route as OrgsOrgSitesIndexRouteImport } from './routes/orgs/$org/sites/index'
+import { Route as OrgsOrgSitesSiteRouteImport } from './routes/orgs/$org/sites/$site'
 
 const IndexRoute = IndexRouteImport.update({
   id: '/',
   path: '/',
   getParentRoute: () => rootRouteImport,
 } as any)
+const ConfirmEmailRoute = ConfirmEmailRouteImport.update({
+  id: '/confirm-email',
+  path: '/confirm-email',
+  getParentRoute: () => rootRouteImport,
+} as any)
 const ForgotPasswordRoute = ForgotPasswordRouteImport.update({
   id: '/forgot-password',
   path: '/forgot-password',
+  getParentRoute: () => rootRouteImport,
+} as any)
+const OnboardingRoute = OnboardingRouteImport.update({
+  id: '/onboarding',
+  path: '/onboarding',
+  getParentRoute: () => rootRouteImport,
+} as any)
+const OrgsRouteRoute = OrgsRouteRouteImport.update({
+  id: '/orgs',
+  path: '/orgs',
   getParentRoute: () => rootRouteImport,
 } as any)
 const PricingRoute = PricingRouteImport.update({
@@ -64,80 +86,143 @@ const DocsSplatRoute = DocsSplatRouteImport.update({
   path: '/docs/$',
   getParentRoute: () => rootRouteImport,
 } as any)
+const OrgsIndexRoute = OrgsIndexRouteImport.update({
+  id: '/',
+  path: '/',
+  getParentRoute: () => OrgsRouteRoute,
+} as any)
+const OrgsOrgRouteRoute = OrgsOrgRouteRouteImport.update({
+  id: '/$org',
+  path: '/$org',
+  getParentRoute: () => OrgsRouteRoute,
+} as any)
+const OrgsOrgSitesIndexRoute = OrgsOrgSitesIndexRouteImport.update({
+  id: '/sites/',
+  path: '/sites/',
+  getParentRoute: () => OrgsOrgRouteRoute,
+} as any)
+const OrgsOrgSitesSiteRoute = OrgsOrgSitesSiteRouteImport.update({
+  id: '/sites/$site',
+  path: '/sites/$site',
+  getParentRoute: () => OrgsOrgRouteRoute,
+} as any)
 
 export interface FileRoutesByFullPath {
   '/': typeof IndexRoute
+  '/orgs': typeof OrgsRouteRouteWithChildren
+  '/confirm-email': typeof ConfirmEmailRoute
   '/forgot-password': typeof ForgotPasswordRoute
+  '/onboarding': typeof OnboardingRoute
   '/pricing': typeof PricingRoute
   '/reset-password': typeof ResetPasswordRoute
   '/signin': typeof SigninRoute
   '/signup': typeof SignupRoute
   '/verify-email': typeof VerifyEmailRoute
+  '/orgs/$org': typeof OrgsOrgRouteRouteWithChildren
   '/docs/$': typeof DocsSplatRoute
   '/docs/': typeof DocsIndexRoute
+  '/orgs/': typeof OrgsIndexRoute
+  '/orgs/$org/sites/$site': typeof OrgsOrgSitesSiteRoute
+  '/orgs/$org/sites/': typeof OrgsOrgSitesIndexRoute
 }
 export interface FileRoutesByTo {
   '/': typeof IndexRoute
+  '/confirm-email': typeof ConfirmEmailRoute
   '/forgot-password': typeof ForgotPasswordRoute
+  '/onboarding': typeof OnboardingRoute
   '/pricing': typeof PricingRoute
   '/reset-password': typeof ResetPasswordRoute
   '/signin': typeof SigninRoute
   '/signup': typeof SignupRoute
   '/verify-email': typeof VerifyEmailRoute
+  '/orgs/$org': typeof OrgsOrgRouteRouteWithChildren
   '/docs/$': typeof DocsSplatRoute
   '/docs': typeof DocsIndexRoute
+  '/orgs': typeof OrgsIndexRoute
+  '/orgs/$org/sites/$site': typeof OrgsOrgSitesSiteRoute
+  '/orgs/$org/sites': typeof OrgsOrgSitesIndexRoute
 }
 export interface FileRoutesById {
   __root__: typeof rootRouteImport
   '/': typeof IndexRoute
+  '/orgs': typeof OrgsRouteRouteWithChildren
+  '/confirm-email': typeof ConfirmEmailRoute
   '/forgot-password': typeof ForgotPasswordRoute
+  '/onboarding': typeof OnboardingRoute
   '/pricing': typeof PricingRoute
   '/reset-password': typeof ResetPasswordRoute
   '/signin': typeof SigninRoute
   '/signup': typeof SignupRoute
   '/verify-email': typeof VerifyEmailRoute
+  '/orgs/$org': typeof OrgsOrgRouteRouteWithChildren
   '/docs/$': typeof DocsSplatRoute
   '/docs/': typeof DocsIndexRoute
+  '/orgs/': typeof OrgsIndexRoute
+  '/orgs/$org/sites/$site': typeof OrgsOrgSitesSiteRoute
+  '/orgs/$org/sites/': typeof OrgsOrgSitesIndexRoute
 }
 export interface FileRouteTypes {
   fileRoutesByFullPath: FileRoutesByFullPath
   fullPaths:
     | '/'
+    | '/orgs'
+    | '/confirm-email'
     | '/forgot-password'
+    | '/onboarding'
     | '/pricing'
     | '/reset-password'
     | '/signin'
     | '/signup'
     | '/verify-email'
+    | '/orgs/$org'
     | '/docs/$'
     | '/docs/'
+    | '/orgs/'
+    | '/orgs/$org/sites/$site'
+    | '/orgs/$org/sites/'
   fileRoutesByTo: FileRoutesByTo
   to:
     | '/'
+    | '/confirm-email'
     | '/forgot-password'
+    | '/onboarding'
     | '/pricing'
     | '/reset-password'
     | '/signin'
     | '/signup'
     | '/verify-email'
+    | '/orgs/$org'
     | '/docs/$'
     | '/docs'
+    | '/orgs'
+    | '/orgs/$org/sites/$site'
+    | '/orgs/$org/sites'
   id:
     | '__root__'
     | '/'
+    | '/orgs'
+    | '/confirm-email'
     | '/forgot-password'
+    | '/onboarding'
     | '/pricing'
     | '/reset-password'
     | '/signin'
     | '/signup'
     | '/verify-email'
+    | '/orgs/$org'
     | '/docs/$'
     | '/docs/'
+    | '/orgs/'
+    | '/orgs/$org/sites/$site'
+    | '/orgs/$org/sites/'
   fileRoutesById: FileRoutesById
 }
 export interface RootRouteChildren {
   IndexRoute: typeof IndexRoute
+  OrgsRouteRoute: typeof OrgsRouteRouteWithChildren
+  ConfirmEmailRoute: typeof ConfirmEmailRoute
   ForgotPasswordRoute: typeof ForgotPasswordRoute
+  OnboardingRoute: typeof OnboardingRoute
   PricingRoute: typeof PricingRoute
   ResetPasswordRoute: typeof ResetPasswordRoute
   SigninRoute: typeof SigninRoute
@@ -156,11 +241,32 @@ declare module '@tanstack/react-router' {
       preLoaderRoute: typeof IndexRouteImport
       parentRoute: typeof rootRouteImport
     }
+    '/confirm-email': {
+      id: '/confirm-email'
+      path: '/confirm-email'
+      fullPath: '/confirm-email'
+      preLoaderRoute: typeof ConfirmEmailRouteImport
+      parentRoute: typeof rootRouteImport
+    }
     '/forgot-password': {
       id: '/forgot-password'
       path: '/forgot-password'
       fullPath: '/forgot-password'
       preLoaderRoute: typeof ForgotPasswordRouteImport
+      parentRoute: typeof rootRouteImport
+    }
+    '/onboarding': {
+      id: '/onboarding'
+      path: '/onboarding'
+      fullPath: '/onboarding'
+      preLoaderRoute: typeof OnboardingRouteImport
+      parentRoute: typeof rootRouteImport
+    }
+    '/orgs': {
+      id: '/orgs'
+      path: '/orgs'
+      fullPath: '/orgs'
+      preLoaderRoute: typeof OrgsRouteRouteImport
       parentRoute: typeof rootRouteImport
     }
     '/pricing': {
@@ -212,12 +318,71 @@ declare module '@tanstack/react-router' {
       preLoaderRoute: typeof DocsSplatRouteImport
       parentRoute: typeof rootRouteImport
     }
+    '/orgs/': {
+      id: '/orgs/'
+      path: '/'
+      fullPath: '/orgs/'
+      preLoaderRoute: typeof OrgsIndexRouteImport
+      parentRoute: typeof OrgsRouteRoute
+    }
+    '/orgs/$org': {
+      id: '/orgs/$org'
+      path: '/$org'
+      fullPath: '/orgs/$org'
+      preLoaderRoute: typeof OrgsOrgRouteRouteImport
+      parentRoute: typeof OrgsRouteRoute
+    }
+    '/orgs/$org/sites/': {
+      id: '/orgs/$org/sites/'
+      path: '/sites'
+      fullPath: '/orgs/$org/sites/'
+      preLoaderRoute: typeof OrgsOrgSitesIndexRouteImport
+      parentRoute: typeof OrgsOrgRouteRoute
+    }
+    '/orgs/$org/sites/$site': {
+      id: '/orgs/$org/sites/$site'
+      path: '/sites/$site'
+      fullPath: '/orgs/$org/sites/$site'
+      preLoaderRoute: typeof OrgsOrgSitesSiteRouteImport
+      parentRoute: typeof OrgsOrgRouteRoute
+    }
   }
 }
 
+interface OrgsOrgRouteRouteChildren {
+  OrgsOrgSitesSiteRoute: typeof OrgsOrgSitesSiteRoute
+  OrgsOrgSitesIndexRoute: typeof OrgsOrgSitesIndexRoute
+}
+
+const OrgsOrgRouteRouteChildren: OrgsOrgRouteRouteChildren = {
+  OrgsOrgSitesSiteRoute: OrgsOrgSitesSiteRoute,
+  OrgsOrgSitesIndexRoute: OrgsOrgSitesIndexRoute,
+}
+
+const OrgsOrgRouteRouteWithChildren = OrgsOrgRouteRoute._addFileChildren(
+  OrgsOrgRouteRouteChildren,
+)
+
+interface OrgsRouteRouteChildren {
+  OrgsOrgRouteRoute: typeof OrgsOrgRouteRouteWithChildren
+  OrgsIndexRoute: typeof OrgsIndexRoute
+}
+
+const OrgsRouteRouteChildren: OrgsRouteRouteChildren = {
+  OrgsOrgRouteRoute: OrgsOrgRouteRouteWithChildren,
+  OrgsIndexRoute: OrgsIndexRoute,
+}
+
+const OrgsRouteRouteWithChildren = OrgsRouteRoute._addFileChildren(
+  OrgsRouteRouteChildren,
+)
+
 const rootRouteChildren: RootRouteChildren = {
   IndexRoute: IndexRoute,
+  OrgsRouteRoute: OrgsRouteRouteWithChildren,
+  ConfirmEmailRoute: ConfirmEmailRoute,
   ForgotPasswordRoute: ForgotPasswordRoute,
+  OnboardingRoute: OnboardingRoute,
   PricingRoute: PricingRoute,
   ResetPasswordRoute: ResetPasswordRoute,
   SigninRoute: SigninRoute,

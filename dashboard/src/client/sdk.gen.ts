@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { MetaGetData, MetaGetResponses } from './types.gen';
+import type { AccountsConfirmEmailData, AccountsConfirmEmailErrors, AccountsConfirmEmailResponses, AccountsCreateData, AccountsCreateErrors, AccountsCreateResponses, AccountsRequestPasswordResetData, AccountsRequestPasswordResetErrors, AccountsRequestPasswordResetResponses, AccountsResetPasswordData, AccountsResetPasswordErrors, AccountsResetPasswordResponses, AccountsVerifyEmailData, AccountsVerifyEmailErrors, AccountsVerifyEmailResponses, AdminDropMailData, AdminDropMailErrors, AdminDropMailResponses, AdminListMailData, AdminListMailErrors, AdminListMailResponses, AdminListOrgsData, AdminListOrgsErrors, AdminListOrgSitesData, AdminListOrgSitesErrors, AdminListOrgSitesResponses, AdminListOrgsResponses, AdminListUsersData, AdminListUsersErrors, AdminListUsersResponses, AdminRetryMailData, AdminRetryMailErrors, AdminRetryMailResponses, AdminSuspendOrgData, AdminSuspendOrgErrors, AdminSuspendOrgResponses, AdminUnsuspendOrgData, AdminUnsuspendOrgErrors, AdminUnsuspendOrgResponses, ApiKeysCreateData, ApiKeysCreateErrors, ApiKeysCreateResponses, ApiKeysGetData, ApiKeysGetErrors, ApiKeysGetResponses, ApiKeysListData, ApiKeysListErrors, ApiKeysListResponses, ApiKeysRevokeData, ApiKeysRevokeErrors, ApiKeysRevokeResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutAllData, AuthLogoutAllErrors, AuthLogoutAllResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, InvitationsAcceptData, InvitationsAcceptErrors, InvitationsAcceptResponses, InvitationsCreateData, InvitationsCreateErrors, InvitationsCreateResponses, InvitationsDeleteData, InvitationsDeleteErrors, InvitationsDeleteResponses, InvitationsListData, InvitationsListErrors, InvitationsListResponses, MeChangeEmailData, MeChangeEmailErrors, MeChangeEmailResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDeleteData, MeDeleteErrors, MeDeleteResponses, MeGetData, MeGetErrors, MeGetResponses, MembersDeleteData, MembersDeleteErrors, MembersDeleteResponses, MembersListData, MembersListErrors, MembersListResponses, MembersUpdateData, MembersUpdateErrors, MembersUpdateResponses, MeResendVerificationData, MeResendVerificationErrors, MeResendVerificationResponses, MetaGetData, MetaGetErrors, MetaGetResponses, MeUpdateData, MeUpdateErrors, MeUpdateResponses, OrgsCreateData, OrgsCreateErrors, OrgsCreateResponses, OrgsDeleteData, OrgsDeleteErrors, OrgsDeleteResponses, OrgsGetData, OrgsGetErrors, OrgsGetResponses, OrgsLeaveData, OrgsLeaveErrors, OrgsLeaveResponses, OrgsListData, OrgsListErrors, OrgsListResponses, OrgsTransferData, OrgsTransferErrors, OrgsTransferResponses, OrgsUpdateData, OrgsUpdateErrors, OrgsUpdateResponses, SessionsDeleteData, SessionsDeleteErrors, SessionsDeleteResponses, SessionsListData, SessionsListErrors, SessionsListResponses, SitesCreateData, SitesCreateErrors, SitesCreateResponses, SitesDeleteData, SitesDeleteErrors, SitesDeleteResponses, SitesGetData, SitesGetErrors, SitesGetResponses, SitesListData, SitesListErrors, SitesListResponses, SitesRotateSecretData, SitesRotateSecretErrors, SitesRotateSecretResponses, SitesUpdateData, SitesUpdateErrors, SitesUpdateResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -19,6 +19,437 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
 };
 
 /**
+ * Create Account
+ *
+ * Sign up. A verification link is mailed to the address.
+ */
+export const accountsCreate = <ThrowOnError extends boolean = false>(options: Options<AccountsCreateData, ThrowOnError>) => (options.client ?? client).post<AccountsCreateResponses, AccountsCreateErrors, ThrowOnError>({
+    url: '/v1/accounts',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Confirm Email
+ */
+export const accountsConfirmEmail = <ThrowOnError extends boolean = false>(options: Options<AccountsConfirmEmailData, ThrowOnError>) => (options.client ?? client).post<AccountsConfirmEmailResponses, AccountsConfirmEmailErrors, ThrowOnError>({
+    url: '/v1/accounts/confirm-email',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Request Password Reset
+ *
+ * Mails a single-use link when the account exists; the answer is the same either way.
+ */
+export const accountsRequestPasswordReset = <ThrowOnError extends boolean = false>(options: Options<AccountsRequestPasswordResetData, ThrowOnError>) => (options.client ?? client).post<AccountsRequestPasswordResetResponses, AccountsRequestPasswordResetErrors, ThrowOnError>({
+    url: '/v1/accounts/password-reset',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Reset Password
+ *
+ * Sets the new password and ends every session of the account.
+ */
+export const accountsResetPassword = <ThrowOnError extends boolean = false>(options: Options<AccountsResetPasswordData, ThrowOnError>) => (options.client ?? client).post<AccountsResetPasswordResponses, AccountsResetPasswordErrors, ThrowOnError>({
+    url: '/v1/accounts/password-reset/confirm',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Verify Email
+ */
+export const accountsVerifyEmail = <ThrowOnError extends boolean = false>(options: Options<AccountsVerifyEmailData, ThrowOnError>) => (options.client ?? client).post<AccountsVerifyEmailResponses, AccountsVerifyEmailErrors, ThrowOnError>({
+    url: '/v1/accounts/verify-email',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List Mail
+ */
+export const adminListMail = <ThrowOnError extends boolean = false>(options?: Options<AdminListMailData, ThrowOnError>) => (options?.client ?? client).get<AdminListMailResponses, AdminListMailErrors, ThrowOnError>({ url: '/v1/admin/mail', ...options });
+
+/**
+ * Drop Mail
+ */
+export const adminDropMail = <ThrowOnError extends boolean = false>(options: Options<AdminDropMailData, ThrowOnError>) => (options.client ?? client).delete<AdminDropMailResponses, AdminDropMailErrors, ThrowOnError>({ url: '/v1/admin/mail/{mail_id}', ...options });
+
+/**
+ * Retry Mail
+ */
+export const adminRetryMail = <ThrowOnError extends boolean = false>(options: Options<AdminRetryMailData, ThrowOnError>) => (options.client ?? client).post<AdminRetryMailResponses, AdminRetryMailErrors, ThrowOnError>({ url: '/v1/admin/mail/{mail_id}/retry', ...options });
+
+/**
+ * List Orgs
+ */
+export const adminListOrgs = <ThrowOnError extends boolean = false>(options?: Options<AdminListOrgsData, ThrowOnError>) => (options?.client ?? client).get<AdminListOrgsResponses, AdminListOrgsErrors, ThrowOnError>({ url: '/v1/admin/orgs', ...options });
+
+/**
+ * List Org Sites
+ */
+export const adminListOrgSites = <ThrowOnError extends boolean = false>(options: Options<AdminListOrgSitesData, ThrowOnError>) => (options.client ?? client).get<AdminListOrgSitesResponses, AdminListOrgSitesErrors, ThrowOnError>({ url: '/v1/admin/orgs/{org_id}/sites', ...options });
+
+/**
+ * Suspend Org
+ *
+ * Suspend an organisation: its sitekeys fail closed at the edge (``site-suspended``) and
+ * its members can read but not change anything.
+ */
+export const adminSuspendOrg = <ThrowOnError extends boolean = false>(options: Options<AdminSuspendOrgData, ThrowOnError>) => (options.client ?? client).post<AdminSuspendOrgResponses, AdminSuspendOrgErrors, ThrowOnError>({ url: '/v1/admin/orgs/{org_id}/suspend', ...options });
+
+/**
+ * Unsuspend Org
+ */
+export const adminUnsuspendOrg = <ThrowOnError extends boolean = false>(options: Options<AdminUnsuspendOrgData, ThrowOnError>) => (options.client ?? client).post<AdminUnsuspendOrgResponses, AdminUnsuspendOrgErrors, ThrowOnError>({ url: '/v1/admin/orgs/{org_id}/unsuspend', ...options });
+
+/**
+ * List Users
+ */
+export const adminListUsers = <ThrowOnError extends boolean = false>(options?: Options<AdminListUsersData, ThrowOnError>) => (options?.client ?? client).get<AdminListUsersResponses, AdminListUsersErrors, ThrowOnError>({ url: '/v1/admin/users', ...options });
+
+/**
+ * Login
+ *
+ * Sign in with e-mail and password: an access token in the body, the refresh token in an
+ * HttpOnly cookie. Failures are counted per account and per IP (429 when either is spent).
+ */
+export const authLogin = <ThrowOnError extends boolean = false>(options: Options<AuthLoginData, ThrowOnError>) => (options.client ?? client).post<AuthLoginResponses, AuthLoginErrors, ThrowOnError>({
+    url: '/v1/auth/login',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Logout
+ *
+ * End this session: its refresh token stops working and its access tokens are denied.
+ */
+export const authLogout = <ThrowOnError extends boolean = false>(options?: Options<AuthLogoutData, ThrowOnError>) => (options?.client ?? client).post<AuthLogoutResponses, AuthLogoutErrors, ThrowOnError>({ url: '/v1/auth/logout', ...options });
+
+/**
+ * Logout All
+ *
+ * Sign out everywhere: every session ends and every access token issued so far is denied
+ * on every replica (store-backed).
+ */
+export const authLogoutAll = <ThrowOnError extends boolean = false>(options?: Options<AuthLogoutAllData, ThrowOnError>) => (options?.client ?? client).post<AuthLogoutAllResponses, AuthLogoutAllErrors, ThrowOnError>({ url: '/v1/auth/logout-all', ...options });
+
+/**
+ * Refresh
+ *
+ * A new access token (and refresh cookie) for the refresh cookie, which is spent. Needs
+ * the header ``X-Haechi-CSRF: 1``.
+ */
+export const authRefresh = <ThrowOnError extends boolean = false>(options?: Options<AuthRefreshData, ThrowOnError>) => (options?.client ?? client).post<AuthRefreshResponses, AuthRefreshErrors, ThrowOnError>({ url: '/v1/auth/refresh', ...options });
+
+/**
+ * Accept Invitation
+ *
+ * Join the organisation of an invitation link, signed in as the invited address.
+ */
+export const invitationsAccept = <ThrowOnError extends boolean = false>(options: Options<InvitationsAcceptData, ThrowOnError>) => (options.client ?? client).post<InvitationsAcceptResponses, InvitationsAcceptErrors, ThrowOnError>({
+    url: '/v1/invitations/accept',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete Me
+ *
+ * Deletes the account. Organisations where it is the only member go with it; being the
+ * only owner of an organisation with other members refuses (409 last-owner).
+ */
+export const meDelete = <ThrowOnError extends boolean = false>(options: Options<MeDeleteData, ThrowOnError>) => (options.client ?? client).delete<MeDeleteResponses, MeDeleteErrors, ThrowOnError>({
+    url: '/v1/me',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Get Me
+ */
+export const meGet = <ThrowOnError extends boolean = false>(options?: Options<MeGetData, ThrowOnError>) => (options?.client ?? client).get<MeGetResponses, MeGetErrors, ThrowOnError>({ url: '/v1/me', ...options });
+
+/**
+ * Update Me
+ */
+export const meUpdate = <ThrowOnError extends boolean = false>(options: Options<MeUpdateData, ThrowOnError>) => (options.client ?? client).patch<MeUpdateResponses, MeUpdateErrors, ThrowOnError>({
+    url: '/v1/me',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Change Email
+ *
+ * Mails a confirmation link to the new address; the address changes when it is opened.
+ */
+export const meChangeEmail = <ThrowOnError extends boolean = false>(options: Options<MeChangeEmailData, ThrowOnError>) => (options.client ?? client).post<MeChangeEmailResponses, MeChangeEmailErrors, ThrowOnError>({
+    url: '/v1/me/email',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Change Password
+ */
+export const meChangePassword = <ThrowOnError extends boolean = false>(options: Options<MeChangePasswordData, ThrowOnError>) => (options.client ?? client).post<MeChangePasswordResponses, MeChangePasswordErrors, ThrowOnError>({
+    url: '/v1/me/password',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List Sessions
+ */
+export const sessionsList = <ThrowOnError extends boolean = false>(options?: Options<SessionsListData, ThrowOnError>) => (options?.client ?? client).get<SessionsListResponses, SessionsListErrors, ThrowOnError>({ url: '/v1/me/sessions', ...options });
+
+/**
+ * End Session
+ */
+export const sessionsDelete = <ThrowOnError extends boolean = false>(options: Options<SessionsDeleteData, ThrowOnError>) => (options.client ?? client).delete<SessionsDeleteResponses, SessionsDeleteErrors, ThrowOnError>({ url: '/v1/me/sessions/{session_id}', ...options });
+
+/**
+ * Resend Verification
+ */
+export const meResendVerification = <ThrowOnError extends boolean = false>(options?: Options<MeResendVerificationData, ThrowOnError>) => (options?.client ?? client).post<MeResendVerificationResponses, MeResendVerificationErrors, ThrowOnError>({ url: '/v1/me/verification', ...options });
+
+/**
  * Meta
  */
-export const metaGet = <ThrowOnError extends boolean = false>(options?: Options<MetaGetData, ThrowOnError>) => (options?.client ?? client).get<MetaGetResponses, unknown, ThrowOnError>({ url: '/v1/meta', ...options });
+export const metaGet = <ThrowOnError extends boolean = false>(options?: Options<MetaGetData, ThrowOnError>) => (options?.client ?? client).get<MetaGetResponses, MetaGetErrors, ThrowOnError>({ url: '/v1/meta', ...options });
+
+/**
+ * List Orgs
+ *
+ * The organisations the caller belongs to, with the caller's role in each.
+ */
+export const orgsList = <ThrowOnError extends boolean = false>(options?: Options<OrgsListData, ThrowOnError>) => (options?.client ?? client).get<OrgsListResponses, OrgsListErrors, ThrowOnError>({ url: '/v1/orgs', ...options });
+
+/**
+ * Create Org
+ *
+ * Create an organisation; the caller becomes its owner. Needs a verified e-mail.
+ */
+export const orgsCreate = <ThrowOnError extends boolean = false>(options: Options<OrgsCreateData, ThrowOnError>) => (options.client ?? client).post<OrgsCreateResponses, OrgsCreateErrors, ThrowOnError>({
+    url: '/v1/orgs',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete Org
+ *
+ * Delete the organisation with its sites, keys and invitations (owners only).
+ */
+export const orgsDelete = <ThrowOnError extends boolean = false>(options: Options<OrgsDeleteData, ThrowOnError>) => (options.client ?? client).delete<OrgsDeleteResponses, OrgsDeleteErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}', ...options });
+
+/**
+ * Get Org
+ */
+export const orgsGet = <ThrowOnError extends boolean = false>(options: Options<OrgsGetData, ThrowOnError>) => (options.client ?? client).get<OrgsGetResponses, OrgsGetErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}', ...options });
+
+/**
+ * Update Org
+ */
+export const orgsUpdate = <ThrowOnError extends boolean = false>(options: Options<OrgsUpdateData, ThrowOnError>) => (options.client ?? client).patch<OrgsUpdateResponses, OrgsUpdateErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List Keys
+ */
+export const apiKeysList = <ThrowOnError extends boolean = false>(options: Options<ApiKeysListData, ThrowOnError>) => (options.client ?? client).get<ApiKeysListResponses, ApiKeysListErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/api-keys', ...options });
+
+/**
+ * Create Key
+ *
+ * A new key, shown this once (``Authorization: Bearer hak_…``).
+ */
+export const apiKeysCreate = <ThrowOnError extends boolean = false>(options: Options<ApiKeysCreateData, ThrowOnError>) => (options.client ?? client).post<ApiKeysCreateResponses, ApiKeysCreateErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}/api-keys',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Revoke Key
+ *
+ * Revoke a key: it stops working at once (the row stays, for the audit trail).
+ */
+export const apiKeysRevoke = <ThrowOnError extends boolean = false>(options: Options<ApiKeysRevokeData, ThrowOnError>) => (options.client ?? client).delete<ApiKeysRevokeResponses, ApiKeysRevokeErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/api-keys/{key_id}', ...options });
+
+/**
+ * Get Key
+ */
+export const apiKeysGet = <ThrowOnError extends boolean = false>(options: Options<ApiKeysGetData, ThrowOnError>) => (options.client ?? client).get<ApiKeysGetResponses, ApiKeysGetErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/api-keys/{key_id}', ...options });
+
+/**
+ * List Events
+ */
+export const auditList = <ThrowOnError extends boolean = false>(options: Options<AuditListData, ThrowOnError>) => (options.client ?? client).get<AuditListResponses, AuditListErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/audit', ...options });
+
+/**
+ * List Invitations
+ */
+export const invitationsList = <ThrowOnError extends boolean = false>(options: Options<InvitationsListData, ThrowOnError>) => (options.client ?? client).get<InvitationsListResponses, InvitationsListErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/invitations', ...options });
+
+/**
+ * Invite
+ *
+ * Mail an invitation link (single use, expiring) to the address.
+ */
+export const invitationsCreate = <ThrowOnError extends boolean = false>(options: Options<InvitationsCreateData, ThrowOnError>) => (options.client ?? client).post<InvitationsCreateResponses, InvitationsCreateErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}/invitations',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Revoke Invitation
+ */
+export const invitationsDelete = <ThrowOnError extends boolean = false>(options: Options<InvitationsDeleteData, ThrowOnError>) => (options.client ?? client).delete<InvitationsDeleteResponses, InvitationsDeleteErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/invitations/{invitation_id}', ...options });
+
+/**
+ * Leave Org
+ */
+export const orgsLeave = <ThrowOnError extends boolean = false>(options: Options<OrgsLeaveData, ThrowOnError>) => (options.client ?? client).post<OrgsLeaveResponses, OrgsLeaveErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/leave', ...options });
+
+/**
+ * List Members
+ */
+export const membersList = <ThrowOnError extends boolean = false>(options: Options<MembersListData, ThrowOnError>) => (options.client ?? client).get<MembersListResponses, MembersListErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/members', ...options });
+
+/**
+ * Remove Member
+ */
+export const membersDelete = <ThrowOnError extends boolean = false>(options: Options<MembersDeleteData, ThrowOnError>) => (options.client ?? client).delete<MembersDeleteResponses, MembersDeleteErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/members/{user_id}', ...options });
+
+/**
+ * Update Member
+ */
+export const membersUpdate = <ThrowOnError extends boolean = false>(options: Options<MembersUpdateData, ThrowOnError>) => (options.client ?? client).patch<MembersUpdateResponses, MembersUpdateErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}/members/{user_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List Sites
+ */
+export const sitesList = <ThrowOnError extends boolean = false>(options: Options<SitesListData, ThrowOnError>) => (options.client ?? client).get<SitesListResponses, SitesListErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/sites', ...options });
+
+/**
+ * Create Site
+ *
+ * Register a site. The answer carries its secret, shown this once and never again.
+ */
+export const sitesCreate = <ThrowOnError extends boolean = false>(options: Options<SitesCreateData, ThrowOnError>) => (options.client ?? client).post<SitesCreateResponses, SitesCreateErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}/sites',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete Site
+ */
+export const sitesDelete = <ThrowOnError extends boolean = false>(options: Options<SitesDeleteData, ThrowOnError>) => (options.client ?? client).delete<SitesDeleteResponses, SitesDeleteErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/sites/{site_id}', ...options });
+
+/**
+ * Get Site
+ */
+export const sitesGet = <ThrowOnError extends boolean = false>(options: Options<SitesGetData, ThrowOnError>) => (options.client ?? client).get<SitesGetResponses, SitesGetErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/sites/{site_id}', ...options });
+
+/**
+ * Update Site
+ *
+ * Change a site; send ``If-Match`` with the ETag you read to refuse lost updates (412).
+ */
+export const sitesUpdate = <ThrowOnError extends boolean = false>(options: Options<SitesUpdateData, ThrowOnError>) => (options.client ?? client).patch<SitesUpdateResponses, SitesUpdateErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}/sites/{site_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Rotate Secret
+ *
+ * A new secret, shown once; the previous one keeps working for the grace period
+ * (``protocol.secret_grace_seconds``).
+ */
+export const sitesRotateSecret = <ThrowOnError extends boolean = false>(options: Options<SitesRotateSecretData, ThrowOnError>) => (options.client ?? client).post<SitesRotateSecretResponses, SitesRotateSecretErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/sites/{site_id}/rotate-secret', ...options });
+
+/**
+ * Transfer Org
+ *
+ * Make another member the owner; the caller becomes an admin.
+ */
+export const orgsTransfer = <ThrowOnError extends boolean = false>(options: Options<OrgsTransferData, ThrowOnError>) => (options.client ?? client).post<OrgsTransferResponses, OrgsTransferErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}/transfer',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});

@@ -5,6 +5,505 @@ export type ClientOptions = {
 };
 
 /**
+ * Accepted
+ *
+ * The request was taken; what follows happens by e-mail.
+ */
+export type Accepted = {
+    /**
+     * Status
+     */
+    status?: 'accepted';
+};
+
+/**
+ * AccessToken
+ *
+ * The access token goes in ``Authorization: Bearer``; the refresh token travels only in
+ * its HttpOnly cookie.
+ */
+export type AccessToken = {
+    /**
+     * Access Token
+     */
+    access_token: string;
+    /**
+     * Expires In
+     */
+    expires_in: number;
+    /**
+     * Session Id
+     */
+    session_id: string;
+    /**
+     * Token Type
+     */
+    token_type?: 'bearer';
+};
+
+/**
+ * AccountDelete
+ */
+export type AccountDelete = {
+    /**
+     * Current Password
+     */
+    current_password: string;
+};
+
+/**
+ * AdminOrgPublic
+ */
+export type AdminOrgPublic = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Slug
+     */
+    slug: string;
+    /**
+     * Suspended At
+     */
+    suspended_at: string | null;
+};
+
+/**
+ * AdminOrgsPublic
+ */
+export type AdminOrgsPublic = {
+    /**
+     * Data
+     */
+    data: Array<AdminOrgPublic>;
+    /**
+     * Next Cursor
+     */
+    next_cursor?: string | null;
+};
+
+/**
+ * AdminSitesPublic
+ */
+export type AdminSitesPublic = {
+    /**
+     * Data
+     */
+    data: Array<SitePublic>;
+};
+
+/**
+ * ApiKeyCreate
+ */
+export type ApiKeyCreate = {
+    /**
+     * Expires At
+     */
+    expires_at?: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Scopes
+     */
+    scopes: Array<'read' | 'sites:write' | 'members:write' | 'audit:read'>;
+};
+
+/**
+ * ApiKeyCreated
+ *
+ * Returned once, on creation: the key itself is not kept anywhere.
+ */
+export type ApiKeyCreated = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Expires At
+     */
+    expires_at: string | null;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Key
+     */
+    key: string;
+    /**
+     * Last Used At
+     */
+    last_used_at: string | null;
+    /**
+     * Last Used Ip
+     */
+    last_used_ip: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Org Id
+     */
+    org_id: string;
+    /**
+     * Prefix
+     */
+    prefix: string;
+    /**
+     * Revoked At
+     */
+    revoked_at: string | null;
+    /**
+     * Scopes
+     */
+    scopes: Array<string>;
+};
+
+/**
+ * ApiKeyPublic
+ */
+export type ApiKeyPublic = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Expires At
+     */
+    expires_at: string | null;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Last Used At
+     */
+    last_used_at: string | null;
+    /**
+     * Last Used Ip
+     */
+    last_used_ip: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Org Id
+     */
+    org_id: string;
+    /**
+     * Prefix
+     */
+    prefix: string;
+    /**
+     * Revoked At
+     */
+    revoked_at: string | null;
+    /**
+     * Scopes
+     */
+    scopes: Array<string>;
+};
+
+/**
+ * ApiKeysPublic
+ */
+export type ApiKeysPublic = {
+    /**
+     * Data
+     */
+    data: Array<ApiKeyPublic>;
+};
+
+/**
+ * AuditEventPublic
+ */
+export type AuditEventPublic = {
+    /**
+     * Action
+     */
+    action: string;
+    /**
+     * Actor Id
+     */
+    actor_id: string | null;
+    /**
+     * Actor Type
+     */
+    actor_type: string;
+    /**
+     * After
+     */
+    after: {
+        [key: string]: unknown;
+    } | null;
+    /**
+     * Before
+     */
+    before: {
+        [key: string]: unknown;
+    } | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Ip
+     */
+    ip: string | null;
+    /**
+     * Org Id
+     */
+    org_id: string | null;
+    /**
+     * Request Id
+     */
+    request_id: string | null;
+    /**
+     * Target Id
+     */
+    target_id: string | null;
+    /**
+     * Target Type
+     */
+    target_type: string | null;
+    /**
+     * User Agent
+     */
+    user_agent: string | null;
+};
+
+/**
+ * AuditEventsPublic
+ */
+export type AuditEventsPublic = {
+    /**
+     * Data
+     */
+    data: Array<AuditEventPublic>;
+    /**
+     * Next Cursor
+     */
+    next_cursor?: string | null;
+};
+
+/**
+ * EmailBody
+ */
+export type EmailBody = {
+    /**
+     * Email
+     */
+    email: string;
+};
+
+/**
+ * EmailChange
+ */
+export type EmailChange = {
+    /**
+     * Current Password
+     */
+    current_password: string;
+    /**
+     * New Email
+     */
+    new_email: string;
+};
+
+/**
+ * InvitationAccept
+ */
+export type InvitationAccept = {
+    /**
+     * Token
+     */
+    token: string;
+};
+
+/**
+ * InvitationCreate
+ */
+export type InvitationCreate = {
+    /**
+     * Email
+     */
+    email: string;
+    /**
+     * Role
+     */
+    role?: 'admin' | 'developer' | 'viewer';
+};
+
+/**
+ * InvitationPublic
+ */
+export type InvitationPublic = {
+    /**
+     * Accepted At
+     */
+    accepted_at: string | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Email
+     */
+    email: string;
+    /**
+     * Expires At
+     */
+    expires_at: string;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Org Id
+     */
+    org_id: string;
+    /**
+     * Role
+     */
+    role: 'owner' | 'admin' | 'developer' | 'viewer';
+};
+
+/**
+ * InvitationsPublic
+ */
+export type InvitationsPublic = {
+    /**
+     * Data
+     */
+    data: Array<InvitationPublic>;
+};
+
+/**
+ * Login
+ */
+export type Login = {
+    /**
+     * Email
+     */
+    email: string;
+    /**
+     * Password
+     */
+    password: string;
+};
+
+/**
+ * MailPublic
+ */
+export type MailPublic = {
+    /**
+     * Attempts
+     */
+    attempts: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Last Error
+     */
+    last_error: string | null;
+    /**
+     * Sent At
+     */
+    sent_at: string | null;
+    /**
+     * Status
+     */
+    status: string;
+    /**
+     * Subject
+     */
+    subject: string;
+    /**
+     * Template
+     */
+    template: string;
+    /**
+     * To Address
+     */
+    to_address: string;
+};
+
+/**
+ * MailsPublic
+ */
+export type MailsPublic = {
+    /**
+     * Data
+     */
+    data: Array<MailPublic>;
+};
+
+/**
+ * MemberPublic
+ */
+export type MemberPublic = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Email
+     */
+    email: string;
+    /**
+     * Role
+     */
+    role: 'owner' | 'admin' | 'developer' | 'viewer';
+    /**
+     * User Id
+     */
+    user_id: string;
+};
+
+/**
+ * MemberUpdate
+ */
+export type MemberUpdate = {
+    /**
+     * Role
+     */
+    role: 'admin' | 'developer' | 'viewer';
+};
+
+/**
+ * MembersPublic
+ */
+export type MembersPublic = {
+    /**
+     * Data
+     */
+    data: Array<MemberPublic>;
+};
+
+/**
  * Meta
  */
 export type Meta = {
@@ -22,12 +521,1929 @@ export type Meta = {
     version: string;
 };
 
+/**
+ * OrgCreate
+ */
+export type OrgCreate = {
+    /**
+     * Name
+     */
+    name: string;
+};
+
+/**
+ * OrgPublic
+ */
+export type OrgPublic = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Role
+     */
+    role?: 'owner' | 'admin' | 'developer' | 'viewer' | null;
+    /**
+     * Slug
+     */
+    slug: string;
+    /**
+     * Suspended
+     */
+    suspended: boolean;
+    /**
+     * Updated At
+     */
+    updated_at: string;
+};
+
+/**
+ * OrgUpdate
+ */
+export type OrgUpdate = {
+    /**
+     * Name
+     */
+    name?: string | null;
+};
+
+/**
+ * OrgsPublic
+ */
+export type OrgsPublic = {
+    /**
+     * Data
+     */
+    data: Array<OrgPublic>;
+};
+
+/**
+ * OwnershipTransfer
+ */
+export type OwnershipTransfer = {
+    /**
+     * User Id
+     */
+    user_id: string;
+};
+
+/**
+ * PasswordChange
+ */
+export type PasswordChange = {
+    /**
+     * Current Password
+     */
+    current_password: string;
+    /**
+     * New Password
+     */
+    new_password: string;
+};
+
+/**
+ * PasswordReset
+ */
+export type PasswordReset = {
+    /**
+     * Password
+     */
+    password: string;
+    /**
+     * Token
+     */
+    token: string;
+};
+
+/**
+ * Problem
+ *
+ * An error: ``code`` is stable and machine-readable; ``detail`` is for people.
+ */
+export type Problem = {
+    /**
+     * Code
+     */
+    code: string;
+    /**
+     * Detail
+     */
+    detail: string;
+    /**
+     * Request Id
+     */
+    request_id?: string | null;
+    /**
+     * Status
+     */
+    status: number;
+    /**
+     * Title
+     */
+    title: string;
+    /**
+     * Type
+     */
+    type: string;
+    [key: string]: unknown;
+};
+
+/**
+ * SessionPublic
+ */
+export type SessionPublic = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Current
+     */
+    current?: boolean;
+    /**
+     * Expires At
+     */
+    expires_at: string;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Ip
+     */
+    ip: string;
+    /**
+     * Last Seen At
+     */
+    last_seen_at: string;
+    /**
+     * User Agent
+     */
+    user_agent: string;
+};
+
+/**
+ * SessionsPublic
+ */
+export type SessionsPublic = {
+    /**
+     * Data
+     */
+    data: Array<SessionPublic>;
+};
+
+/**
+ * SiteCreate
+ */
+export type SiteCreate = {
+    /**
+     * Hostnames
+     */
+    hostnames: Array<string>;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Security Level
+     */
+    security_level?: 'low' | 'medium' | 'high' | 'strict' | 'test';
+    /**
+     * Widget Mode
+     */
+    widget_mode?: 'managed' | 'non-interactive' | 'invisible';
+};
+
+/**
+ * SiteCreated
+ *
+ * Returned once, on creation or rotation: the plaintext secret is not kept anywhere.
+ */
+export type SiteCreated = {
+    /**
+     * Active
+     */
+    active: boolean;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Hostnames
+     */
+    hostnames: Array<string>;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Is Demo
+     */
+    is_demo: boolean;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Org Id
+     */
+    org_id: string;
+    /**
+     * Previous Secret Expires At
+     */
+    previous_secret_expires_at: string | null;
+    /**
+     * Secret
+     */
+    secret: string;
+    /**
+     * Security Level
+     */
+    security_level: 'low' | 'medium' | 'high' | 'strict' | 'test';
+    /**
+     * Sitekey
+     */
+    sitekey: string;
+    /**
+     * Updated At
+     */
+    updated_at: string;
+    /**
+     * Widget Mode
+     */
+    widget_mode: 'managed' | 'non-interactive' | 'invisible';
+};
+
+/**
+ * SitePublic
+ *
+ * A site as its owner sees it: never the secret, never a digest.
+ */
+export type SitePublic = {
+    /**
+     * Active
+     */
+    active: boolean;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Hostnames
+     */
+    hostnames: Array<string>;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Is Demo
+     */
+    is_demo: boolean;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Org Id
+     */
+    org_id: string;
+    /**
+     * Previous Secret Expires At
+     */
+    previous_secret_expires_at: string | null;
+    /**
+     * Security Level
+     */
+    security_level: 'low' | 'medium' | 'high' | 'strict' | 'test';
+    /**
+     * Sitekey
+     */
+    sitekey: string;
+    /**
+     * Updated At
+     */
+    updated_at: string;
+    /**
+     * Widget Mode
+     */
+    widget_mode: 'managed' | 'non-interactive' | 'invisible';
+};
+
+/**
+ * SiteUpdate
+ *
+ * Fields left out (or null) stay as they are.
+ */
+export type SiteUpdate = {
+    /**
+     * Active
+     */
+    active?: boolean | null;
+    /**
+     * Hostnames
+     */
+    hostnames?: Array<string> | null;
+    /**
+     * Name
+     */
+    name?: string | null;
+    /**
+     * Security Level
+     */
+    security_level?: 'low' | 'medium' | 'high' | 'strict' | 'test' | null;
+    /**
+     * Widget Mode
+     */
+    widget_mode?: 'managed' | 'non-interactive' | 'invisible' | null;
+};
+
+/**
+ * SitesPublic
+ */
+export type SitesPublic = {
+    /**
+     * Count
+     */
+    count: number;
+    /**
+     * Data
+     */
+    data: Array<SitePublic>;
+};
+
+/**
+ * TokenBody
+ */
+export type TokenBody = {
+    /**
+     * Token
+     */
+    token: string;
+};
+
+/**
+ * UserCreate
+ */
+export type UserCreate = {
+    /**
+     * Email
+     */
+    email: string;
+    /**
+     * Locale
+     */
+    locale?: 'en' | 'ko';
+    /**
+     * Password
+     */
+    password: string;
+};
+
+/**
+ * UserPublic
+ */
+export type UserPublic = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Email
+     */
+    email: string;
+    /**
+     * Email Verified
+     */
+    email_verified: boolean;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Is Operator
+     */
+    is_operator: boolean;
+    /**
+     * Locale
+     */
+    locale: string;
+};
+
+/**
+ * UserUpdate
+ */
+export type UserUpdate = {
+    /**
+     * Locale
+     */
+    locale?: 'en' | 'ko' | null;
+};
+
+/**
+ * UsersPublic
+ */
+export type UsersPublic = {
+    /**
+     * Data
+     */
+    data: Array<UserPublic>;
+    /**
+     * Next Cursor
+     */
+    next_cursor?: string | null;
+};
+
+export type AccountsCreateData = {
+    body: UserCreate;
+    path?: never;
+    query?: never;
+    url: '/v1/accounts';
+};
+
+export type AccountsCreateErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AccountsCreateError = AccountsCreateErrors[keyof AccountsCreateErrors];
+
+export type AccountsCreateResponses = {
+    /**
+     * Successful Response
+     */
+    201: UserPublic;
+};
+
+export type AccountsCreateResponse = AccountsCreateResponses[keyof AccountsCreateResponses];
+
+export type AccountsConfirmEmailData = {
+    body: TokenBody;
+    path?: never;
+    query?: never;
+    url: '/v1/accounts/confirm-email';
+};
+
+export type AccountsConfirmEmailErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AccountsConfirmEmailError = AccountsConfirmEmailErrors[keyof AccountsConfirmEmailErrors];
+
+export type AccountsConfirmEmailResponses = {
+    /**
+     * Successful Response
+     */
+    200: UserPublic;
+};
+
+export type AccountsConfirmEmailResponse = AccountsConfirmEmailResponses[keyof AccountsConfirmEmailResponses];
+
+export type AccountsRequestPasswordResetData = {
+    body: EmailBody;
+    path?: never;
+    query?: never;
+    url: '/v1/accounts/password-reset';
+};
+
+export type AccountsRequestPasswordResetErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AccountsRequestPasswordResetError = AccountsRequestPasswordResetErrors[keyof AccountsRequestPasswordResetErrors];
+
+export type AccountsRequestPasswordResetResponses = {
+    /**
+     * Successful Response
+     */
+    202: Accepted;
+};
+
+export type AccountsRequestPasswordResetResponse = AccountsRequestPasswordResetResponses[keyof AccountsRequestPasswordResetResponses];
+
+export type AccountsResetPasswordData = {
+    body: PasswordReset;
+    path?: never;
+    query?: never;
+    url: '/v1/accounts/password-reset/confirm';
+};
+
+export type AccountsResetPasswordErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AccountsResetPasswordError = AccountsResetPasswordErrors[keyof AccountsResetPasswordErrors];
+
+export type AccountsResetPasswordResponses = {
+    /**
+     * Successful Response
+     */
+    200: UserPublic;
+};
+
+export type AccountsResetPasswordResponse = AccountsResetPasswordResponses[keyof AccountsResetPasswordResponses];
+
+export type AccountsVerifyEmailData = {
+    body: TokenBody;
+    path?: never;
+    query?: never;
+    url: '/v1/accounts/verify-email';
+};
+
+export type AccountsVerifyEmailErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AccountsVerifyEmailError = AccountsVerifyEmailErrors[keyof AccountsVerifyEmailErrors];
+
+export type AccountsVerifyEmailResponses = {
+    /**
+     * Successful Response
+     */
+    200: UserPublic;
+};
+
+export type AccountsVerifyEmailResponse = AccountsVerifyEmailResponses[keyof AccountsVerifyEmailResponses];
+
+export type AdminListMailData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Status
+         */
+        status?: 'pending' | 'sent' | 'dead';
+    };
+    url: '/v1/admin/mail';
+};
+
+export type AdminListMailErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AdminListMailError = AdminListMailErrors[keyof AdminListMailErrors];
+
+export type AdminListMailResponses = {
+    /**
+     * Successful Response
+     */
+    200: MailsPublic;
+};
+
+export type AdminListMailResponse = AdminListMailResponses[keyof AdminListMailResponses];
+
+export type AdminDropMailData = {
+    body?: never;
+    path: {
+        /**
+         * Mail Id
+         */
+        mail_id: string;
+    };
+    query?: never;
+    url: '/v1/admin/mail/{mail_id}';
+};
+
+export type AdminDropMailErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AdminDropMailError = AdminDropMailErrors[keyof AdminDropMailErrors];
+
+export type AdminDropMailResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type AdminDropMailResponse = AdminDropMailResponses[keyof AdminDropMailResponses];
+
+export type AdminRetryMailData = {
+    body?: never;
+    path: {
+        /**
+         * Mail Id
+         */
+        mail_id: string;
+    };
+    query?: never;
+    url: '/v1/admin/mail/{mail_id}/retry';
+};
+
+export type AdminRetryMailErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AdminRetryMailError = AdminRetryMailErrors[keyof AdminRetryMailErrors];
+
+export type AdminRetryMailResponses = {
+    /**
+     * Successful Response
+     */
+    200: MailPublic;
+};
+
+export type AdminRetryMailResponse = AdminRetryMailResponses[keyof AdminRetryMailResponses];
+
+export type AdminListOrgsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Q
+         */
+        q?: string | null;
+        /**
+         * Cursor
+         */
+        cursor?: string | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/v1/admin/orgs';
+};
+
+export type AdminListOrgsErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AdminListOrgsError = AdminListOrgsErrors[keyof AdminListOrgsErrors];
+
+export type AdminListOrgsResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminOrgsPublic;
+};
+
+export type AdminListOrgsResponse = AdminListOrgsResponses[keyof AdminListOrgsResponses];
+
+export type AdminListOrgSitesData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/admin/orgs/{org_id}/sites';
+};
+
+export type AdminListOrgSitesErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AdminListOrgSitesError = AdminListOrgSitesErrors[keyof AdminListOrgSitesErrors];
+
+export type AdminListOrgSitesResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminSitesPublic;
+};
+
+export type AdminListOrgSitesResponse = AdminListOrgSitesResponses[keyof AdminListOrgSitesResponses];
+
+export type AdminSuspendOrgData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/admin/orgs/{org_id}/suspend';
+};
+
+export type AdminSuspendOrgErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AdminSuspendOrgError = AdminSuspendOrgErrors[keyof AdminSuspendOrgErrors];
+
+export type AdminSuspendOrgResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminOrgPublic;
+};
+
+export type AdminSuspendOrgResponse = AdminSuspendOrgResponses[keyof AdminSuspendOrgResponses];
+
+export type AdminUnsuspendOrgData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/admin/orgs/{org_id}/unsuspend';
+};
+
+export type AdminUnsuspendOrgErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AdminUnsuspendOrgError = AdminUnsuspendOrgErrors[keyof AdminUnsuspendOrgErrors];
+
+export type AdminUnsuspendOrgResponses = {
+    /**
+     * Successful Response
+     */
+    200: AdminOrgPublic;
+};
+
+export type AdminUnsuspendOrgResponse = AdminUnsuspendOrgResponses[keyof AdminUnsuspendOrgResponses];
+
+export type AdminListUsersData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Q
+         */
+        q?: string | null;
+        /**
+         * Cursor
+         */
+        cursor?: string | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/v1/admin/users';
+};
+
+export type AdminListUsersErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AdminListUsersError = AdminListUsersErrors[keyof AdminListUsersErrors];
+
+export type AdminListUsersResponses = {
+    /**
+     * Successful Response
+     */
+    200: UsersPublic;
+};
+
+export type AdminListUsersResponse = AdminListUsersResponses[keyof AdminListUsersResponses];
+
+export type AuthLoginData = {
+    body: Login;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/login';
+};
+
+export type AuthLoginErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AuthLoginError = AuthLoginErrors[keyof AuthLoginErrors];
+
+export type AuthLoginResponses = {
+    /**
+     * Successful Response
+     */
+    200: AccessToken;
+};
+
+export type AuthLoginResponse = AuthLoginResponses[keyof AuthLoginResponses];
+
+export type AuthLogoutData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/logout';
+};
+
+export type AuthLogoutErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AuthLogoutError = AuthLogoutErrors[keyof AuthLogoutErrors];
+
+export type AuthLogoutResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type AuthLogoutResponse = AuthLogoutResponses[keyof AuthLogoutResponses];
+
+export type AuthLogoutAllData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/logout-all';
+};
+
+export type AuthLogoutAllErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AuthLogoutAllError = AuthLogoutAllErrors[keyof AuthLogoutAllErrors];
+
+export type AuthLogoutAllResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type AuthLogoutAllResponse = AuthLogoutAllResponses[keyof AuthLogoutAllResponses];
+
+export type AuthRefreshData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/refresh';
+};
+
+export type AuthRefreshErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AuthRefreshError = AuthRefreshErrors[keyof AuthRefreshErrors];
+
+export type AuthRefreshResponses = {
+    /**
+     * Successful Response
+     */
+    200: AccessToken;
+};
+
+export type AuthRefreshResponse = AuthRefreshResponses[keyof AuthRefreshResponses];
+
+export type InvitationsAcceptData = {
+    body: InvitationAccept;
+    path?: never;
+    query?: never;
+    url: '/v1/invitations/accept';
+};
+
+export type InvitationsAcceptErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type InvitationsAcceptError = InvitationsAcceptErrors[keyof InvitationsAcceptErrors];
+
+export type InvitationsAcceptResponses = {
+    /**
+     * Successful Response
+     */
+    200: OrgPublic;
+};
+
+export type InvitationsAcceptResponse = InvitationsAcceptResponses[keyof InvitationsAcceptResponses];
+
+export type MeDeleteData = {
+    body: AccountDelete;
+    path?: never;
+    query?: never;
+    url: '/v1/me';
+};
+
+export type MeDeleteErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type MeDeleteError = MeDeleteErrors[keyof MeDeleteErrors];
+
+export type MeDeleteResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type MeDeleteResponse = MeDeleteResponses[keyof MeDeleteResponses];
+
+export type MeGetData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/me';
+};
+
+export type MeGetErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type MeGetError = MeGetErrors[keyof MeGetErrors];
+
+export type MeGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: UserPublic;
+};
+
+export type MeGetResponse = MeGetResponses[keyof MeGetResponses];
+
+export type MeUpdateData = {
+    body: UserUpdate;
+    path?: never;
+    query?: never;
+    url: '/v1/me';
+};
+
+export type MeUpdateErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type MeUpdateError = MeUpdateErrors[keyof MeUpdateErrors];
+
+export type MeUpdateResponses = {
+    /**
+     * Successful Response
+     */
+    200: UserPublic;
+};
+
+export type MeUpdateResponse = MeUpdateResponses[keyof MeUpdateResponses];
+
+export type MeChangeEmailData = {
+    body: EmailChange;
+    path?: never;
+    query?: never;
+    url: '/v1/me/email';
+};
+
+export type MeChangeEmailErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type MeChangeEmailError = MeChangeEmailErrors[keyof MeChangeEmailErrors];
+
+export type MeChangeEmailResponses = {
+    /**
+     * Successful Response
+     */
+    202: Accepted;
+};
+
+export type MeChangeEmailResponse = MeChangeEmailResponses[keyof MeChangeEmailResponses];
+
+export type MeChangePasswordData = {
+    body: PasswordChange;
+    path?: never;
+    query?: never;
+    url: '/v1/me/password';
+};
+
+export type MeChangePasswordErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type MeChangePasswordError = MeChangePasswordErrors[keyof MeChangePasswordErrors];
+
+export type MeChangePasswordResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type MeChangePasswordResponse = MeChangePasswordResponses[keyof MeChangePasswordResponses];
+
+export type SessionsListData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/me/sessions';
+};
+
+export type SessionsListErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type SessionsListError = SessionsListErrors[keyof SessionsListErrors];
+
+export type SessionsListResponses = {
+    /**
+     * Successful Response
+     */
+    200: SessionsPublic;
+};
+
+export type SessionsListResponse = SessionsListResponses[keyof SessionsListResponses];
+
+export type SessionsDeleteData = {
+    body?: never;
+    path: {
+        /**
+         * Session Id
+         */
+        session_id: string;
+    };
+    query?: never;
+    url: '/v1/me/sessions/{session_id}';
+};
+
+export type SessionsDeleteErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type SessionsDeleteError = SessionsDeleteErrors[keyof SessionsDeleteErrors];
+
+export type SessionsDeleteResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type SessionsDeleteResponse = SessionsDeleteResponses[keyof SessionsDeleteResponses];
+
+export type MeResendVerificationData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/me/verification';
+};
+
+export type MeResendVerificationErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type MeResendVerificationError = MeResendVerificationErrors[keyof MeResendVerificationErrors];
+
+export type MeResendVerificationResponses = {
+    /**
+     * Successful Response
+     */
+    202: Accepted;
+};
+
+export type MeResendVerificationResponse = MeResendVerificationResponses[keyof MeResendVerificationResponses];
+
 export type MetaGetData = {
     body?: never;
     path?: never;
     query?: never;
     url: '/v1/meta';
 };
+
+export type MetaGetErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type MetaGetError = MetaGetErrors[keyof MetaGetErrors];
 
 export type MetaGetResponses = {
     /**
@@ -37,3 +2453,1450 @@ export type MetaGetResponses = {
 };
 
 export type MetaGetResponse = MetaGetResponses[keyof MetaGetResponses];
+
+export type OrgsListData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/orgs';
+};
+
+export type OrgsListErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type OrgsListError = OrgsListErrors[keyof OrgsListErrors];
+
+export type OrgsListResponses = {
+    /**
+     * Successful Response
+     */
+    200: OrgsPublic;
+};
+
+export type OrgsListResponse = OrgsListResponses[keyof OrgsListResponses];
+
+export type OrgsCreateData = {
+    body: OrgCreate;
+    path?: never;
+    query?: never;
+    url: '/v1/orgs';
+};
+
+export type OrgsCreateErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type OrgsCreateError = OrgsCreateErrors[keyof OrgsCreateErrors];
+
+export type OrgsCreateResponses = {
+    /**
+     * Successful Response
+     */
+    201: OrgPublic;
+};
+
+export type OrgsCreateResponse = OrgsCreateResponses[keyof OrgsCreateResponses];
+
+export type OrgsDeleteData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}';
+};
+
+export type OrgsDeleteErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type OrgsDeleteError = OrgsDeleteErrors[keyof OrgsDeleteErrors];
+
+export type OrgsDeleteResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type OrgsDeleteResponse = OrgsDeleteResponses[keyof OrgsDeleteResponses];
+
+export type OrgsGetData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}';
+};
+
+export type OrgsGetErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type OrgsGetError = OrgsGetErrors[keyof OrgsGetErrors];
+
+export type OrgsGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: OrgPublic;
+};
+
+export type OrgsGetResponse = OrgsGetResponses[keyof OrgsGetResponses];
+
+export type OrgsUpdateData = {
+    body: OrgUpdate;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}';
+};
+
+export type OrgsUpdateErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type OrgsUpdateError = OrgsUpdateErrors[keyof OrgsUpdateErrors];
+
+export type OrgsUpdateResponses = {
+    /**
+     * Successful Response
+     */
+    200: OrgPublic;
+};
+
+export type OrgsUpdateResponse = OrgsUpdateResponses[keyof OrgsUpdateResponses];
+
+export type ApiKeysListData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/api-keys';
+};
+
+export type ApiKeysListErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type ApiKeysListError = ApiKeysListErrors[keyof ApiKeysListErrors];
+
+export type ApiKeysListResponses = {
+    /**
+     * Successful Response
+     */
+    200: ApiKeysPublic;
+};
+
+export type ApiKeysListResponse = ApiKeysListResponses[keyof ApiKeysListResponses];
+
+export type ApiKeysCreateData = {
+    body: ApiKeyCreate;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/api-keys';
+};
+
+export type ApiKeysCreateErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type ApiKeysCreateError = ApiKeysCreateErrors[keyof ApiKeysCreateErrors];
+
+export type ApiKeysCreateResponses = {
+    /**
+     * Successful Response
+     */
+    201: ApiKeyCreated;
+};
+
+export type ApiKeysCreateResponse = ApiKeysCreateResponses[keyof ApiKeysCreateResponses];
+
+export type ApiKeysRevokeData = {
+    body?: never;
+    path: {
+        /**
+         * Key Id
+         */
+        key_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/api-keys/{key_id}';
+};
+
+export type ApiKeysRevokeErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type ApiKeysRevokeError = ApiKeysRevokeErrors[keyof ApiKeysRevokeErrors];
+
+export type ApiKeysRevokeResponses = {
+    /**
+     * Successful Response
+     */
+    200: ApiKeyPublic;
+};
+
+export type ApiKeysRevokeResponse = ApiKeysRevokeResponses[keyof ApiKeysRevokeResponses];
+
+export type ApiKeysGetData = {
+    body?: never;
+    path: {
+        /**
+         * Key Id
+         */
+        key_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/api-keys/{key_id}';
+};
+
+export type ApiKeysGetErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type ApiKeysGetError = ApiKeysGetErrors[keyof ApiKeysGetErrors];
+
+export type ApiKeysGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: ApiKeyPublic;
+};
+
+export type ApiKeysGetResponse = ApiKeysGetResponses[keyof ApiKeysGetResponses];
+
+export type AuditListData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: {
+        /**
+         * Action
+         */
+        action?: string | null;
+        /**
+         * Actor Id
+         */
+        actor_id?: string | null;
+        /**
+         * Target Id
+         */
+        target_id?: string | null;
+        /**
+         * Since
+         */
+        since?: string | null;
+        /**
+         * Until
+         */
+        until?: string | null;
+        /**
+         * Cursor
+         */
+        cursor?: string | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/v1/orgs/{org_id}/audit';
+};
+
+export type AuditListErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AuditListError = AuditListErrors[keyof AuditListErrors];
+
+export type AuditListResponses = {
+    /**
+     * Successful Response
+     */
+    200: AuditEventsPublic;
+};
+
+export type AuditListResponse = AuditListResponses[keyof AuditListResponses];
+
+export type InvitationsListData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/invitations';
+};
+
+export type InvitationsListErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type InvitationsListError = InvitationsListErrors[keyof InvitationsListErrors];
+
+export type InvitationsListResponses = {
+    /**
+     * Successful Response
+     */
+    200: InvitationsPublic;
+};
+
+export type InvitationsListResponse = InvitationsListResponses[keyof InvitationsListResponses];
+
+export type InvitationsCreateData = {
+    body: InvitationCreate;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/invitations';
+};
+
+export type InvitationsCreateErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type InvitationsCreateError = InvitationsCreateErrors[keyof InvitationsCreateErrors];
+
+export type InvitationsCreateResponses = {
+    /**
+     * Successful Response
+     */
+    201: InvitationPublic;
+};
+
+export type InvitationsCreateResponse = InvitationsCreateResponses[keyof InvitationsCreateResponses];
+
+export type InvitationsDeleteData = {
+    body?: never;
+    path: {
+        /**
+         * Invitation Id
+         */
+        invitation_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/invitations/{invitation_id}';
+};
+
+export type InvitationsDeleteErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type InvitationsDeleteError = InvitationsDeleteErrors[keyof InvitationsDeleteErrors];
+
+export type InvitationsDeleteResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type InvitationsDeleteResponse = InvitationsDeleteResponses[keyof InvitationsDeleteResponses];
+
+export type OrgsLeaveData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/leave';
+};
+
+export type OrgsLeaveErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type OrgsLeaveError = OrgsLeaveErrors[keyof OrgsLeaveErrors];
+
+export type OrgsLeaveResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type OrgsLeaveResponse = OrgsLeaveResponses[keyof OrgsLeaveResponses];
+
+export type MembersListData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/members';
+};
+
+export type MembersListErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type MembersListError = MembersListErrors[keyof MembersListErrors];
+
+export type MembersListResponses = {
+    /**
+     * Successful Response
+     */
+    200: MembersPublic;
+};
+
+export type MembersListResponse = MembersListResponses[keyof MembersListResponses];
+
+export type MembersDeleteData = {
+    body?: never;
+    path: {
+        /**
+         * User Id
+         */
+        user_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/members/{user_id}';
+};
+
+export type MembersDeleteErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type MembersDeleteError = MembersDeleteErrors[keyof MembersDeleteErrors];
+
+export type MembersDeleteResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type MembersDeleteResponse = MembersDeleteResponses[keyof MembersDeleteResponses];
+
+export type MembersUpdateData = {
+    body: MemberUpdate;
+    path: {
+        /**
+         * User Id
+         */
+        user_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/members/{user_id}';
+};
+
+export type MembersUpdateErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type MembersUpdateError = MembersUpdateErrors[keyof MembersUpdateErrors];
+
+export type MembersUpdateResponses = {
+    /**
+     * Successful Response
+     */
+    200: MembersPublic;
+};
+
+export type MembersUpdateResponse = MembersUpdateResponses[keyof MembersUpdateResponses];
+
+export type SitesListData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/sites';
+};
+
+export type SitesListErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type SitesListError = SitesListErrors[keyof SitesListErrors];
+
+export type SitesListResponses = {
+    /**
+     * Successful Response
+     */
+    200: SitesPublic;
+};
+
+export type SitesListResponse = SitesListResponses[keyof SitesListResponses];
+
+export type SitesCreateData = {
+    body: SiteCreate;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/sites';
+};
+
+export type SitesCreateErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type SitesCreateError = SitesCreateErrors[keyof SitesCreateErrors];
+
+export type SitesCreateResponses = {
+    /**
+     * Successful Response
+     */
+    201: SiteCreated;
+};
+
+export type SitesCreateResponse = SitesCreateResponses[keyof SitesCreateResponses];
+
+export type SitesDeleteData = {
+    body?: never;
+    path: {
+        /**
+         * Site Id
+         */
+        site_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/sites/{site_id}';
+};
+
+export type SitesDeleteErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type SitesDeleteError = SitesDeleteErrors[keyof SitesDeleteErrors];
+
+export type SitesDeleteResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type SitesDeleteResponse = SitesDeleteResponses[keyof SitesDeleteResponses];
+
+export type SitesGetData = {
+    body?: never;
+    path: {
+        /**
+         * Site Id
+         */
+        site_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/sites/{site_id}';
+};
+
+export type SitesGetErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type SitesGetError = SitesGetErrors[keyof SitesGetErrors];
+
+export type SitesGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: SitePublic;
+};
+
+export type SitesGetResponse = SitesGetResponses[keyof SitesGetResponses];
+
+export type SitesUpdateData = {
+    body: SiteUpdate;
+    path: {
+        /**
+         * Site Id
+         */
+        site_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/sites/{site_id}';
+};
+
+export type SitesUpdateErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type SitesUpdateError = SitesUpdateErrors[keyof SitesUpdateErrors];
+
+export type SitesUpdateResponses = {
+    /**
+     * Successful Response
+     */
+    200: SitePublic;
+};
+
+export type SitesUpdateResponse = SitesUpdateResponses[keyof SitesUpdateResponses];
+
+export type SitesRotateSecretData = {
+    body?: never;
+    path: {
+        /**
+         * Site Id
+         */
+        site_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/sites/{site_id}/rotate-secret';
+};
+
+export type SitesRotateSecretErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type SitesRotateSecretError = SitesRotateSecretErrors[keyof SitesRotateSecretErrors];
+
+export type SitesRotateSecretResponses = {
+    /**
+     * Successful Response
+     */
+    200: SiteCreated;
+};
+
+export type SitesRotateSecretResponse = SitesRotateSecretResponses[keyof SitesRotateSecretResponses];
+
+export type OrgsTransferData = {
+    body: OwnershipTransfer;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/transfer';
+};
+
+export type OrgsTransferErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type OrgsTransferError = OrgsTransferErrors[keyof OrgsTransferErrors];
+
+export type OrgsTransferResponses = {
+    /**
+     * Successful Response
+     */
+    200: OrgPublic;
+};
+
+export type OrgsTransferResponse = OrgsTransferResponses[keyof OrgsTransferResponses];

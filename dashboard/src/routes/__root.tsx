@@ -1,5 +1,9 @@
-import type { QueryClient } from "@tanstack/react-query";
-import { createRootRouteWithContext, Link, Outlet } from "@tanstack/react-router";
+import { useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { createRootRouteWithContext, Link, Outlet, useNavigate } from "@tanstack/react-router";
+
+import { authLogout } from "../client";
+import { useSignedIn } from "../features/auth/session";
+import { setAccessToken } from "../lib/api";
 
 import { LanguageSwitch } from "../features/site/LanguageSwitch";
 import { useI18n } from "../i18n";
@@ -11,6 +15,15 @@ export const Route = createRootRouteWithContext<{ queryClient: QueryClient }>()(
 
 function Layout() {
   const { t } = useI18n();
+  const signedIn = useSignedIn();
+  const navigate = useNavigate();
+  const queries = useQueryClient();
+  const signOut = async () => {
+    await authLogout().catch(() => undefined);
+    setAccessToken(null);
+    queries.clear();
+    await navigate({ to: "/" });
+  };
   return (
     <>
       <a className="skip" href="#main">
@@ -33,16 +46,33 @@ function Layout() {
                 {t("nav.docs")}
               </Link>
             </li>
-            <li>
-              <Link to="/signin" activeProps={{ "aria-current": "page" }}>
-                {t("nav.signin")}
-              </Link>
-            </li>
-            <li>
-              <Link to="/signup" className="button" activeProps={{ "aria-current": "page" }}>
-                {t("nav.signup")}
-              </Link>
-            </li>
+            {signedIn ? (
+              <>
+                <li>
+                  <Link to="/orgs" activeProps={{ "aria-current": "page" }}>
+                    {t("nav.dashboard")}
+                  </Link>
+                </li>
+                <li>
+                  <button type="button" className="secondary" onClick={signOut}>
+                    {t("nav.signout")}
+                  </button>
+                </li>
+              </>
+            ) : (
+              <>
+                <li>
+                  <Link to="/signin" activeProps={{ "aria-current": "page" }}>
+                    {t("nav.signin")}
+                  </Link>
+                </li>
+                <li>
+                  <Link to="/signup" className="button" activeProps={{ "aria-current": "page" }}>
+                    {t("nav.signup")}
+                  </Link>
+                </li>
+              </>
+            )}
           </ul>
         </nav>
         <LanguageSwitch />

@@ -1,9 +1,46 @@
-import { createFileRoute } from "@tanstack/react-router";
+import { useMutation } from "@tanstack/react-query";
+import { createFileRoute, Link, useNavigate } from "@tanstack/react-router";
+import { z } from "zod";
 
-import { AccountsUnavailable } from "../features/accounts/AccountsUnavailable";
+import { authLoginMutation } from "../client/@tanstack/react-query.gen";
+import { Field, FormError, useForm } from "../components/form";
+import { signInSchema } from "../features/accounts/schemas";
+import { safeNext } from "../features/auth/session";
+import { useI18n } from "../i18n";
+import { setAccessToken } from "../lib/api";
 
-export const Route = createFileRoute("/signin")({ component: Signin });
+export const Route = createFileRoute("/signin")({
+  validateSearch: z.object({ next: z.string().optional() }),
+  component: SignIn,
+});
 
-function Signin() {
-  return <AccountsUnavailable title="auth.signin.title" />;
+function SignIn() {
+  const { t } = useI18n();
+  const { next } = Route.useSearch();
+  const navigate = useNavigate();
+  const login = useMutation(authLoginMutation());
+  const form = useForm({
+    schema: signInSchema,
+    initial: { email: "", password: "" },
+    submit: async (values) => {
+      const token = await login.mutateAsync({ body: values });
+      setAccessToken(token.access_token);
+      await navigate({ href: safeNext(next) });
+    },
+  });
+  return (
+    <section className="narrow">
+      <h1>{t("auth.signin.title")}</h1>
+      <form className="stack" onSubmit={form.onSubmit} noValidate>
+        <Field label={t("form.email")} type="email" autoComplete="username" value={form.values.email} error={form.errors.email} onValue={(v) => form.set("email", v)} />
+        <Field label={t("form.password")} type="password" autoComplete="current-password" value={form.values.password} error={form.errors.password} onValue={(v) => form.set("password", v)} />
+        <FormError message={form.formError} />
+        <button type="submit" disabled={form.pending}>
+          {t("auth.signin.submit")}
+        </button>
+        <Link to="/forgot-password">{t("auth.signin.forgot")}</Link>
+        <Link to="/signup">{t("auth.signin.new")}</Link>
+      </form>
+    </section>
+  );
 }

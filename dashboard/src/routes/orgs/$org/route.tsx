@@ -1,0 +1,30 @@
+import { useQuery } from "@tanstack/react-query";
+import { createFileRoute, Link, Outlet } from "@tanstack/react-router";
+
+import { orgsGetOptions } from "../../../client/@tanstack/react-query.gen";
+import { useI18n } from "../../../i18n";
+
+export const Route = createFileRoute("/orgs/$org")({ component: OrgLayout });
+
+function OrgLayout() {
+  const { t } = useI18n();
+  const { org } = Route.useParams();
+  const current = useQuery(orgsGetOptions({ path: { org_id: org } }));
+  return (
+    <div className="org-layout">
+      <nav aria-label={current.data?.name ?? t("orgs.title")} className="org-nav">
+        <p className="org-name">{current.data?.name ?? "…"}</p>
+        <ul>
+          <li>
+            <Link to="/orgs/$org/sites" params={{ org }} activeProps={{ "aria-current": "page" }}>
+              {t("sites.title")}
+            </Link>
+          </li>
+        </ul>
+      </nav>
+      <div className="org-main">
+        <Outlet />
+      </div>
+    </div>
+  );
+}
