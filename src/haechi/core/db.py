@@ -183,9 +183,27 @@ def _create_sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A transaction that reads and then writes must take the write lock up front: in WAL
+        # mode a deferred one whose snapshot another writer has moved past fails at its first
+        # write with "database is locked", without waiting (see ``write_session``).
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+WRITE_OPTION = "haechi_write"
+
+
+async def write_session(session: AsyncSession) -> None:
+    """Mark ``session``'s next transaction as one that will write (before its first query).
+
+    On SQLite this begins it with ``BEGIN IMMEDIATE``, so that concurrent writers in one process
+    (requests, jobs) wait for each other (up to the driver's busy timeout) instead of failing;
+    elsewhere it changes nothing.
+    """
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        await session.connection(execution_options={WRITE_OPTION: True})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

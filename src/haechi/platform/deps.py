@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from haechi.core.db import utcnow
+from haechi.core.db import utcnow, write_session
 from haechi.core.errors import Forbidden, NotFound, RateLimited, Unauthorized, Unavailable
 from haechi.core.logging import request_id_var
 from haechi.platform import roles, txn
@@ -51,6 +51,7 @@ async def get_db(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     response is sent (``scope="function"``): a failed commit is a 5xx, never a 2xx. Work that
     must follow the commit (mail jobs, cache invalidation) is queued with ``after_commit``."""
     async with runtime.sessions() as session:
+        await write_session(session)
         try:
             yield session
         except BaseException:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Cookie, Request, Response
+from fastapi.responses import JSONResponse
 
 from haechi.core.errors import Unauthorized
 from haechi.platform.accounts import schemas as account_schemas
@@ -25,6 +26,7 @@ from haechi.platform.http import (
     require_csrf_header,
     set_refresh_cookie,
 )
+from haechi.platform.problems import problem
 
 router = APIRouter(tags=["auth"])
 sessions = APIRouter(tags=["sessions"])
@@ -64,7 +66,7 @@ async def login(
     return _answer(issued, settings.access_token_seconds)
 
 
-@router.post("/auth/refresh", operation_id="auth_refresh")
+@router.post("/auth/refresh", operation_id="auth_refresh", response_model=schemas.AccessToken)
 async def refresh(
     request: Request,
     response: Response,
@@ -72,7 +74,7 @@ async def refresh(
     runtime: RuntimeDep,
     info: ClientInfo,
     haechi_refresh: str | None = Cookie(default=None, max_length=200),
-) -> schemas.AccessToken:
+) -> schemas.AccessToken | JSONResponse:
     """A new access token (and refresh cookie) for the refresh cookie, which is spent. Needs
     the header ``X-Haechi-CSRF: 1``."""
     require_csrf_header(request)
@@ -87,6 +89,16 @@ async def refresh(
         settings=settings,
         ip=info.ip,
     )
+    if issued.reused:
+        # Returned, not raised, so that the request still commits the revocation.
+        refused = problem(
+            401,
+            "refresh-token-reused",
+            "this refresh token was used before: the session is ended",
+            headers={"www-authenticate": "Bearer"},
+        )
+        clear_refresh_cookie(refused, settings)
+        return refused
     if issued.refresh_token is not None:
         set_refresh_cookie(response, issued.refresh_token, settings)
     return _answer(issued, settings.access_token_seconds)

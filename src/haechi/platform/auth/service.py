@@ -34,6 +34,8 @@ class Issued:
     access_token: str
     # None when a racing tab's refresh fell inside the grace period.
     refresh_token: str | None
+    # A spent token came back after the grace period: the session is revoked, nothing issued.
+    reused: bool = False
 
 
 def _access(
@@ -122,10 +124,10 @@ async def refresh(
         if (now - row.used_at).total_seconds() <= settings.refresh_grace_seconds:
             access = _access(keyring, settings, session.user_id, session.id)
             return Issued(session, access, None)
+        # Stolen, or replayed: end the family. The caller must commit this and then refuse
+        # (an exception here would roll the revocation back).
         await revoke(db, session=session, store=store, settings=settings)
-        raise Unauthorized(
-            "this refresh token was used before: the session is ended", code="refresh-token-reused"
-        )
+        return Issued(session, "", None, reused=True)
     row.used_at = now
     session.last_seen_at = now
     session.ip = ip[:45]

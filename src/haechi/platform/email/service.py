@@ -19,7 +19,7 @@ from string import Template
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from haechi.core.db import utcnow
+from haechi.core.db import utcnow, write_session
 from haechi.core.errors import Conflict, NotFound
 from haechi.core.jobs import JobRunner
 from haechi.platform.email.mailer import Mailer
@@ -100,21 +100,29 @@ async def send(
     db: AsyncSession, *, mail_id: uuid.UUID, mailer: Mailer, sender: str, max_attempts: int
 ) -> str:
     """One try at a pending mail; its status afterwards. Raises after a failed try that is not
-    the last, so the job runner tries again later."""
-    mail = await db.get(Mail, mail_id, with_for_update=True)
+    the last, so the job runner tries again later. Delivery is at least once: the try is
+    counted and committed before the SMTP conversation, and no transaction stays open during
+    it (SQLite would hold its lock for as long)."""
+    await write_session(db)
+    mail = await db.get(Mail, mail_id)
     if mail is None or mail.status != "pending":
         return "gone" if mail is None else mail.status
     mail.attempts += 1
+    attempt = mail.attempts
+    outgoing = message(mail, sender=sender)
+    await db.commit()
     try:
-        await mailer.send(message(mail, sender=sender))
+        await mailer.send(outgoing)
     except Exception as error:
+        await write_session(db)
         mail.last_error = f"{type(error).__name__}: {error}"[:2000]
-        if mail.attempts >= max_attempts:
+        if attempt >= max_attempts:
             mail.status = "dead"
             await db.commit()
             return "dead"
         await db.commit()
         raise
+    await write_session(db)
     mail.status = "sent"
     mail.sent_at = utcnow()
     mail.last_error = None
