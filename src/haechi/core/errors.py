@@ -74,7 +74,8 @@ class RateLimited(HaechiError):
 
 
 class Unavailable(HaechiError):
-    """A dependency (store, database) failed: fail closed."""
+    """A dependency (store, database) failed: fail closed. Answered with ``Retry-After``."""
 
     status = 503
     code = "unavailable"
+    retry_after: float = 1.0

@@ -8,6 +8,7 @@ errors and anything unexpected into ``application/problem+json``. ``type`` is
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from haechi.core.errors import HaechiError, RateLimited
+from haechi.core.errors import HaechiError, RateLimited, Unavailable
 from haechi.core.logging import request_id_var
 
 log = logging.getLogger("haechi.platform")
@@ -75,8 +76,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HaechiError)
     async def domain_error(request: Request, error: HaechiError) -> JSONResponse:
         headers = dict(getattr(error, "headers", None) or {})
-        if isinstance(error, RateLimited):
-            headers["retry-after"] = str(max(1, round(error.retry_after)))
+        if isinstance(error, RateLimited | Unavailable):
+            headers["retry-after"] = str(max(1, math.ceil(error.retry_after)))
         return problem(error.status, error.code, error.message, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)

@@ -59,7 +59,7 @@ CORS = [(b"access-control-allow-origin", b"*")]
 
 def error_response(error: HaechiError) -> EdgeResponse:
     headers = list(CORS)
-    if isinstance(error, RateLimited):
+    if isinstance(error, RateLimited | Unavailable):
         headers.append((b"retry-after", str(max(1, int(error.retry_after + 0.999))).encode()))
     return EdgeResponse.json(
         {"v": messages.PROTOCOL_VERSION, "error": {"code": error.code, "message": error.message}},
@@ -232,11 +232,15 @@ def siteverify_endpoint(dialect: Dialect) -> Handler:
             status, payload = render(dialect, Verdict.fail(Failure.RATE_LIMITED))
             retry = str(max(1, math.ceil(error.retry_after))).encode()
             return EdgeResponse.json(payload, status=status, headers=[(b"retry-after", retry)])
-        except Unavailable:
+        except Unavailable as error:
             status, payload = render(dialect, Verdict.fail(Failure.INTERNAL))
-            return EdgeResponse.json(payload, status=status)
+            retry = str(max(1, math.ceil(error.retry_after))).encode()
+            return EdgeResponse.json(payload, status=status, headers=[(b"retry-after", retry)])
         runtime.metrics.count_verified(verdict.sitekey or "unknown", dialect.value, verdict)
         status, payload = render(dialect, verdict)
+        if verdict.failure is Failure.INTERNAL:  # the store failed: nothing spent, retry soon
+            retry = str(max(1, math.ceil(Unavailable.retry_after))).encode()
+            return EdgeResponse.json(payload, status=status, headers=[(b"retry-after", retry)])
         return EdgeResponse.json(payload, status=status)
 
     return endpoint
