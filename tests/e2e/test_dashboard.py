@@ -9,18 +9,31 @@ overrides); docs/dashboard.md shows some of them.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from tests.e2e import test_widget_browser as base
-from tests.e2e.test_widget_browser import LIGHT_BANDS, ROOT, Haechi, missing, start_haechi
+from tests.e2e.server import free_port
+from tests.e2e.test_widget_browser import (
+    LIGHT_BANDS,
+    ROOT,
+    Haechi,
+    missing,
+    start_haechi,
+    token_in,
+)
 
-browser = base.browser
+browser, site = base.browser, base.site
 
 DIST = ROOT / "dashboard" / "dist"
 AXE = ROOT / "dashboard" / "node_modules" / "axe-core" / "axe.min.js"
@@ -213,3 +226,129 @@ def test_landing_widget_demo_issues_a_token(server: Haechi, browser: Any, langua
     passed = "Passed" if language == "en" else "통과"
     expect(status).to_contain_text(passed, timeout=30_000)
     page.context.close()
+
+
+# ------------------------------------------------------------------ the whole journey
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Haechi]:
+    """A server whose e-mailed links point at itself (the sink writes .eml into <data>/mail)."""
+    if not (DIST / "index.html").is_file():
+        missing("the built dashboard (make dashboard)")
+    port = free_port()
+    env = {
+        "HAECHI_POLICY__BANDS": LIGHT_BANDS,
+        "HAECHI_PLATFORM__PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    server = Haechi(tmp_path_factory.mktemp("journey") / "data", env, port=port)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def mailed_link(server: Haechi, path: str, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    pattern = re.compile(re.escape(server.url + path) + r"\?token=[A-Za-z0-9_\-]+")
+    while time.monotonic() < deadline:
+        for eml in sorted((server.data_dir / "mail").glob("*.eml")):
+            message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+            for part in message.walk():
+                if part.get_content_type() == "text/plain":
+                    found = pattern.search(part.get_content())
+                    if found:
+                        return found.group(0)
+        time.sleep(0.2)
+    raise AssertionError(f"no mail with a {path} link in {server.data_dir / 'mail'}")
+
+
+def test_sign_up_to_a_verified_token_on_a_protected_page(
+    platform: Haechi, browser: Any, site: Any
+) -> None:
+    """The README's new user: sign up, verify by the e-mailed link, sign in, create an org and
+    a site, copy the snippet into a page of their own, pass the widget there and verify the token
+    with the secret shown once; the site set to the friction-free test level."""
+    from playwright.sync_api import expect
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    # bypass_csp for axe only; test_pages_run_under_the_served_csp covers the policy.
+    page = new_page(browser, "en", "light", bypass_csp=True)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    violations: dict[str, list[str]] = {}
+
+    def shot(name: str) -> None:
+        page.screenshot(path=str(SHOTS / f"journey-{name}.png"))
+        found = serious_violations(page)
+        if found:
+            violations[name] = found
+
+    open_page(page, platform.url + "/signup")
+    page.get_by_label("E-mail").fill("owner@example.com")
+    page.get_by_label("Password").fill("short")
+    page.get_by_role("button", name="Create account").click()
+    expect(
+        page.get_by_text("Use at least 10 characters.")
+    ).to_be_visible()  # checked in the browser
+    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("status")).to_contain_text("owner@example.com")
+    shot("1-signed-up")
+
+    page.goto(mailed_link(platform, "/verify-email"))
+    expect(page.get_by_role("status")).to_contain_text("verified")
+    shot("2-verified")
+
+    open_page(page, platform.url + "/orgs")  # not signed in: to sign-in, the page kept
+    expect(page).to_have_url(re.compile(r"/signin\?next="))
+    page.get_by_label("E-mail").fill("owner@example.com")
+    page.get_by_label("Password").fill("wrong password!")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).not_to_be_empty()  # the API's problem, shown
+    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("main h1")).to_have_text("Your organisations")
+    page.get_by_role("link", name="Set up your first site").click()
+
+    page.get_by_label("Organisation name").fill("Acme")
+    page.get_by_role("button", name="Create organisation").click()
+    page.get_by_label("Site name").fill("Acme shop")
+    host = urlsplit(site.url).hostname
+    page.get_by_label("Hostnames").fill(f"127.0.0.1\n{host}")
+    page.get_by_role("button", name="Create site").click()
+    sitekey = page.get_by_label("Sitekey (public)").input_value()
+    secret = page.get_by_label("Secret (for your server)").input_value()
+    assert sitekey.startswith("hk_") and secret.startswith("hs_")
+    expect(page.get_by_test_id("widget-test-status")).to_contain_text("It works", timeout=30_000)
+    shot("3-onboarding")
+
+    page.get_by_role("tab", name="Python").click()
+    assert "haechi-response" in page.get_by_role("textbox", name="Python").input_value()
+    page.get_by_role("tab", name="Page").click()
+    snippet = page.get_by_role("textbox", name="Page").input_value()
+    assert sitekey in snippet and platform.url in snippet
+
+    page.get_by_role("link", name="Go to your sites").click()
+    expect(page.get_by_role("cell", name=sitekey)).to_be_visible()
+    page.get_by_role("link", name="Acme shop").click()
+    page.get_by_label("Security level").select_option("test")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Saved.")).to_be_visible()
+    shot("4-site")
+
+    # The owner's own page, another origin, with the snippet pasted in as it is.
+    url = site.add("/signup.html", f"<!doctype html><title>Shop</title>{snippet}")
+    shop = page.context.new_page()
+    shop.goto(url)
+    token = token_in(shop)
+    verdict = httpx.post(
+        platform.url + "/siteverify", data={"secret": secret, "response": token}, timeout=10
+    ).json()
+    assert verdict["success"] is True, verdict
+    assert verdict["hostname"] == host
+    shop.close()
+    page.context.close()
+    assert problems == []
+    assert violations == {}

@@ -37,7 +37,7 @@ function SitePage() {
       <p>
         {t("sites.sitekey")}: <code>{current.data.sitekey}</code>
       </p>
-      <Settings key={current.data.updated_at} site={current.data} />
+      <Settings key={current.data.id} site={current.data} />
       <Rotate site={current.data} />
       <section aria-labelledby="code">
         <h2 id="code">{t("snippets.title")}</h2>
