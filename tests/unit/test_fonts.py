@@ -110,3 +110,10 @@ async def test_the_demo_page_serves_a_font_for_all_its_korean_text(tmp_path: Pat
     korean = {c for t in texts for c in t.read_text("utf-8") if "\uac00" <= c <= "\ud7a3"}
     assert "한" in korean and len(korean) > 50
     assert sorted(c for c in korean if drawn(c) == missing) == []
+
+
+def test_every_wheel_carries_the_notices() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    assert "THIRD_PARTY_NOTICES.md" in project["license-files"]
