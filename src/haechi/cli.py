@@ -16,6 +16,7 @@ from haechi import __version__
 from haechi.challenges.cli import challenges
 from haechi.core.files import private_dir
 from haechi.core.settings import Settings
+from haechi.platform.cli import COMMANDS as PLATFORM_COMMANDS
 from haechi.risk.cli import risk
 
 T = TypeVar("T")
@@ -402,6 +403,8 @@ def keys_generate() -> None:
 
 main.add_command(risk)
 main.add_command(challenges)
+for _command in PLATFORM_COMMANDS:
+    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -72,7 +72,7 @@ def resolve_keys(settings: Settings) -> tuple[Keyring, bytes]:
     )
 
 
-def site_info(site: Any) -> SiteInfo:
+def site_info(site: Any, *, suspended: bool = False) -> SiteInfo:
     expires = site.previous_secret_expires_at
     return SiteInfo(
         id=str(site.id),
@@ -84,6 +84,7 @@ def site_info(site: Any) -> SiteInfo:
         secret_digest=site.secret_digest,
         previous_secret_digest=site.previous_secret_digest,
         previous_secret_expires_at=expires.timestamp() if expires is not None else None,
+        suspended=suspended,
     )
 
 
@@ -168,7 +169,10 @@ class Runtime:
         async def by_sitekey(sitekey: str) -> SiteInfo | None:
             async with sessions() as session:
                 site = await site_service.get_by_sitekey(session, sitekey=sitekey)
-                info = site_info(site) if site is not None else None
+                info = None
+                if site is not None:
+                    suspended = await site_service.org_suspended(session, org_id=site.org_id)
+                    info = site_info(site, suspended=suspended)
             if info is not None and info.security_level == TEST_LEVEL:
                 _note_test_site(info, test_level, noted_test_sites)
             return info
@@ -178,8 +182,11 @@ class Runtime:
                 found = await site_service.get_by_secret_digest(
                     session, digest=digest, now=db.utcnow()
                 )
-                # Inactive sites are returned too; the protocol checks ``active``.
-                return site_info(found[0]) if found is not None else None
+                # Inactive and suspended sites are returned too; the protocol checks them.
+                if found is None:
+                    return None
+                suspended = await site_service.org_suspended(session, org_id=found[0].org_id)
+                return site_info(found[0], suspended=suspended)
 
         ttl = settings.protocol.site_cache_ttl_seconds
         sites = SiteCache(by_sitekey=by_sitekey, by_secret_digest=by_digest, ttl=ttl)

@@ -23,7 +23,7 @@ import orjson
 
 from haechi.challenges.base import ChallengeContext, ChallengeRegistry, pick_locale
 from haechi.core.crypto import Keyring, SealError, b64e
-from haechi.core.errors import Invalid, Unavailable
+from haechi.core.errors import Forbidden, Invalid, Unavailable
 from haechi.core.metrics import Metrics
 from haechi.core.net import hostname_allowed
 from haechi.core.randomness import random_bytes
@@ -190,6 +190,8 @@ class ProtocolService:
             raise Unavailable("site lookup failed; try again") from error
         if site is None or not site.active:
             raise Invalid("unknown sitekey", code="invalid-sitekey")
+        if site.suspended:
+            raise Forbidden("this site's organisation is suspended", code="site-suspended")
         return site
 
     @staticmethod
@@ -377,6 +379,8 @@ class ProtocolService:
             raise Unavailable("site lookup failed; try again") from error
         if site is None or not site.active:
             return Outcome.fail("invalid-sitekey")
+        if site.suspended:
+            return Outcome.fail("site-suspended")
         # Solving must come from the page that asked, and that page must still be allowed.
         try:
             self.check_hostname(site, hostname)

@@ -38,6 +38,8 @@ class SiteInfo:
     previous_secret_expires_at: float | None = None  # unix seconds
     # Test sites: "pass" or "fail"; any hostname, trivial proof-of-work.
     test_mode: str | None = None
+    # Its organisation is suspended by an operator: the site fails closed (site-suspended).
+    suspended: bool = False
 
     def secret_matches(self, digest: str, now: float) -> bool:
         """Constant-time check of a secret digest against the current and grace secrets."""

@@ -70,7 +70,9 @@ async def verify(
     except Exception:
         log.exception("secret lookup failed")
         return Verdict.fail(Failure.INTERNAL)
-    if site is None or not site.active or not site.secret_matches(digest, now):
+    # A suspended organisation's site fails closed like a wrong secret (each dialect has a
+    # fixed list of codes; docs/platform.md).
+    if site is None or not site.active or site.suspended or not site.secret_matches(digest, now):
         return Verdict.fail(Failure.INVALID_SECRET)
     if request.sitekey is not None and not constant_time_equal(request.sitekey, site.sitekey):
         return Verdict.fail(Failure.SITEKEY_MISMATCH)

@@ -161,3 +161,31 @@ async def test_sign_up_to_siteverify(live: tuple[Api, SmtpServer]) -> None:
     assert (
         secret not in str(audit) and first_secret not in str(audit) and key["key"] not in str(audit)
     )
+
+
+async def test_a_suspended_orgs_sitekeys_fail_closed_at_once(live: tuple[Api, SmtpServer]) -> None:
+    from tests import factories
+
+    api, _ = live
+    async with api.db() as db:
+        operator = await factories.user(db, operator=True)
+        owner = await factories.user(db)
+        org = await factories.org(db, owner=owner)
+        made = await factories.site(db, org=org, pepper=api.runtime.pepper, security_level="test")
+        op_token = await factories.access_token(db, user=operator, keyring=api.runtime.keyring)
+    sitekey, secret = made.site.sitekey, made.secret
+    token = await asolve(url="http://haechi.test", sitekey=sitekey, origin=ORIGIN, client=api.http)
+    await api.ok("POST", f"/admin/orgs/{org.id}/suspend", token=op_token)
+    refused = await api.http.post(
+        "/v1/challenge", json={"v": 1, "sitekey": sitekey}, headers={"origin": ORIGIN}
+    )
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "site-suspended"
+    verdict = (
+        await api.http.post("/siteverify", data={"secret": secret, "response": token})
+    ).json()
+    assert verdict["success"] is False and verdict["error-codes"] == ["invalid-input-secret"]
+    await api.ok("POST", f"/admin/orgs/{org.id}/unsuspend", token=op_token)
+    again = await asolve(url="http://haechi.test", sitekey=sitekey, origin=ORIGIN, client=api.http)
+    assert (await api.http.post("/siteverify", data={"secret": secret, "response": again})).json()[
+        "success"
+    ]

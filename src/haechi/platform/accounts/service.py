@@ -129,8 +129,15 @@ async def send_verification(
 
 
 async def create(
-    db: AsyncSession, *, data: UserCreate, settings: Settings, jobs: JobRunner | None
+    db: AsyncSession,
+    *,
+    data: UserCreate,
+    settings: Settings,
+    jobs: JobRunner | None,
+    verified: bool = False,
 ) -> User:
+    """A new account; unless ``verified`` (an operator vouches), a verification link is
+    mailed."""
     check_password(data.password)
     if await get_by_email(db, email=data.email) is not None:
         raise Conflict("an account with this e-mail address exists", code="email-taken")
@@ -142,7 +149,10 @@ async def create(
     )
     db.add(user)
     await db.flush()
-    await send_verification(db, user=user, settings=settings, jobs=jobs)
+    if verified:
+        user.email_verified_at = utcnow()
+    else:
+        await send_verification(db, user=user, settings=settings, jobs=jobs)
     return user
 
 

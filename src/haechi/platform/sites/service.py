@@ -154,6 +154,14 @@ async def get_by_sitekey(session: AsyncSession, *, sitekey: str) -> Site | None:
     return await session.scalar(sa.select(Site).where(Site.sitekey == sitekey))
 
 
+async def org_suspended(session: AsyncSession, *, org_id: uuid.UUID) -> bool:
+    """Whether the site's organisation is suspended (its sites then fail closed at the edge)."""
+    when = await session.scalar(
+        sa.select(Organisation.suspended_at).where(Organisation.id == org_id)
+    )
+    return when is not None
+
+
 async def get_by_secret_digest(
     session: AsyncSession, *, digest: str, now: datetime
 ) -> tuple[Site, SecretSlot] | None:
