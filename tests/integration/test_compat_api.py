@@ -95,4 +95,8 @@ async def test_google_and_haechi_test_sitekeys_hand_out_sealed_tokens(edge: Edge
     for sitekey in ("6LeIxAcTAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI", "hk_test_pass_00000000000000"):
         assert (await edge.token(sitekey)).startswith("v2.")
     failing = await edge.challenge("2x00000000000000000000AB")
-    assert (await edge.solve(failing.json())).json() == {"v": 1, "outcome": "fail", "code": "denied"}
+    assert (await edge.solve(failing.json())).json() == {
+        "v": 1,
+        "outcome": "fail",
+        "code": "denied",
+    }
