@@ -10,6 +10,7 @@
 
 import { Route as rootRouteImport } from './routes/__root'
 import { Route as IndexRouteImport } from './routes/index'
+import { Route as AccountRouteImport } from './routes/account'
 import { Route as ConfirmEmailRouteImport } from './routes/confirm-email'
 import { Route as ForgotPasswordRouteImport } from './routes/forgot-password'
 import { Route as OnboardingRouteImport } from './routes/onboarding'
@@ -19,16 +20,26 @@ import { Route as ResetPasswordRouteImport } from './routes/reset-password'
 import { Route as SigninRouteImport } from './routes/signin'
 import { Route as SignupRouteImport } from './routes/signup'
 import { Route as VerifyEmailRouteImport } from './routes/verify-email'
+import { Route as AdminIndexRouteImport } from './routes/admin/index'
 import { Route as DocsIndexRouteImport } from './routes/docs/index'
 import { Route as DocsSplatRouteImport } from './routes/docs/$'
+import { Route as InvitationsAcceptRouteImport } from './routes/invitations/accept'
 import { Route as OrgsIndexRouteImport } from './routes/orgs/index'
 import { Route as OrgsOrgRouteRouteImport } from './routes/orgs/$org/route'
+import { Route as OrgsOrgApiKeysRouteImport } from './routes/orgs/$org/api-keys'
+import { Route as OrgsOrgAuditRouteImport } from './routes/orgs/$org/audit'
+import { Route as OrgsOrgTeamRouteImport } from './routes/orgs/$org/team'
 import { Route as OrgsOrgSitesIndexRouteImport } from './routes/orgs/$org/sites/index'
 import { Route as OrgsOrgSitesSiteRouteImport } from './routes/orgs/$org/sites/$site'
 
 const IndexRoute = IndexRouteImport.update({
   id: '/',
   path: '/',
+  getParentRoute: () => rootRouteImport,
+} as any)
+const AccountRoute = AccountRouteImport.update({
+  id: '/account',
+  path: '/account',
   getParentRoute: () => rootRouteImport,
 } as any)
 const ConfirmEmailRoute = ConfirmEmailRouteImport.update({
@@ -76,6 +87,11 @@ const VerifyEmailRoute = VerifyEmailRouteImport.update({
   path: '/verify-email',
   getParentRoute: () => rootRouteImport,
 } as any)
+const AdminIndexRoute = AdminIndexRouteImport.update({
+  id: '/admin/',
+  path: '/admin/',
+  getParentRoute: () => rootRouteImport,
+} as any)
 const DocsIndexRoute = DocsIndexRouteImport.update({
   id: '/docs/',
   path: '/docs/',
@@ -84,6 +100,11 @@ const DocsIndexRoute = DocsIndexRouteImport.update({
 const DocsSplatRoute = DocsSplatRouteImport.update({
   id: '/docs/$',
   path: '/docs/$',
+  getParentRoute: () => rootRouteImport,
+} as any)
+const InvitationsAcceptRoute = InvitationsAcceptRouteImport.update({
+  id: '/invitations/accept',
+  path: '/invitations/accept',
   getParentRoute: () => rootRouteImport,
 } as any)
 const OrgsIndexRoute = OrgsIndexRouteImport.update({
@@ -95,6 +116,21 @@ const OrgsOrgRouteRoute = OrgsOrgRouteRouteImport.update({
   id: '/$org',
   path: '/$org',
   getParentRoute: () => OrgsRouteRoute,
+} as any)
+const OrgsOrgApiKeysRoute = OrgsOrgApiKeysRouteImport.update({
+  id: '/api-keys',
+  path: '/api-keys',
+  getParentRoute: () => OrgsOrgRouteRoute,
+} as any)
+const OrgsOrgAuditRoute = OrgsOrgAuditRouteImport.update({
+  id: '/audit',
+  path: '/audit',
+  getParentRoute: () => OrgsOrgRouteRoute,
+} as any)
+const OrgsOrgTeamRoute = OrgsOrgTeamRouteImport.update({
+  id: '/team',
+  path: '/team',
+  getParentRoute: () => OrgsOrgRouteRoute,
 } as any)
 const OrgsOrgSitesIndexRoute = OrgsOrgSitesIndexRouteImport.update({
   id: '/sites/',
@@ -110,6 +146,7 @@ const OrgsOrgSitesSiteRoute = OrgsOrgSitesSiteRouteImport.update({
 export interface FileRoutesByFullPath {
   '/': typeof IndexRoute
   '/orgs': typeof OrgsRouteRouteWithChildren
+  '/account': typeof AccountRoute
   '/confirm-email': typeof ConfirmEmailRoute
   '/forgot-password': typeof ForgotPasswordRoute
   '/onboarding': typeof OnboardingRoute
@@ -120,13 +157,19 @@ export interface FileRoutesByFullPath {
   '/verify-email': typeof VerifyEmailRoute
   '/orgs/$org': typeof OrgsOrgRouteRouteWithChildren
   '/docs/$': typeof DocsSplatRoute
+  '/invitations/accept': typeof InvitationsAcceptRoute
+  '/admin/': typeof AdminIndexRoute
   '/docs/': typeof DocsIndexRoute
   '/orgs/': typeof OrgsIndexRoute
+  '/orgs/$org/api-keys': typeof OrgsOrgApiKeysRoute
+  '/orgs/$org/audit': typeof OrgsOrgAuditRoute
+  '/orgs/$org/team': typeof OrgsOrgTeamRoute
   '/orgs/$org/sites/$site': typeof OrgsOrgSitesSiteRoute
   '/orgs/$org/sites/': typeof OrgsOrgSitesIndexRoute
 }
 export interface FileRoutesByTo {
   '/': typeof IndexRoute
+  '/account': typeof AccountRoute
   '/confirm-email': typeof ConfirmEmailRoute
   '/forgot-password': typeof ForgotPasswordRoute
   '/onboarding': typeof OnboardingRoute
@@ -137,8 +180,13 @@ export interface FileRoutesByTo {
   '/verify-email': typeof VerifyEmailRoute
   '/orgs/$org': typeof OrgsOrgRouteRouteWithChildren
   '/docs/$': typeof DocsSplatRoute
+  '/invitations/accept': typeof InvitationsAcceptRoute
+  '/admin': typeof AdminIndexRoute
   '/docs': typeof DocsIndexRoute
   '/orgs': typeof OrgsIndexRoute
+  '/orgs/$org/api-keys': typeof OrgsOrgApiKeysRoute
+  '/orgs/$org/audit': typeof OrgsOrgAuditRoute
+  '/orgs/$org/team': typeof OrgsOrgTeamRoute
   '/orgs/$org/sites/$site': typeof OrgsOrgSitesSiteRoute
   '/orgs/$org/sites': typeof OrgsOrgSitesIndexRoute
 }
@@ -146,6 +194,7 @@ export interface FileRoutesById {
   __root__: typeof rootRouteImport
   '/': typeof IndexRoute
   '/orgs': typeof OrgsRouteRouteWithChildren
+  '/account': typeof AccountRoute
   '/confirm-email': typeof ConfirmEmailRoute
   '/forgot-password': typeof ForgotPasswordRoute
   '/onboarding': typeof OnboardingRoute
@@ -156,8 +205,13 @@ export interface FileRoutesById {
   '/verify-email': typeof VerifyEmailRoute
   '/orgs/$org': typeof OrgsOrgRouteRouteWithChildren
   '/docs/$': typeof DocsSplatRoute
+  '/invitations/accept': typeof InvitationsAcceptRoute
+  '/admin/': typeof AdminIndexRoute
   '/docs/': typeof DocsIndexRoute
   '/orgs/': typeof OrgsIndexRoute
+  '/orgs/$org/api-keys': typeof OrgsOrgApiKeysRoute
+  '/orgs/$org/audit': typeof OrgsOrgAuditRoute
+  '/orgs/$org/team': typeof OrgsOrgTeamRoute
   '/orgs/$org/sites/$site': typeof OrgsOrgSitesSiteRoute
   '/orgs/$org/sites/': typeof OrgsOrgSitesIndexRoute
 }
@@ -166,6 +220,7 @@ export interface FileRouteTypes {
   fullPaths:
     | '/'
     | '/orgs'
+    | '/account'
     | '/confirm-email'
     | '/forgot-password'
     | '/onboarding'
@@ -176,13 +231,19 @@ export interface FileRouteTypes {
     | '/verify-email'
     | '/orgs/$org'
     | '/docs/$'
+    | '/invitations/accept'
+    | '/admin/'
     | '/docs/'
     | '/orgs/'
+    | '/orgs/$org/api-keys'
+    | '/orgs/$org/audit'
+    | '/orgs/$org/team'
     | '/orgs/$org/sites/$site'
     | '/orgs/$org/sites/'
   fileRoutesByTo: FileRoutesByTo
   to:
     | '/'
+    | '/account'
     | '/confirm-email'
     | '/forgot-password'
     | '/onboarding'
@@ -193,14 +254,20 @@ export interface FileRouteTypes {
     | '/verify-email'
     | '/orgs/$org'
     | '/docs/$'
+    | '/invitations/accept'
+    | '/admin'
     | '/docs'
     | '/orgs'
+    | '/orgs/$org/api-keys'
+    | '/orgs/$org/audit'
+    | '/orgs/$org/team'
     | '/orgs/$org/sites/$site'
     | '/orgs/$org/sites'
   id:
     | '__root__'
     | '/'
     | '/orgs'
+    | '/account'
     | '/confirm-email'
     | '/forgot-password'
     | '/onboarding'
@@ -211,8 +278,13 @@ export interface FileRouteTypes {
     | '/verify-email'
     | '/orgs/$org'
     | '/docs/$'
+    | '/invitations/accept'
+    | '/admin/'
     | '/docs/'
     | '/orgs/'
+    | '/orgs/$org/api-keys'
+    | '/orgs/$org/audit'
+    | '/orgs/$org/team'
     | '/orgs/$org/sites/$site'
     | '/orgs/$org/sites/'
   fileRoutesById: FileRoutesById
@@ -220,6 +292,7 @@ export interface FileRouteTypes {
 export interface RootRouteChildren {
   IndexRoute: typeof IndexRoute
   OrgsRouteRoute: typeof OrgsRouteRouteWithChildren
+  AccountRoute: typeof AccountRoute
   ConfirmEmailRoute: typeof ConfirmEmailRoute
   ForgotPasswordRoute: typeof ForgotPasswordRoute
   OnboardingRoute: typeof OnboardingRoute
@@ -229,6 +302,8 @@ export interface RootRouteChildren {
   SignupRoute: typeof SignupRoute
   VerifyEmailRoute: typeof VerifyEmailRoute
   DocsSplatRoute: typeof DocsSplatRoute
+  InvitationsAcceptRoute: typeof InvitationsAcceptRoute
+  AdminIndexRoute: typeof AdminIndexRoute
   DocsIndexRoute: typeof DocsIndexRoute
 }
 
@@ -239,6 +314,13 @@ declare module '@tanstack/react-router' {
       path: '/'
       fullPath: '/'
       preLoaderRoute: typeof IndexRouteImport
+      parentRoute: typeof rootRouteImport
+    }
+    '/account': {
+      id: '/account'
+      path: '/account'
+      fullPath: '/account'
+      preLoaderRoute: typeof AccountRouteImport
       parentRoute: typeof rootRouteImport
     }
     '/confirm-email': {
@@ -304,6 +386,13 @@ declare module '@tanstack/react-router' {
       preLoaderRoute: typeof VerifyEmailRouteImport
       parentRoute: typeof rootRouteImport
     }
+    '/admin/': {
+      id: '/admin/'
+      path: '/admin'
+      fullPath: '/admin/'
+      preLoaderRoute: typeof AdminIndexRouteImport
+      parentRoute: typeof rootRouteImport
+    }
     '/docs/': {
       id: '/docs/'
       path: '/docs'
@@ -316,6 +405,13 @@ declare module '@tanstack/react-router' {
       path: '/docs/$'
       fullPath: '/docs/$'
       preLoaderRoute: typeof DocsSplatRouteImport
+      parentRoute: typeof rootRouteImport
+    }
+    '/invitations/accept': {
+      id: '/invitations/accept'
+      path: '/invitations/accept'
+      fullPath: '/invitations/accept'
+      preLoaderRoute: typeof InvitationsAcceptRouteImport
       parentRoute: typeof rootRouteImport
     }
     '/orgs/': {
@@ -331,6 +427,27 @@ declare module '@tanstack/react-router' {
       fullPath: '/orgs/$org'
       preLoaderRoute: typeof OrgsOrgRouteRouteImport
       parentRoute: typeof OrgsRouteRoute
+    }
+    '/orgs/$org/api-keys': {
+      id: '/orgs/$org/api-keys'
+      path: '/api-keys'
+      fullPath: '/orgs/$org/api-keys'
+      preLoaderRoute: typeof OrgsOrgApiKeysRouteImport
+      parentRoute: typeof OrgsOrgRouteRoute
+    }
+    '/orgs/$org/audit': {
+      id: '/orgs/$org/audit'
+      path: '/audit'
+      fullPath: '/orgs/$org/audit'
+      preLoaderRoute: typeof OrgsOrgAuditRouteImport
+      parentRoute: typeof OrgsOrgRouteRoute
+    }
+    '/orgs/$org/team': {
+      id: '/orgs/$org/team'
+      path: '/team'
+      fullPath: '/orgs/$org/team'
+      preLoaderRoute: typeof OrgsOrgTeamRouteImport
+      parentRoute: typeof OrgsOrgRouteRoute
     }
     '/orgs/$org/sites/': {
       id: '/orgs/$org/sites/'
@@ -350,11 +467,17 @@ declare module '@tanstack/react-router' {
 }
 
 interface OrgsOrgRouteRouteChildren {
+  OrgsOrgApiKeysRoute: typeof OrgsOrgApiKeysRoute
+  OrgsOrgAuditRoute: typeof OrgsOrgAuditRoute
+  OrgsOrgTeamRoute: typeof OrgsOrgTeamRoute
   OrgsOrgSitesSiteRoute: typeof OrgsOrgSitesSiteRoute
   OrgsOrgSitesIndexRoute: typeof OrgsOrgSitesIndexRoute
 }
 
 const OrgsOrgRouteRouteChildren: OrgsOrgRouteRouteChildren = {
+  OrgsOrgApiKeysRoute: OrgsOrgApiKeysRoute,
+  OrgsOrgAuditRoute: OrgsOrgAuditRoute,
+  OrgsOrgTeamRoute: OrgsOrgTeamRoute,
   OrgsOrgSitesSiteRoute: OrgsOrgSitesSiteRoute,
   OrgsOrgSitesIndexRoute: OrgsOrgSitesIndexRoute,
 }
@@ -380,6 +503,7 @@ const OrgsRouteRouteWithChildren = OrgsRouteRoute._addFileChildren(
 const rootRouteChildren: RootRouteChildren = {
   IndexRoute: IndexRoute,
   OrgsRouteRoute: OrgsRouteRouteWithChildren,
+  AccountRoute: AccountRoute,
   ConfirmEmailRoute: ConfirmEmailRoute,
   ForgotPasswordRoute: ForgotPasswordRoute,
   OnboardingRoute: OnboardingRoute,
@@ -389,6 +513,8 @@ const rootRouteChildren: RootRouteChildren = {
   SignupRoute: SignupRoute,
   VerifyEmailRoute: VerifyEmailRoute,
   DocsSplatRoute: DocsSplatRoute,
+  InvitationsAcceptRoute: InvitationsAcceptRoute,
+  AdminIndexRoute: AdminIndexRoute,
   DocsIndexRoute: DocsIndexRoute,
 }
 export const routeTree = rootRouteImport

@@ -1,7 +1,8 @@
-import { useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { createRootRouteWithContext, Link, Outlet, useNavigate } from "@tanstack/react-router";
 
 import { authLogout } from "../client";
+import { meGetOptions } from "../client/@tanstack/react-query.gen";
 import { useSignedIn } from "../features/auth/session";
 import { setAccessToken } from "../lib/api";
 
@@ -16,6 +17,7 @@ export const Route = createRootRouteWithContext<{ queryClient: QueryClient }>()(
 function Layout() {
   const { t } = useI18n();
   const signedIn = useSignedIn();
+  const me = useQuery({ ...meGetOptions(), enabled: signedIn });
   const navigate = useNavigate();
   const queries = useQueryClient();
   const signOut = async () => {
@@ -51,6 +53,18 @@ function Layout() {
                 <li>
                   <Link to="/orgs" activeProps={{ "aria-current": "page" }}>
                     {t("nav.dashboard")}
+                  </Link>
+                </li>
+                {me.data?.is_operator && (
+                  <li>
+                    <Link to="/admin" activeProps={{ "aria-current": "page" }}>
+                      {t("nav.admin")}
+                    </Link>
+                  </li>
+                )}
+                <li>
+                  <Link to="/account" activeProps={{ "aria-current": "page" }}>
+                    {t("nav.account")}
                   </Link>
                 </li>
                 <li>

@@ -20,6 +20,21 @@ function OrgLayout() {
               {t("sites.title")}
             </Link>
           </li>
+          <li>
+            <Link to="/orgs/$org/team" params={{ org }} activeProps={{ "aria-current": "page" }}>
+              {t("nav.team")}
+            </Link>
+          </li>
+          <li>
+            <Link to="/orgs/$org/api-keys" params={{ org }} activeProps={{ "aria-current": "page" }}>
+              {t("nav.keys")}
+            </Link>
+          </li>
+          <li>
+            <Link to="/orgs/$org/audit" params={{ org }} activeProps={{ "aria-current": "page" }}>
+              {t("nav.audit")}
+            </Link>
+          </li>
         </ul>
       </nav>
       <div className="org-main">

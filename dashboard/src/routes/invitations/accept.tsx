@@ -1,0 +1,25 @@
+import { createFileRoute } from "@tanstack/react-router";
+import { z } from "zod";
+
+import { invitationsAccept } from "../../client";
+import { TokenLink } from "../../features/accounts/TokenLink";
+import { requireSession } from "../../features/auth/session";
+
+// The e-mailed link (/invitations/accept?token=…): joined as the signed-in, invited address.
+export const Route = createFileRoute("/invitations/accept")({
+  validateSearch: z.object({ token: z.string().optional() }),
+  beforeLoad: ({ location }) => requireSession(location.href),
+  component: AcceptInvitation,
+});
+
+function AcceptInvitation() {
+  const { token } = Route.useSearch();
+  return (
+    <TokenLink
+      title="team.invitations"
+      done="team.title"
+      token={token}
+      spend={(value) => invitationsAccept({ body: { token: value }, throwOnError: true })}
+    />
+  );
+}
