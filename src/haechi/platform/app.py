@@ -17,7 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from haechi import __version__
 from haechi.core.settings import Settings
-from haechi.platform import problems
+from haechi.platform import idempotency, problems
 from haechi.platform.accounts import passwords
 from haechi.platform.deps import RUNTIME_SCOPE_KEY
 
@@ -93,7 +93,9 @@ class PlatformASGI:
                 await send(message)
 
             try:
-                await self.app(scope, limited, tracking_send)
+                runtime = scope[RUNTIME_SCOPE_KEY]
+                if not await idempotency.handle(self.app, runtime, scope, limited, tracking_send):
+                    await self.app(scope, limited, tracking_send)
             except _TooLarge:
                 if not started:
                     await _too_large(send)

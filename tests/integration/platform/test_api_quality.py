@@ -1,0 +1,112 @@
+"""API quality: idempotency keys, ETags and If-Match, size limits, problem+json everywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import factories
+from tests.integration.platform.driver import Api
+
+pytestmark = pytest.mark.integration
+SITE = {"name": "Shop", "hostnames": ["shop.example.com"]}
+
+
+async def _owner(api: Api) -> tuple[str, str]:
+    async with api.db() as db:
+        owner = await factories.user(db)
+        org = await factories.org(db, owner=owner)
+        token = await factories.access_token(db, user=owner, keyring=api.runtime.keyring)
+    return str(org.id), token
+
+
+async def test_idempotency_key_replays_the_first_answer(api: Api) -> None:
+    org, token = await _owner(api)
+    headers = {"idempotency-key": "create-shop-1"}
+    first = await api.call("POST", f"/orgs/{org}/sites", token=token, json=SITE, headers=headers)
+    again = await api.call("POST", f"/orgs/{org}/sites", token=token, json=SITE, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    listed = await api.ok("GET", f"/orgs/{org}/sites", token=token)
+    assert listed["count"] == 1
+    other = await api.call(
+        "POST", f"/orgs/{org}/sites", token=token, json={**SITE, "name": "X"}, headers=headers
+    )
+    assert other.status_code == 422 and other.json()["code"] == "idempotency-key-reused"
+    bad = await api.call(
+        "POST", f"/orgs/{org}/sites", token=token, json=SITE, headers={"idempotency-key": "a b"}
+    )
+    assert bad.status_code == 400
+    # without the key, a second POST is a second site
+    await api.ok("POST", f"/orgs/{org}/sites", token=token, json=SITE)
+    assert (await api.ok("GET", f"/orgs/{org}/sites", token=token))["count"] == 2
+
+
+async def test_etag_and_if_match(api: Api) -> None:
+    org, token = await _owner(api)
+    site = await api.ok("POST", f"/orgs/{org}/sites", token=token, json=SITE)
+    read = await api.call("GET", f"/orgs/{org}/sites/{site['id']}", token=token)
+    etag = read.headers["etag"]
+    changed = await api.call(
+        "PATCH",
+        f"/orgs/{org}/sites/{site['id']}",
+        token=token,
+        json={"name": "New"},
+        headers={"if-match": etag},
+    )
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    stale = await api.call(
+        "PATCH",
+        f"/orgs/{org}/sites/{site['id']}",
+        token=token,
+        json={"name": "Newer"},
+        headers={"if-match": etag},
+    )
+    assert stale.status_code == 412 and stale.json()["code"] == "precondition-failed"
+    org_read = await api.call("GET", f"/orgs/{org}", token=token)
+    renamed = await api.call(
+        "PATCH",
+        f"/orgs/{org}",
+        token=token,
+        json={"name": "Renamed"},
+        headers={"if-match": org_read.headers["etag"]},
+    )
+    assert renamed.status_code == 200
+
+
+async def test_client_mistakes_are_4xx_problems(api: Api) -> None:
+    org, token = await _owner(api)
+    huge = await api.call(
+        "POST",
+        "/accounts",
+        content=b"{" + b" " * 70_000 + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert huge.status_code == 413
+    broken = await api.call(
+        "POST", "/accounts", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert broken.status_code == 422
+    assert (await api.call("GET", "/no-such-thing")).status_code == 404
+    assert (await api.call("PUT", "/me", token=token)).status_code == 405
+    assert (await api.call("GET", "/orgs/not-a-uuid", token=token)).status_code == 422
+    too_many = await api.call(
+        "POST",
+        f"/orgs/{org}/sites",
+        token=token,
+        json={"name": "x", "hostnames": [f"h{i}.example.com" for i in range(51)]},
+    )
+    assert too_many.status_code == 422
+    bad_host = await api.call(
+        "POST",
+        f"/orgs/{org}/sites",
+        token=token,
+        json={"name": "x", "hostnames": ["http://x.example.com"]},
+    )
+    assert bad_host.status_code == 422
+    past = await api.call(
+        "POST",
+        f"/orgs/{org}/api-keys",
+        token=token,
+        json={"name": "k", "scopes": ["read"], "expires_at": "2001-01-01T00:00:00Z"},
+    )
+    assert past.status_code == 400 and past.json()["code"] == "invalid-expiry"
