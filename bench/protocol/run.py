@@ -164,12 +164,15 @@ def create_site(env: dict[str, str]) -> tuple[str, str]:
 async def mint(
     env: dict[str, str], sitekey: str, secret: str, solves: int, tokens: int
 ) -> tuple[list[str], list[str]]:
-    """Solve bodies and siteverify bodies made by the server's own code and keyring."""
+    """Solve bodies and siteverify bodies made by the server's own code and keyring, under the
+    epoch of the store the server will use: the same Redis, or (embedded) this store handed over
+    through the graceful-restart snapshot, as if the server had minted them before a restart."""
     from haechi.client import solve_pow
     from haechi.core.settings import Settings
+    from haechi.core.store import create_store
     from haechi.core.store.memory import MemoryStore
     from haechi.protocol import messages
-    from haechi.runtime import Runtime
+    from haechi.runtime import SNAPSHOT_FILE, Runtime
 
     saved = dict(os.environ)
     os.environ.clear()
@@ -179,7 +182,11 @@ async def mint(
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    runtime = Runtime.build(settings, store=MemoryStore())
+    store = create_store(settings.store)
+    sync_epoch = getattr(store, "sync_epoch", None)  # a --build baseline may predate epochs
+    if sync_epoch is not None:
+        await sync_epoch()
+    runtime = Runtime.build(settings, store=store)
     service = runtime.protocol
     request = messages.parse_challenge({"v": 1, "sitekey": sitekey})
     solve_bodies: list[str] = []
@@ -195,7 +202,11 @@ async def mint(
             outcome = await service.solve(messages.parse_solve(body), hostname="localhost")
             token = outcome.body["token"]
             verify_bodies.append(urlencode({"secret": secret, "response": token}))
+        if isinstance(store, MemoryStore):
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            (settings.data_dir / SNAPSHOT_FILE).write_bytes(store.dump())
     finally:
+        await store.close()
         await runtime.engine.dispose()
     return solve_bodies, verify_bodies
 

@@ -159,7 +159,8 @@ class Runtime:
 
         keyring, pepper = resolve_keys(settings)
         owns_store = store is None
-        store = store or create_store(settings.store)
+        # Not ``store or ...``: an empty in-process store is falsy (it has a length).
+        store = store if store is not None else create_store(settings.store)
         engine = db.create_engine(settings)
         sessions = db.session_factory(engine)
 
