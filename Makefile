@@ -130,9 +130,6 @@ bench-smoke: install ## A 1-second-per-scenario run of the protocol benchmark (C
 soak: install ## 10 minutes of unique paths and slow heads at the limits; fails if RSS grows >10 % after the first minute (not CI)
 	nice -n 10 $(BIN)/python bench/soak/run.py $(SOAK_ARGS)
 
-soak: install ## 10 minutes of unique paths and slow heads at the limits; fails if RSS grows >10 % after the first minute (not CI)
-	nice -n 10 $(BIN)/python bench/soak/run.py $(SOAK_ARGS)
-
 redteam: install ## Red team: bots against a live server per type, ≥1,000 challenges each (REDTEAM_ARGS="--record")
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS),redteam]'
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.redteam.run $(REDTEAM_ARGS)
@@ -169,5 +166,5 @@ clean: ## Remove the virtualenv and caches
 
 .PHONY: help install install-test serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench train train-smoke \
 	dashboard dashboard-test dashboard-client-check \
-	bench-smoke redteam redteam-smoke soak soak \
+	bench-smoke redteam redteam-smoke soak \
 	deploy-tools deploy-check image image-smoke cluster cluster-smoke cluster-soak
