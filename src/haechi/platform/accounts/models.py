@@ -23,10 +23,19 @@ class User(TimestampMixin, Base):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     locale: Mapped[str] = mapped_column(sa.String(8), default="en", server_default="en")
     is_operator: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # TOTP two-factor: the secret sealed with the keyring (haechi.platform.auth.totp), set at
+    # enrolment and in force from ``totp_enabled_at``; recovery codes as SHA-256 digests.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recovery_codes: Mapped[list[str] | None] = mapped_column(sa.JSON)
 
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
 
     def __repr__(self) -> str:
         return f"User(id={self.id!s})"

@@ -45,6 +45,7 @@ class UserPublic(BaseModel):
     id: uuid.UUID
     email: str
     email_verified: bool
+    two_factor: bool = False
     locale: str
     is_operator: bool
     created_at: datetime

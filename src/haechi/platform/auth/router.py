@@ -11,7 +11,7 @@ from haechi.core.errors import Unauthorized
 from haechi.platform.accounts import schemas as account_schemas
 from haechi.platform.accounts import service as accounts
 from haechi.platform.audit import service as audit
-from haechi.platform.auth import schemas, service
+from haechi.platform.auth import schemas, service, totp
 from haechi.platform.deps import (
     ClientInfo,
     CurrentActor,
@@ -30,6 +30,7 @@ from haechi.platform.problems import problem
 
 router = APIRouter(tags=["auth"])
 sessions = APIRouter(tags=["sessions"])
+two_factor = APIRouter(tags=["totp"])
 # Account endpoints that end sessions (accounts sits below auth; see the import contract).
 account_links = APIRouter(tags=["accounts"])
 
@@ -56,6 +57,7 @@ async def login(
         settings=settings,
         ip=info.ip,
         user_agent=info.user_agent,
+        otp=body.otp,
     )
     assert issued.refresh_token is not None
     set_refresh_cookie(response, issued.refresh_token, settings)
@@ -181,3 +183,47 @@ async def reset_password(
         db, actor=who, action="account.password-reset", target_type="user", target_id=user.id
     )
     return account_schemas.UserPublic.model_validate(user)
+
+
+@two_factor.post("/me/totp", operation_id="totp_begin")
+async def begin_totp(user: CurrentUser, db: DbSession, runtime: RuntimeDep) -> schemas.TotpSetup:
+    """Start two-factor set-up: a secret for the authenticator app (not in force yet)."""
+    secret, uri = totp.begin(user, runtime.keyring)
+    await db.flush()
+    return schemas.TotpSetup(secret=secret, uri=uri)
+
+
+@two_factor.post("/me/totp/confirm", operation_id="totp_confirm")
+async def confirm_totp(
+    body: schemas.TotpConfirm,
+    user: CurrentUser,
+    db: DbSession,
+    runtime: RuntimeDep,
+    who: CurrentActor,
+) -> schemas.RecoveryCodes:
+    """Turn two-factor sign-in on with a first code; answers ten recovery codes, once."""
+    codes = await totp.confirm(user, runtime.keyring, runtime.store, body.code)
+    await db.flush()
+    await audit.record(
+        db, actor=who, action="auth.totp-enable", target_type="user", target_id=user.id
+    )
+    return schemas.RecoveryCodes(recovery_codes=codes)
+
+
+@two_factor.post("/me/totp/disable", status_code=204, operation_id="totp_disable")
+async def disable_totp(
+    body: schemas.TotpDisable,
+    user: CurrentUser,
+    db: DbSession,
+    runtime: RuntimeDep,
+    who: CurrentActor,
+) -> Response:
+    """Turn two-factor sign-in off (the password and a current code or recovery code)."""
+    accounts.require_password(user, body.current_password)
+    await totp.second_factor(user, runtime.keyring, runtime.store, body.otp)
+    totp.disable(user)
+    await db.flush()
+    await audit.record(
+        db, actor=who, action="auth.totp-disable", target_type="user", target_id=user.id
+    )
+    return Response(status_code=204)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from haechi.platform.accounts.schemas import Email, Password
 
@@ -14,6 +14,34 @@ class Login(BaseModel):
 
     email: Email
     password: Password
+    # With two-factor sign-in on: the authenticator's 6 digits, or a recovery code.
+    otp: Annotated[str, StringConstraints(max_length=32)] | None = None
+
+
+class TotpSetup(BaseModel):
+    """Shown once: enter ``secret`` (or scan ``uri``) in an authenticator app, then confirm."""
+
+    secret: str
+    uri: str
+
+
+class TotpConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, StringConstraints(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")]
+
+
+class RecoveryCodes(BaseModel):
+    """Shown once: each works once in place of a code."""
+
+    recovery_codes: list[str]
+
+
+class TotpDisable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Password
+    otp: Annotated[str, StringConstraints(min_length=6, max_length=32)]
 
 
 class AccessToken(BaseModel):

@@ -24,7 +24,7 @@ from haechi.core.settings import PlatformSettings
 from haechi.core.store import Store
 from haechi.platform.accounts import service as accounts
 from haechi.platform.accounts.models import User
-from haechi.platform.auth import tokens
+from haechi.platform.auth import tokens, totp
 from haechi.platform.auth.models import AuthSession, RefreshToken
 
 
@@ -82,8 +82,10 @@ async def login(
     settings: PlatformSettings,
     ip: str,
     user_agent: str,
+    otp: str | None = None,
 ) -> Issued:
-    """Sign in with a password. Unknown address and wrong password answer alike, after the
+    """Sign in with a password (and, when two-factor sign-in is on, ``otp``: a TOTP or a
+    recovery code). Unknown address and wrong password answer alike, after the
     same Argon2 work; each failure counts against the address's and the IP's budget."""
     window = float(settings.login_window_seconds)
     account_key = f"platform:login-account:{tokens.digest(email)}"
@@ -97,6 +99,12 @@ async def login(
     if user is None:
         await store.incr_many({account_key: 1, ip_key: 1}, ttl_seconds=window)
         raise Unauthorized("wrong e-mail address or password", code="bad-credentials")
+    try:
+        await totp.second_factor(user, keyring, store, otp)
+    except Unauthorized as error:
+        if error.code == "bad-otp":  # guessing codes spends the same budget as passwords
+            await store.incr_many({account_key: 1, ip_key: 1}, ttl_seconds=window)
+        raise
     return await start(
         db, user=user, keyring=keyring, settings=settings, ip=ip, user_agent=user_agent
     )
