@@ -338,6 +338,26 @@ def test_sign_up_to_a_verified_token_on_a_protected_page(
     expect(page.get_by_text("Saved.")).to_be_visible()
     shot("4-site")
 
+    # Team, API keys, audit log, account: each page against the real API.
+    page.get_by_role("link", name="Team").click()
+    expect(page.get_by_role("cell", name="owner@example.com")).to_be_visible()
+    page.get_by_label("E-mail").fill("dev@example.com")
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_role("cell", name="dev@example.com")).to_be_visible()
+    shot("5-team")
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_label("Name").fill("deploy bot")
+    page.get_by_role("button", name="Create key").click()
+    assert page.get_by_label("Your new key (shown only once)").input_value().startswith("hak_")
+    expect(page.get_by_role("cell", name=re.compile("deploy bot"))).to_be_visible()
+    shot("6-api-keys")
+    page.get_by_role("link", name="Audit log").click()
+    expect(page.locator("table.table tbody tr").first).to_be_visible()
+    shot("7-audit")
+    page.get_by_role("link", name="Account").click()
+    expect(page.get_by_role("cell", name=re.compile("this browser"))).to_be_visible()
+    shot("8-account")
+
     # The owner's own page, another origin, with the snippet pasted in as it is.
     url = site.add("/signup.html", f"<!doctype html><title>Shop</title>{snippet}")
     shop = page.context.new_page()

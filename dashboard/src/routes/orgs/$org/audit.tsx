@@ -2,8 +2,10 @@ import { useInfiniteQuery } from "@tanstack/react-query";
 import { createFileRoute } from "@tanstack/react-router";
 import { useDeferredValue, useState } from "react";
 
-import { auditListInfiniteOptions } from "../../../client/@tanstack/react-query.gen";
+import { auditList } from "../../../client";
+import { auditListQueryKey } from "../../../client/@tanstack/react-query.gen";
 import { useI18n } from "../../../i18n";
+import { isProblem } from "../../../lib/api";
 
 export const Route = createFileRoute("/orgs/$org/audit")({ component: Audit });
 
@@ -12,9 +14,12 @@ function Audit() {
   const { org } = Route.useParams();
   const [action, setAction] = useState("");
   const filter = useDeferredValue(action.trim());
+  const options = { path: { org_id: org }, query: filter ? { action: filter } : {} };
   const events = useInfiniteQuery({
-    ...auditListInfiniteOptions({ path: { org_id: org }, query: filter ? { action: filter } : {} }),
-    initialPageParam: null,
+    queryKey: auditListQueryKey(options),
+    queryFn: async ({ pageParam, signal }) =>
+      (await auditList({ ...options, query: { ...options.query, ...(pageParam ? { cursor: pageParam } : {}) }, signal, throwOnError: true })).data,
+    initialPageParam: "",
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
   const rows = events.data?.pages.flatMap((page) => page.data) ?? [];
@@ -25,6 +30,11 @@ function Audit() {
         <label htmlFor="audit-action">{t("audit.filter")}</label>
         <input id="audit-action" value={action} onChange={(e) => setAction(e.target.value)} placeholder="site.create" />
       </div>
+      {events.error && (
+        <p role="alert" className="form-error">
+          {t("common.error", { detail: isProblem(events.error) ? (events.error.detail ?? "") : events.error.message })}
+        </p>
+      )}
       {events.isSuccess && rows.length === 0 && <p>{t("audit.none")}</p>}
       {rows.length > 0 && (
         <table className="table">
