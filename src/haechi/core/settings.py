@@ -352,6 +352,13 @@ class PlatformSettings(BaseModel):
     # Requests per minute for one management API key.
     api_key_per_minute: int = Field(default=600, ge=1)
     audit_retention_days: int = Field(default=365, ge=1)
+    # Usage roll-ups (docs/usage-and-billing.md): hourly rows for the 24 h to 90 d charts, daily
+    # rows for 12 months and invoices.
+    usage_hourly_days: int = Field(default=93, ge=2)
+    usage_daily_days: int = Field(default=800, ge=32)
+    # On Redis, how long the roll-up waits after sealing a flush before SQL records it: covers
+    # appendfsync everysec (docs/operations.md). Ignored on the embedded store.
+    usage_fsync_wait_seconds: float = Field(default=2.0, ge=0, le=30)
     # Argon2id for passwords; hashes made under other parameters are redone at sign-in.
     argon2_time_cost: int = Field(default=3, ge=1, le=20)
     argon2_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
