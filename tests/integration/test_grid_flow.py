@@ -7,7 +7,6 @@ edge's own keyring, never through an endpoint.
 from __future__ import annotations
 
 import io
-import os
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,16 +17,9 @@ import pytest
 from PIL import Image
 
 from haechi.challenges.grid import ImageGrid, categories, render
-from haechi.challenges.grid.sources import EMOJI_FONT, MONO_FONTS
 from haechi.core.settings import PlanBand, PolicySettings, PoolSettings
 from haechi.protocol.service import CHALLENGE_PURPOSE
 from tests.integration.conftest import Edge, embedded_edge
-
-# CI installs the fonts (.ci/run); elsewhere these tests skip without them.
-pytestmark = pytest.mark.skipif(
-    not (EMOJI_FONT.exists() and MONO_FONTS[0].exists()) and os.environ.get("CI") != "true",
-    reason="needs fonts-noto-color-emoji and fonts-symbola (apt-get install)",
-)
 
 # Requests without telemetry score 30: this band asks for the grid, and falls back without it.
 GRID_POLICY = PolicySettings(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import re
 import struct
@@ -19,18 +18,11 @@ from PIL import Image
 
 from haechi.challenges import ChallengeContext, default_registry
 from haechi.challenges.grid import ImageGrid, categories, items, label, render, sources
-from haechi.challenges.grid.sources import EMOJI_FONT, MONO_FONTS
 from haechi.challenges.pool import ChallengePools
 from haechi.core.blobs import BlobUrlSigner, FsBlobStore
 from haechi.core.crypto import Keyring, b64d, new_key
 from haechi.core.errors import Unavailable
 from haechi.core.settings import PoolSettings
-
-# CI installs the fonts (.ci/run); elsewhere these tests skip without them.
-pytestmark = pytest.mark.skipif(
-    not (EMOJI_FONT.exists() and MONO_FONTS[0].exists()) and os.environ.get("CI") != "true",
-    reason="needs fonts-noto-color-emoji and fonts-symbola (apt-get install)",
-)
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 TASK = json.loads((SCHEMAS / "challenge-task.v1.json").read_text())

@@ -5,7 +5,6 @@ is filtered with, solves every one (the runner measures the rest against a live 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import jsonschema
@@ -19,13 +18,7 @@ from bench.redteam.attackers.grid import (
     local_challenges,
 )
 
-from haechi.challenges.grid.sources import EMOJI_FONT, MONO_FONTS
-
-# CI installs the fonts (.ci/run); elsewhere these tests skip without them.
-pytestmark = pytest.mark.skipif(
-    not (EMOJI_FONT.exists() and MONO_FONTS[0].exists()) and os.environ.get("CI") != "true",
-    reason="needs fonts-noto-color-emoji and fonts-symbola (apt-get install)",
-)
+from tests.skips import NO_TRAIN
 
 SUBMISSION = json.loads(
     (Path(__file__).resolve().parents[2] / "docs/schemas/challenge-submission.v1.json").read_text()
@@ -59,6 +52,7 @@ def test_the_shipped_model_solves_what_it_filtered(
 def test_trained_attackers_submit_well_formed_selections(
     attacker_type: type[Attacker], challenges: list[tuple[Challenge, list[str]]], tmp_path: Path
 ) -> None:
+    pytest.importorskip("torch", reason=NO_TRAIN)  # both train on generated tiles
     attacker = attacker_type()
     attacker.prepare(tmp_path, quick=True)
     for ch, _ in challenges:
