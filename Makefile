@@ -80,7 +80,7 @@ dashboard: dashboard/dist/index.html ## Build the website + dashboard into dashb
 dashboard-test: dashboard ## Dashboard type check (tsc --noEmit) and unit tests (Vitest)
 	cd dashboard && npm run typecheck && npm test
 
-dashboard-client-check: install dashboard ## Fail when dashboard/src/client differs from the platform API's OpenAPI (CI)
+dashboard-client-check: install-test dashboard ## Fail when dashboard/src/client differs from the platform API's OpenAPI (CI)
 	cd dashboard && PYTHON=$(CURDIR)/$(BIN)/python scripts/gen-client --check
 
 test: $(VENV)/.installed-test widget dashboard-test ## Run the whole test suite (unit + integration on SQLite/PostgreSQL/MariaDB × memory/Redis)
