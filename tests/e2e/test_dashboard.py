@@ -336,6 +336,9 @@ def test_sign_up_to_a_verified_token_on_a_protected_page(
     page.get_by_role("link", name="Go to your sites").click()
     expect(page.get_by_role("cell", name=sitekey)).to_be_visible()
     page.get_by_role("link", name="Acme shop").click()
+    # A new page load has no access token: the refresh cookie brings the session back silently.
+    page.reload()
+    expect(page.locator("main h1")).to_have_text("Acme shop")
     page.get_by_label("Security level").select_option("test")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Saved.")).to_be_visible()
