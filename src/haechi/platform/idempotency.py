@@ -22,7 +22,7 @@ from haechi.platform import problems
 
 TTL_SECONDS = 24 * 3600
 PURPOSE = "platform-idempotency"
-_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+_KEY = re.compile(r"[A-Za-z0-9_.:\-]{1,100}")
 
 
 async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
@@ -66,7 +66,7 @@ async def handle(app: ASGIApp, runtime: Any, scope: Scope, receive: Receive, sen
     if key is None or auth is None or scope["method"] != "POST" or runtime is None:
         return False
     text = key.decode("latin-1")
-    if not _KEY.match(text):
+    if not _KEY.fullmatch(text):
         await _problem(send, 400, "invalid", "Idempotency-Key: 1-100 of A-Z a-z 0-9 _ . : -")
         return True
     body, messages = await _read_body(receive)
