@@ -62,6 +62,14 @@ class OutageStore(Store):
         self._check("take_counters")
         return await self.inner.take_counters(prefix)
 
+    async def move_counters(self, prefix: str, into: str, unless: str) -> bool:
+        self._check("move_counters")
+        return await self.inner.move_counters(prefix, into, unless)
+
+    async def peek_counters(self, prefix: str) -> dict[str, int]:
+        self._check("peek_counters")
+        return await self.inner.peek_counters(prefix)
+
     async def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision:
         self._check("hit")
         return await self.inner.hit(key, limit, window_seconds)

@@ -48,6 +48,7 @@ JOB_MODULES: tuple[str, ...] = (
     "haechi.challenges.jobs",
     "haechi.platform.email.jobs",
     "haechi.platform.audit.jobs",
+    "haechi.platform.usage.jobs",
 )
 
 

@@ -510,10 +510,10 @@ async def test_usage_counters_reach_the_store(quick_edge: Edge) -> None:
     token = await quick_edge.token(site.sitekey)
     await quick_edge.verify(secret=site.secret, response=token)
     await quick_edge.runtime.counters.flush(quick_edge.runtime.store)
-    day = time.strftime("%Y%m%d", time.gmtime())
+    hour = time.strftime("%Y%m%d%H", time.gmtime())
     store = quick_edge.runtime.store
     for event in ("challenges", "solves", "verifies"):
-        assert await store.get_counter(f"usage:{day}:{site.sitekey}:{event}") == 1
+        assert await store.get_counter(f"usage:{hour}:{site.sitekey}:{event}") == 1
 
 
 async def test_no_secret_in_logs_or_database(

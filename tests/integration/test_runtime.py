@@ -108,8 +108,8 @@ async def test_embedded_restart_keeps_spent_tokens_and_counts(tmp_path: Path) ->
         assert not snapshot.exists()
         again = await edge.verify(secret=site.secret, response=token)
         assert again["error-codes"] == ["timeout-or-duplicate"]
-        day = time.strftime("%Y%m%d", time.gmtime())
-        assert await edge.runtime.store.get_counter(f"usage:{day}:{site.sitekey}:verifies") == 1
+        hour = time.strftime("%Y%m%d%H", time.gmtime())
+        assert await edge.runtime.store.get_counter(f"usage:{hour}:{site.sitekey}:verifies") == 1
     finally:
         with pytest.raises(StopAsyncIteration):
             await second.__anext__()

@@ -9,6 +9,7 @@ from haechi.platform.auth.models import AuthSession, RefreshToken
 from haechi.platform.email.models import Mail
 from haechi.platform.orgs.models import Invitation, Membership
 from haechi.platform.sites.models import Organisation, Site
+from haechi.platform.usage.models import UsageDaily, UsageFlush, UsageHourly
 
 __all__ = [
     "ApiKey",
@@ -21,5 +22,8 @@ __all__ = [
     "Organisation",
     "RefreshToken",
     "Site",
+    "UsageDaily",
+    "UsageFlush",
+    "UsageHourly",
     "User",
 ]

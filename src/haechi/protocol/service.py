@@ -10,7 +10,6 @@ proof-of-work, spend, answer.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import random
@@ -35,9 +34,16 @@ from haechi.protocol import pow as pow_
 from haechi.protocol.dialects import test_sitekey_token
 from haechi.protocol.messages import PROTOCOL_VERSION, ChallengeRequest, SolveRequest
 from haechi.protocol.sites import SiteCache, SiteInfo
+from haechi.protocol.usage import usage_key
 from haechi.risk.attack import AttackMonitor
 from haechi.risk.policy import TEST_LEVEL, Plan, Policy, allows_test_level
-from haechi.risk.scoring import AsyncRiskScorer, RiskInput, RiskResult, rests_on_missing
+from haechi.risk.scoring import (
+    AWAITING_INPUT,
+    AsyncRiskScorer,
+    RiskInput,
+    RiskResult,
+    rests_on_missing,
+)
 from haechi.risk.telemetry import parse_telemetry
 
 log = logging.getLogger("haechi.protocol")
@@ -84,16 +90,6 @@ class Outcome:
     @classmethod
     def fail(cls, code: str) -> Outcome:
         return cls("fail", {"v": PROTOCOL_VERSION, "outcome": "fail", "code": code})
-
-
-@functools.lru_cache(maxsize=4)
-def _utc_day(day_number: int) -> str:
-    return time.strftime("%Y%m%d", time.gmtime(day_number * 86400))
-
-
-def usage_key(sitekey: str, event: str, now: float) -> str:
-    """The usage counter for ``event`` on ``sitekey`` for the UTC day of ``now``."""
-    return f"usage:{_utc_day(int(now // 86400))}:{sitekey}:{event}"
 
 
 def _needs_more(plan: Plan, sealed: dict[str, Any]) -> bool:
@@ -166,6 +162,12 @@ class ProtocolService:
             # The engine already turns model failures into friction; this is the last net.
             log.exception("risk scorer failed; treating as high risk")
             return RiskResult(risk=90, reasons=("scorer-error",), model="fallback")
+
+    def _judged(self, site: SiteInfo) -> bool:
+        """Whether the site's plans follow the risk (not a test sitekey, not the test level)."""
+        if site.test_mode is not None:
+            return False
+        return not (site.security_level == TEST_LEVEL and self._test_level)
 
     def _plan(self, site: SiteInfo, risk: RiskResult) -> Plan:
         if site.test_mode is not None:
@@ -245,6 +247,8 @@ class ProtocolService:
         if self.attack is not None:
             self.attack.record(site.sitekey, "challenge", now)
         task = body["task"]
+        if task is None and AWAITING_INPUT in risk.reasons and self._judged(site):
+            body["await_input"] = True
         self.metrics.count(
             self.metrics.challenges_issued, site.sitekey, task["type"] if task else "none"
         )

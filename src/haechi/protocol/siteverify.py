@@ -21,7 +21,8 @@ import orjson
 from haechi.core.crypto import SealError, constant_time_equal, secret_digest
 from haechi.core.store.base import StaleEpoch, StoreUnavailable
 from haechi.protocol.dialects import VerifyRequest, test_key_verdict
-from haechi.protocol.service import MAX_TOKEN_CHARS, TOKEN_PURPOSE, ProtocolService, usage_key
+from haechi.protocol.service import MAX_TOKEN_CHARS, TOKEN_PURPOSE, ProtocolService
+from haechi.protocol.usage import usage_key
 from haechi.protocol.verdict import Failure, Verdict
 
 log = logging.getLogger("haechi.siteverify")

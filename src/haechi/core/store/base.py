@@ -100,6 +100,20 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def move_counters(self, prefix: str, into: str, unless: str) -> bool:
+        """Move every counter whose key starts with ``prefix`` to ``into`` + its key (adding to
+        what is there, without a TTL), unless the value ``unless`` exists: then move nothing and
+        return False. Atomic per key (per SCAN page on Redis): no count is lost or doubled.
+
+        With ``peek_counters`` this stages counters for an exactly-once roll-up: move them to a
+        flush's own prefix, set ``unless`` (the flush's seal), read, persist, delete.
+        """
+
+    @abc.abstractmethod
+    async def peek_counters(self, prefix: str) -> dict[str, int]:
+        """Every non-zero counter whose key starts with ``prefix``, left in place."""
+
+    @abc.abstractmethod
     async def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision:
         """Count one hit against a sliding window of ``window_seconds`` and decide it.
 

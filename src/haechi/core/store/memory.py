@@ -176,6 +176,31 @@ class MemoryStore(Store):
                 taken[key] = n
         return taken
 
+    async def move_counters(self, prefix: str, into: str, unless: str) -> bool:
+        now = self._now()
+        seal = self._values.get(unless)
+        if seal is not None and seal[1] > now:
+            return False
+        counters = self._counters
+        for key in [key for key in counters if key.startswith(prefix)]:
+            n, expires_at = counters.pop(key)
+            if expires_at <= now or not n:
+                continue
+            target = into + key
+            old = counters.get(target)
+            if old is not None and old[1] <= now:
+                old = None
+            self._put(_COUNTERS, target, (n + (0 if old is None else old[0]), _INF), old)
+        return True
+
+    async def peek_counters(self, prefix: str) -> dict[str, int]:
+        now = self._clock()
+        return {
+            key: n
+            for key, (n, expires_at) in self._counters.items()
+            if key.startswith(prefix) and expires_at > now and n
+        }
+
     # ------------------------------------------------------------------ rate limits
 
     async def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision:

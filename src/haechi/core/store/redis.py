@@ -71,6 +71,20 @@ end
 # KEYS[1] token, KEYS[2] epoch; ARGV value, ttl in ms, expected epoch, candidate epoch.
 _SPEND = _SPEND_AT + "return spend_at(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\n"
 
+# KEYS[1] a seal (value key), KEYS[2..] counters; ARGV[1] the full target prefix, ARGV[2] the
+# length of the counters' own prefix. Moves nothing and answers 0 when the seal exists.
+_MOVE_COUNTERS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local cut = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  local n = redis.call('GETDEL', KEYS[i])
+  if n and tonumber(n) ~= 0 then
+    redis.call('INCRBY', ARGV[1] .. string.sub(KEYS[i], cut + 1), n)
+  end
+end
+return 1
+"""
+
 # KEYS[1] epoch; ARGV[1] candidate.
 _SYNC_EPOCH = _EPOCH + "return current_epoch(KEYS[1], ARGV[1])\n"
 
@@ -274,6 +288,7 @@ class RedisStore(Store):
         self._sync_epoch = redis.register_script(_SYNC_EPOCH)
         self._hit = redis.register_script(_HIT)
         self._hit_spend = redis.register_script(_HIT_SPEND)
+        self._move_counters = redis.register_script(_MOVE_COUNTERS)
         self._batch = _Batcher(redis, client)
 
     @classmethod
@@ -412,6 +427,30 @@ class RedisStore(Store):
             if not taken:
                 raise
         return taken
+
+    async def move_counters(self, prefix: str, into: str, unless: str) -> bool:
+        """See Store.move_counters: one script per SCAN page, each checking the seal first."""
+        pattern = _glob_escape(self._counters + prefix) + "*"
+        seal = self._values + unless
+        args = [self._counters + into, len(self._counters.encode())]
+        with _unavailable:
+            async for names in self._scan_pages(pattern):
+                keys = [seal, *(name.decode() for name in names)]
+                if not await self._script(self._move_counters, keys, args):
+                    return False
+            return not await self._redis.exists(seal)
+
+    async def peek_counters(self, prefix: str) -> dict[str, int]:
+        pattern = _glob_escape(self._counters + prefix) + "*"
+        cut = len(self._counters.encode())
+        found: dict[str, int] = {}
+        with _unavailable:
+            async for names in self._scan_pages(pattern):
+                values = await self._redis.mget(names)
+                for name, value in zip(names, values, strict=True):
+                    if value is not None and (n := int(value)):
+                        found[name[cut:].decode()] = n
+        return found
 
     # ------------------------------------------------------------------ rate limits
 
