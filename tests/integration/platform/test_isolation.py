@@ -4,11 +4,12 @@ endpoint is covered (and needs a body here) the day it is added."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
 
-from haechi.platform.app import openapi_document
+from haechi.platform.app import openapi_document as build_openapi
 from haechi.platform.orgs.models import Organisation
 from tests import factories
 from tests.integration.platform.driver import Api
@@ -24,6 +25,11 @@ BODIES: dict[str, Any] = {
     "sites_update": {"name": "Renamed"},
     "api_keys_create": {"name": "k", "scopes": ["read"]},
 }
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    return build_openapi()
 
 
 def org_operations() -> list[tuple[str, str, str]]:

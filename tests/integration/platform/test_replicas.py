@@ -44,7 +44,7 @@ async def replicas(tmp_path: Path) -> AsyncIterator[tuple[Api, Api]]:
             if not await store.ping():
                 unavailable("Redis", ConnectionError(REDIS_URL))
             # Same keys for both (as replicas share HAECHI_KEYS__*): one data dir.
-            settings = platform_settings(tmp_path / "data", url)
+            settings = platform_settings(tmp_path / "data", url, role="platform")
             runtime = Runtime.build(settings, store=store)
             await runtime.start(jobs=False)
             runtimes.append(runtime)
