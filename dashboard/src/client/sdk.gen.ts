@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { AccountsConfirmEmailData, AccountsConfirmEmailErrors, AccountsConfirmEmailResponses, AccountsCreateData, AccountsCreateErrors, AccountsCreateResponses, AccountsRequestPasswordResetData, AccountsRequestPasswordResetErrors, AccountsRequestPasswordResetResponses, AccountsResetPasswordData, AccountsResetPasswordErrors, AccountsResetPasswordResponses, AccountsVerifyEmailData, AccountsVerifyEmailErrors, AccountsVerifyEmailResponses, AdminDropMailData, AdminDropMailErrors, AdminDropMailResponses, AdminListMailData, AdminListMailErrors, AdminListMailResponses, AdminListOrgsData, AdminListOrgsErrors, AdminListOrgSitesData, AdminListOrgSitesErrors, AdminListOrgSitesResponses, AdminListOrgsResponses, AdminListUsersData, AdminListUsersErrors, AdminListUsersResponses, AdminRetryMailData, AdminRetryMailErrors, AdminRetryMailResponses, AdminSuspendOrgData, AdminSuspendOrgErrors, AdminSuspendOrgResponses, AdminUnsuspendOrgData, AdminUnsuspendOrgErrors, AdminUnsuspendOrgResponses, ApiKeysCreateData, ApiKeysCreateErrors, ApiKeysCreateResponses, ApiKeysGetData, ApiKeysGetErrors, ApiKeysGetResponses, ApiKeysListData, ApiKeysListErrors, ApiKeysListResponses, ApiKeysRevokeData, ApiKeysRevokeErrors, ApiKeysRevokeResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutAllData, AuthLogoutAllErrors, AuthLogoutAllResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, InvitationsAcceptData, InvitationsAcceptErrors, InvitationsAcceptResponses, InvitationsCreateData, InvitationsCreateErrors, InvitationsCreateResponses, InvitationsDeleteData, InvitationsDeleteErrors, InvitationsDeleteResponses, InvitationsListData, InvitationsListErrors, InvitationsListResponses, MeChangeEmailData, MeChangeEmailErrors, MeChangeEmailResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDeleteData, MeDeleteErrors, MeDeleteResponses, MeGetData, MeGetErrors, MeGetResponses, MembersDeleteData, MembersDeleteErrors, MembersDeleteResponses, MembersListData, MembersListErrors, MembersListResponses, MembersUpdateData, MembersUpdateErrors, MembersUpdateResponses, MeResendVerificationData, MeResendVerificationErrors, MeResendVerificationResponses, MetaGetData, MetaGetErrors, MetaGetResponses, MeUpdateData, MeUpdateErrors, MeUpdateResponses, OrgsCreateData, OrgsCreateErrors, OrgsCreateResponses, OrgsDeleteData, OrgsDeleteErrors, OrgsDeleteResponses, OrgsGetData, OrgsGetErrors, OrgsGetResponses, OrgsLeaveData, OrgsLeaveErrors, OrgsLeaveResponses, OrgsListData, OrgsListErrors, OrgsListResponses, OrgsTransferData, OrgsTransferErrors, OrgsTransferResponses, OrgsUpdateData, OrgsUpdateErrors, OrgsUpdateResponses, SessionsDeleteData, SessionsDeleteErrors, SessionsDeleteResponses, SessionsListData, SessionsListErrors, SessionsListResponses, SitesCreateData, SitesCreateErrors, SitesCreateResponses, SitesDeleteData, SitesDeleteErrors, SitesDeleteResponses, SitesGetData, SitesGetErrors, SitesGetResponses, SitesListData, SitesListErrors, SitesListResponses, SitesRotateSecretData, SitesRotateSecretErrors, SitesRotateSecretResponses, SitesUpdateData, SitesUpdateErrors, SitesUpdateResponses } from './types.gen';
+import type { AccountsConfirmEmailData, AccountsConfirmEmailErrors, AccountsConfirmEmailResponses, AccountsCreateData, AccountsCreateErrors, AccountsCreateResponses, AccountsRequestPasswordResetData, AccountsRequestPasswordResetErrors, AccountsRequestPasswordResetResponses, AccountsResetPasswordData, AccountsResetPasswordErrors, AccountsResetPasswordResponses, AccountsVerifyEmailData, AccountsVerifyEmailErrors, AccountsVerifyEmailResponses, AdminDropMailData, AdminDropMailErrors, AdminDropMailResponses, AdminListMailData, AdminListMailErrors, AdminListMailResponses, AdminListOrgsData, AdminListOrgsErrors, AdminListOrgSitesData, AdminListOrgSitesErrors, AdminListOrgSitesResponses, AdminListOrgsResponses, AdminListUsersData, AdminListUsersErrors, AdminListUsersResponses, AdminRetryMailData, AdminRetryMailErrors, AdminRetryMailResponses, AdminSuspendOrgData, AdminSuspendOrgErrors, AdminSuspendOrgResponses, AdminUnsuspendOrgData, AdminUnsuspendOrgErrors, AdminUnsuspendOrgResponses, ApiKeysCreateData, ApiKeysCreateErrors, ApiKeysCreateResponses, ApiKeysGetData, ApiKeysGetErrors, ApiKeysGetResponses, ApiKeysListData, ApiKeysListErrors, ApiKeysListResponses, ApiKeysRevokeData, ApiKeysRevokeErrors, ApiKeysRevokeResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutAllData, AuthLogoutAllErrors, AuthLogoutAllResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, InvitationsAcceptData, InvitationsAcceptErrors, InvitationsAcceptResponses, InvitationsCreateData, InvitationsCreateErrors, InvitationsCreateResponses, InvitationsDeleteData, InvitationsDeleteErrors, InvitationsDeleteResponses, InvitationsListData, InvitationsListErrors, InvitationsListResponses, MeChangeEmailData, MeChangeEmailErrors, MeChangeEmailResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDeleteData, MeDeleteErrors, MeDeleteResponses, MeGetData, MeGetErrors, MeGetResponses, MembersDeleteData, MembersDeleteErrors, MembersDeleteResponses, MembersListData, MembersListErrors, MembersListResponses, MembersUpdateData, MembersUpdateErrors, MembersUpdateResponses, MeResendVerificationData, MeResendVerificationErrors, MeResendVerificationResponses, MetaGetData, MetaGetErrors, MetaGetResponses, MeUpdateData, MeUpdateErrors, MeUpdateResponses, OrgsCreateData, OrgsCreateErrors, OrgsCreateResponses, OrgsDeleteData, OrgsDeleteErrors, OrgsDeleteResponses, OrgsGetData, OrgsGetErrors, OrgsGetResponses, OrgsLeaveData, OrgsLeaveErrors, OrgsLeaveResponses, OrgsListData, OrgsListErrors, OrgsListResponses, OrgsTransferData, OrgsTransferErrors, OrgsTransferResponses, OrgsUpdateData, OrgsUpdateErrors, OrgsUpdateResponses, SessionsDeleteData, SessionsDeleteErrors, SessionsDeleteResponses, SessionsListData, SessionsListErrors, SessionsListResponses, SitesCreateData, SitesCreateErrors, SitesCreateResponses, SitesDeleteData, SitesDeleteErrors, SitesDeleteResponses, SitesGetData, SitesGetErrors, SitesGetResponses, SitesListData, SitesListErrors, SitesListResponses, SitesRotateSecretData, SitesRotateSecretErrors, SitesRotateSecretResponses, SitesUpdateData, SitesUpdateErrors, SitesUpdateResponses, TotpBeginData, TotpBeginErrors, TotpBeginResponses, TotpConfirmData, TotpConfirmErrors, TotpConfirmResponses, TotpDisableData, TotpDisableErrors, TotpDisableResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -246,6 +246,41 @@ export const sessionsList = <ThrowOnError extends boolean = false>(options?: Opt
  * End Session
  */
 export const sessionsDelete = <ThrowOnError extends boolean = false>(options: Options<SessionsDeleteData, ThrowOnError>) => (options.client ?? client).delete<SessionsDeleteResponses, SessionsDeleteErrors, ThrowOnError>({ url: '/v1/me/sessions/{session_id}', ...options });
+
+/**
+ * Begin Totp
+ *
+ * Start two-factor set-up: a secret for the authenticator app (not in force yet).
+ */
+export const totpBegin = <ThrowOnError extends boolean = false>(options?: Options<TotpBeginData, ThrowOnError>) => (options?.client ?? client).post<TotpBeginResponses, TotpBeginErrors, ThrowOnError>({ url: '/v1/me/totp', ...options });
+
+/**
+ * Confirm Totp
+ *
+ * Turn two-factor sign-in on with a first code; answers ten recovery codes, once.
+ */
+export const totpConfirm = <ThrowOnError extends boolean = false>(options: Options<TotpConfirmData, ThrowOnError>) => (options.client ?? client).post<TotpConfirmResponses, TotpConfirmErrors, ThrowOnError>({
+    url: '/v1/me/totp/confirm',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Disable Totp
+ *
+ * Turn two-factor sign-in off (the password and a current code or recovery code).
+ */
+export const totpDisable = <ThrowOnError extends boolean = false>(options: Options<TotpDisableData, ThrowOnError>) => (options.client ?? client).post<TotpDisableResponses, TotpDisableErrors, ThrowOnError>({
+    url: '/v1/me/totp/disable',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
 
 /**
  * Resend Verification

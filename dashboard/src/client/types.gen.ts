@@ -404,6 +404,10 @@ export type Login = {
      */
     email: string;
     /**
+     * Otp
+     */
+    otp?: string | null;
+    /**
      * Password
      */
     password: string;
@@ -657,6 +661,18 @@ export type Problem = {
 };
 
 /**
+ * RecoveryCodes
+ *
+ * Shown once: each works once in place of a code.
+ */
+export type RecoveryCodes = {
+    /**
+     * Recovery Codes
+     */
+    recovery_codes: Array<string>;
+};
+
+/**
  * SessionPublic
  */
 export type SessionPublic = {
@@ -891,6 +907,46 @@ export type TokenBody = {
 };
 
 /**
+ * TotpConfirm
+ */
+export type TotpConfirm = {
+    /**
+     * Code
+     */
+    code: string;
+};
+
+/**
+ * TotpDisable
+ */
+export type TotpDisable = {
+    /**
+     * Current Password
+     */
+    current_password: string;
+    /**
+     * Otp
+     */
+    otp: string;
+};
+
+/**
+ * TotpSetup
+ *
+ * Shown once: enter ``secret`` (or scan ``uri``) in an authenticator app, then confirm.
+ */
+export type TotpSetup = {
+    /**
+     * Secret
+     */
+    secret: string;
+    /**
+     * Uri
+     */
+    uri: string;
+};
+
+/**
  * UserCreate
  */
 export type UserCreate = {
@@ -936,6 +992,10 @@ export type UserPublic = {
      * Locale
      */
     locale: string;
+    /**
+     * Two Factor
+     */
+    two_factor?: boolean;
 };
 
 /**
@@ -2347,6 +2407,165 @@ export type SessionsDeleteResponses = {
 };
 
 export type SessionsDeleteResponse = SessionsDeleteResponses[keyof SessionsDeleteResponses];
+
+export type TotpBeginData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/me/totp';
+};
+
+export type TotpBeginErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type TotpBeginError = TotpBeginErrors[keyof TotpBeginErrors];
+
+export type TotpBeginResponses = {
+    /**
+     * Successful Response
+     */
+    200: TotpSetup;
+};
+
+export type TotpBeginResponse = TotpBeginResponses[keyof TotpBeginResponses];
+
+export type TotpConfirmData = {
+    body: TotpConfirm;
+    path?: never;
+    query?: never;
+    url: '/v1/me/totp/confirm';
+};
+
+export type TotpConfirmErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type TotpConfirmError = TotpConfirmErrors[keyof TotpConfirmErrors];
+
+export type TotpConfirmResponses = {
+    /**
+     * Successful Response
+     */
+    200: RecoveryCodes;
+};
+
+export type TotpConfirmResponse = TotpConfirmResponses[keyof TotpConfirmResponses];
+
+export type TotpDisableData = {
+    body: TotpDisable;
+    path?: never;
+    query?: never;
+    url: '/v1/me/totp/disable';
+};
+
+export type TotpDisableErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type TotpDisableError = TotpDisableErrors[keyof TotpDisableErrors];
+
+export type TotpDisableResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type TotpDisableResponse = TotpDisableResponses[keyof TotpDisableResponses];
 
 export type MeResendVerificationData = {
     body?: never;

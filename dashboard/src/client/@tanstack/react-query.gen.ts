@@ -3,8 +3,8 @@
 import { type InfiniteData, infiniteQueryOptions, queryOptions, type UseMutationOptions } from '@tanstack/react-query';
 
 import { client } from '../client.gen';
-import { accountsConfirmEmail, accountsCreate, accountsRequestPasswordReset, accountsResetPassword, accountsVerifyEmail, adminDropMail, adminListMail, adminListOrgs, adminListOrgSites, adminListUsers, adminRetryMail, adminSuspendOrg, adminUnsuspendOrg, apiKeysCreate, apiKeysGet, apiKeysList, apiKeysRevoke, auditList, authLogin, authLogout, authLogoutAll, authRefresh, invitationsAccept, invitationsCreate, invitationsDelete, invitationsList, meChangeEmail, meChangePassword, meDelete, meGet, membersDelete, membersList, membersUpdate, meResendVerification, metaGet, meUpdate, type Options, orgsCreate, orgsDelete, orgsGet, orgsLeave, orgsList, orgsTransfer, orgsUpdate, sessionsDelete, sessionsList, sitesCreate, sitesDelete, sitesGet, sitesList, sitesRotateSecret, sitesUpdate } from '../sdk.gen';
-import type { AccountsConfirmEmailData, AccountsConfirmEmailError, AccountsConfirmEmailResponse, AccountsCreateData, AccountsCreateError, AccountsCreateResponse, AccountsRequestPasswordResetData, AccountsRequestPasswordResetError, AccountsRequestPasswordResetResponse, AccountsResetPasswordData, AccountsResetPasswordError, AccountsResetPasswordResponse, AccountsVerifyEmailData, AccountsVerifyEmailError, AccountsVerifyEmailResponse, AdminDropMailData, AdminDropMailError, AdminDropMailResponse, AdminListMailData, AdminListMailError, AdminListMailResponse, AdminListOrgsData, AdminListOrgsError, AdminListOrgSitesData, AdminListOrgSitesError, AdminListOrgSitesResponse, AdminListOrgsResponse, AdminListUsersData, AdminListUsersError, AdminListUsersResponse, AdminRetryMailData, AdminRetryMailError, AdminRetryMailResponse, AdminSuspendOrgData, AdminSuspendOrgError, AdminSuspendOrgResponse, AdminUnsuspendOrgData, AdminUnsuspendOrgError, AdminUnsuspendOrgResponse, ApiKeysCreateData, ApiKeysCreateError, ApiKeysCreateResponse, ApiKeysGetData, ApiKeysGetError, ApiKeysGetResponse, ApiKeysListData, ApiKeysListError, ApiKeysListResponse, ApiKeysRevokeData, ApiKeysRevokeError, ApiKeysRevokeResponse, AuditListData, AuditListError, AuditListResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutAllData, AuthLogoutAllError, AuthLogoutAllResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, InvitationsAcceptData, InvitationsAcceptError, InvitationsAcceptResponse, InvitationsCreateData, InvitationsCreateError, InvitationsCreateResponse, InvitationsDeleteData, InvitationsDeleteError, InvitationsDeleteResponse, InvitationsListData, InvitationsListError, InvitationsListResponse, MeChangeEmailData, MeChangeEmailError, MeChangeEmailResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDeleteData, MeDeleteError, MeDeleteResponse, MeGetData, MeGetError, MeGetResponse, MembersDeleteData, MembersDeleteError, MembersDeleteResponse, MembersListData, MembersListError, MembersListResponse, MembersUpdateData, MembersUpdateError, MembersUpdateResponse, MeResendVerificationData, MeResendVerificationError, MeResendVerificationResponse, MetaGetData, MetaGetError, MetaGetResponse, MeUpdateData, MeUpdateError, MeUpdateResponse, OrgsCreateData, OrgsCreateError, OrgsCreateResponse, OrgsDeleteData, OrgsDeleteError, OrgsDeleteResponse, OrgsGetData, OrgsGetError, OrgsGetResponse, OrgsLeaveData, OrgsLeaveError, OrgsLeaveResponse, OrgsListData, OrgsListError, OrgsListResponse, OrgsTransferData, OrgsTransferError, OrgsTransferResponse, OrgsUpdateData, OrgsUpdateError, OrgsUpdateResponse, SessionsDeleteData, SessionsDeleteError, SessionsDeleteResponse, SessionsListData, SessionsListError, SessionsListResponse, SitesCreateData, SitesCreateError, SitesCreateResponse, SitesDeleteData, SitesDeleteError, SitesDeleteResponse, SitesGetData, SitesGetError, SitesGetResponse, SitesListData, SitesListError, SitesListResponse, SitesRotateSecretData, SitesRotateSecretError, SitesRotateSecretResponse, SitesUpdateData, SitesUpdateError, SitesUpdateResponse } from '../types.gen';
+import { accountsConfirmEmail, accountsCreate, accountsRequestPasswordReset, accountsResetPassword, accountsVerifyEmail, adminDropMail, adminListMail, adminListOrgs, adminListOrgSites, adminListUsers, adminRetryMail, adminSuspendOrg, adminUnsuspendOrg, apiKeysCreate, apiKeysGet, apiKeysList, apiKeysRevoke, auditList, authLogin, authLogout, authLogoutAll, authRefresh, invitationsAccept, invitationsCreate, invitationsDelete, invitationsList, meChangeEmail, meChangePassword, meDelete, meGet, membersDelete, membersList, membersUpdate, meResendVerification, metaGet, meUpdate, type Options, orgsCreate, orgsDelete, orgsGet, orgsLeave, orgsList, orgsTransfer, orgsUpdate, sessionsDelete, sessionsList, sitesCreate, sitesDelete, sitesGet, sitesList, sitesRotateSecret, sitesUpdate, totpBegin, totpConfirm, totpDisable } from '../sdk.gen';
+import type { AccountsConfirmEmailData, AccountsConfirmEmailError, AccountsConfirmEmailResponse, AccountsCreateData, AccountsCreateError, AccountsCreateResponse, AccountsRequestPasswordResetData, AccountsRequestPasswordResetError, AccountsRequestPasswordResetResponse, AccountsResetPasswordData, AccountsResetPasswordError, AccountsResetPasswordResponse, AccountsVerifyEmailData, AccountsVerifyEmailError, AccountsVerifyEmailResponse, AdminDropMailData, AdminDropMailError, AdminDropMailResponse, AdminListMailData, AdminListMailError, AdminListMailResponse, AdminListOrgsData, AdminListOrgsError, AdminListOrgSitesData, AdminListOrgSitesError, AdminListOrgSitesResponse, AdminListOrgsResponse, AdminListUsersData, AdminListUsersError, AdminListUsersResponse, AdminRetryMailData, AdminRetryMailError, AdminRetryMailResponse, AdminSuspendOrgData, AdminSuspendOrgError, AdminSuspendOrgResponse, AdminUnsuspendOrgData, AdminUnsuspendOrgError, AdminUnsuspendOrgResponse, ApiKeysCreateData, ApiKeysCreateError, ApiKeysCreateResponse, ApiKeysGetData, ApiKeysGetError, ApiKeysGetResponse, ApiKeysListData, ApiKeysListError, ApiKeysListResponse, ApiKeysRevokeData, ApiKeysRevokeError, ApiKeysRevokeResponse, AuditListData, AuditListError, AuditListResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutAllData, AuthLogoutAllError, AuthLogoutAllResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, InvitationsAcceptData, InvitationsAcceptError, InvitationsAcceptResponse, InvitationsCreateData, InvitationsCreateError, InvitationsCreateResponse, InvitationsDeleteData, InvitationsDeleteError, InvitationsDeleteResponse, InvitationsListData, InvitationsListError, InvitationsListResponse, MeChangeEmailData, MeChangeEmailError, MeChangeEmailResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDeleteData, MeDeleteError, MeDeleteResponse, MeGetData, MeGetError, MeGetResponse, MembersDeleteData, MembersDeleteError, MembersDeleteResponse, MembersListData, MembersListError, MembersListResponse, MembersUpdateData, MembersUpdateError, MembersUpdateResponse, MeResendVerificationData, MeResendVerificationError, MeResendVerificationResponse, MetaGetData, MetaGetError, MetaGetResponse, MeUpdateData, MeUpdateError, MeUpdateResponse, OrgsCreateData, OrgsCreateError, OrgsCreateResponse, OrgsDeleteData, OrgsDeleteError, OrgsDeleteResponse, OrgsGetData, OrgsGetError, OrgsGetResponse, OrgsLeaveData, OrgsLeaveError, OrgsLeaveResponse, OrgsListData, OrgsListError, OrgsListResponse, OrgsTransferData, OrgsTransferError, OrgsTransferResponse, OrgsUpdateData, OrgsUpdateError, OrgsUpdateResponse, SessionsDeleteData, SessionsDeleteError, SessionsDeleteResponse, SessionsListData, SessionsListError, SessionsListResponse, SitesCreateData, SitesCreateError, SitesCreateResponse, SitesDeleteData, SitesDeleteError, SitesDeleteResponse, SitesGetData, SitesGetError, SitesGetResponse, SitesListData, SitesListError, SitesListResponse, SitesRotateSecretData, SitesRotateSecretError, SitesRotateSecretResponse, SitesUpdateData, SitesUpdateError, SitesUpdateResponse, TotpBeginData, TotpBeginError, TotpBeginResponse, TotpConfirmData, TotpConfirmError, TotpConfirmResponse, TotpDisableData, TotpDisableError, TotpDisableResponse } from '../types.gen';
 
 /**
  * Create Account
@@ -570,6 +570,63 @@ export const sessionsDeleteMutation = (options?: Partial<Options<SessionsDeleteD
     const mutationOptions: UseMutationOptions<SessionsDeleteResponse, SessionsDeleteError, Options<SessionsDeleteData>> = {
         mutationFn: async (fnOptions) => {
             const { data } = await sessionsDelete({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Begin Totp
+ *
+ * Start two-factor set-up: a secret for the authenticator app (not in force yet).
+ */
+export const totpBeginMutation = (options?: Partial<Options<TotpBeginData>>): UseMutationOptions<TotpBeginResponse, TotpBeginError, Options<TotpBeginData>> => {
+    const mutationOptions: UseMutationOptions<TotpBeginResponse, TotpBeginError, Options<TotpBeginData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await totpBegin({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Confirm Totp
+ *
+ * Turn two-factor sign-in on with a first code; answers ten recovery codes, once.
+ */
+export const totpConfirmMutation = (options?: Partial<Options<TotpConfirmData>>): UseMutationOptions<TotpConfirmResponse, TotpConfirmError, Options<TotpConfirmData>> => {
+    const mutationOptions: UseMutationOptions<TotpConfirmResponse, TotpConfirmError, Options<TotpConfirmData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await totpConfirm({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Disable Totp
+ *
+ * Turn two-factor sign-in off (the password and a current code or recovery code).
+ */
+export const totpDisableMutation = (options?: Partial<Options<TotpDisableData>>): UseMutationOptions<TotpDisableResponse, TotpDisableError, Options<TotpDisableData>> => {
+    const mutationOptions: UseMutationOptions<TotpDisableResponse, TotpDisableError, Options<TotpDisableData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await totpDisable({
                 ...options,
                 ...fnOptions,
                 throwOnError: true
