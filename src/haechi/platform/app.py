@@ -115,6 +115,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
     from haechi.platform.orgs.router import me as me_delete
     from haechi.platform.orgs.router import router as orgs
     from haechi.platform.sites.router import router as sites
+    from haechi.platform.usage.router import router as usage
 
     app = FastAPI(
         title="Haechi platform API",
@@ -132,7 +133,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
         return Meta(name="haechi", version=__version__, role=settings.role)
 
     routers = (accounts, account_links, me, me_delete, auth, sessions, orgs, members, invitations)
-    for router in (*routers, two_factor, sites, api_keys, audit, admin):
+    for router in (*routers, two_factor, sites, usage, api_keys, audit, admin):
         v1.include_router(router)
     app.include_router(v1)
     return app

@@ -1,0 +1,177 @@
+"""Analytics from the roll-ups: time series per organisation or site, CSV rows, the live view."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from haechi.core.store import Store
+from haechi.platform.sites.models import Site
+from haechi.platform.usage import schemas
+from haechi.platform.usage.models import UsageDaily, UsageHourly
+from haechi.protocol.usage import EVENTS, USAGE_PREFIX, UsageKey
+from haechi.risk.attack import LEVELS_KEY
+
+# range -> (length, bucket)
+RANGES: dict[str, tuple[timedelta, schemas.Granularity]] = {
+    "24h": (timedelta(hours=24), "hour"),
+    "7d": (timedelta(days=7), "hour"),
+    "30d": (timedelta(days=30), "day"),
+    "90d": (timedelta(days=90), "day"),
+    "12m": (timedelta(days=365), "month"),
+}
+
+
+def _floor(when: datetime, bucket: schemas.Granularity) -> datetime:
+    if bucket == "hour":
+        return when.replace(minute=0, second=0, microsecond=0)
+    day = when.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.replace(day=1) if bucket == "month" else day
+
+
+def _next(when: datetime, bucket: schemas.Granularity) -> datetime:
+    if bucket == "hour":
+        return when + timedelta(hours=1)
+    if bucket == "day":
+        return when + timedelta(days=1)
+    return (when.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _buckets(
+    period: str, now: datetime
+) -> tuple[schemas.Granularity, datetime, datetime, list[datetime]]:
+    length, bucket = RANGES[period]
+    end = _next(_floor(now, bucket), bucket)
+    start = _floor(end - length, bucket) if bucket != "month" else _month_start(end, 12)
+    buckets, t = [], start
+    while t < end:
+        buckets.append(t)
+        t = _next(t, bucket)
+    if bucket == "hour" and len(buckets) > round(length / timedelta(hours=1)):
+        buckets = buckets[1:]
+    return bucket, buckets[0], end, buckets
+
+
+def _month_start(end: datetime, months: int) -> datetime:
+    year, month = end.year, end.month - months
+    while month < 1:
+        year, month = year - 1, month + 12
+    return end.replace(year=year, month=month, day=1)
+
+
+async def _rows(
+    db: AsyncSession,
+    *,
+    org_id: uuid.UUID,
+    sitekey: str | None,
+    bucket: schemas.Granularity,
+    start: datetime,
+    by_site: bool,
+) -> list[tuple[datetime, str, str, int]]:
+    """(bucket start or day, sitekey, event, count) rows of the org's sites since ``start``."""
+    model: Any = UsageHourly if bucket == "hour" else UsageDaily
+    when = model.hour if bucket == "hour" else model.day
+    since: Any = start if bucket == "hour" else start.date()
+    site_column = model.sitekey if by_site else sa.literal("")
+    stmt = (
+        sa.select(when, site_column, model.event, sa.func.sum(model.count))
+        .join(Site, Site.sitekey == model.sitekey)
+        .where(Site.org_id == org_id, when >= since)
+        .group_by(when, *([model.sitekey] if by_site else []), model.event)
+    )
+    if sitekey is not None:
+        stmt = stmt.where(model.sitekey == sitekey)
+    out = []
+    for t, key, event, total in (await db.execute(stmt)).all():
+        if not isinstance(t, datetime):
+            t = datetime(t.year, t.month, t.day, tzinfo=UTC)
+        out.append((_floor(t, bucket), str(key), str(event), int(total)))
+    return out
+
+
+async def get_series(
+    db: AsyncSession,
+    *,
+    org_id: uuid.UUID,
+    period: str,
+    sitekey: str | None = None,
+    now: datetime | None = None,
+) -> schemas.UsageSeriesPublic:
+    bucket, start, end, buckets = _buckets(period, now or datetime.now(UTC))
+    points = {t: schemas.UsagePoint(t=t) for t in buckets}
+    for t, _, event, n in await _rows(
+        db, org_id=org_id, sitekey=sitekey, bucket=bucket, start=start, by_site=False
+    ):
+        point = points.get(t)
+        if point is not None and event in EVENTS:
+            setattr(point, event, getattr(point, event) + n)
+    totals = schemas.UsageTotals()
+    for point in points.values():
+        for event in EVENTS:
+            setattr(totals, event, getattr(totals, event) + getattr(point, event))
+    if totals.challenges:
+        totals.solve_rate = round(totals.solves / totals.challenges, 4)
+    return schemas.UsageSeriesPublic(
+        range=period,
+        granularity=bucket,
+        start=start,
+        end=end,
+        points=list(points.values()),
+        totals=totals,
+    )
+
+
+async def get_csv(
+    db: AsyncSession,
+    *,
+    org_id: uuid.UUID,
+    period: str,
+    sitekey: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """One row per bucket and site with counts: ``time,sitekey,challenges,solves,verifies``."""
+    bucket, start, _, _ = _buckets(period, now or datetime.now(UTC))
+    table: dict[tuple[datetime, str], dict[str, int]] = {}
+    for t, key, event, n in await _rows(
+        db, org_id=org_id, sitekey=sitekey, bucket=bucket, start=start, by_site=True
+    ):
+        if event in EVENTS:
+            row = table.setdefault((t, key), dict.fromkeys(EVENTS, 0))
+            row[event] += n
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["time", "sitekey", *EVENTS])
+    for (t, key), counts in sorted(table.items()):
+        writer.writerow([t.isoformat(), key, *(counts[e] for e in EVENTS)])
+    return out.getvalue()
+
+
+async def get_live(
+    *, store: Store, sites: Sequence[Site], now: datetime | None = None
+) -> schemas.UsageLivePublic:
+    """What the store holds for the org's sites and is not yet in SQL, with attack levels."""
+    by_key = {
+        site.sitekey: schemas.LiveSite(
+            site_id=site.id, sitekey=site.sitekey, name=site.name, attack_level=0
+        )
+        for site in sites
+    }
+    for key, n in (await store.peek_counters(USAGE_PREFIX)).items():
+        parsed = UsageKey.from_wire(key)
+        live = by_key.get(parsed.sitekey) if parsed is not None else None
+        if parsed is not None and live is not None and parsed.event in EVENTS:
+            setattr(live, parsed.event, getattr(live, parsed.event) + n)
+    raw = await store.get(LEVELS_KEY)
+    levels = orjson.loads(raw) if raw else {}
+    for sitekey, live in by_key.items():
+        live.attack_level = int(levels.get(sitekey, 0)) if isinstance(levels, dict) else 0
+    data = sorted(by_key.values(), key=lambda s: s.name)
+    return schemas.UsageLivePublic(at=now or datetime.now(UTC), data=data, count=len(data))
