@@ -365,6 +365,16 @@ class PlatformSettings(BaseModel):
     argon2_parallelism: int = Field(default=4, ge=1, le=16)
 
 
+class BillingSettings(BaseModel):
+    """Card subscriptions through Toss Payments (docs/usage-and-billing.md). The secret key lives
+    only here (``HAECHI_BILLING__TOSS_SECRET_KEY``); empty turns billing off."""
+
+    # The real API, or the loopback fake (``haechi dev fake-toss``) in tests and the demo.
+    toss_api_url: str = "https://api.tosspayments.com"
+    toss_secret_key: str = ""
+    toss_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HAECHI_",
@@ -395,6 +405,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
+    billing: BillingSettings = Field(default_factory=BillingSettings)
 
     @model_validator(mode="after")
     def _production_needs_real_keys(self) -> Settings:
