@@ -16,6 +16,7 @@ from haechi import __version__
 from haechi.challenges.cli import challenges
 from haechi.core.files import private_dir
 from haechi.core.settings import Settings
+from haechi.dev.cli import dev
 from haechi.platform.cli import COMMANDS as PLATFORM_COMMANDS
 from haechi.risk.cli import risk
 
@@ -403,6 +404,7 @@ def keys_generate() -> None:
 
 main.add_command(risk)
 main.add_command(challenges)
+main.add_command(dev)
 for _command in PLATFORM_COMMANDS:
     main.add_command(_command)
 

@@ -1,0 +1,1 @@
+"""Payment providers: one module per provider, each a small typed client."""
