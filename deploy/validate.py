@@ -158,6 +158,14 @@ def check_prometheus(tmp: Path) -> None:
         text = config.read_text().replace(
             "/etc/prometheus/alerts.yml", str(DEPLOY / "prometheus" / "alerts.yml")
         )
+        # bench/cluster/run.py fills these in with the ports it picks.
+        for placeholder, value in {
+            "EDGE_TARGETS": '["127.0.0.1:8080", "127.0.0.1:8081"]',
+            "PLATFORM_TARGET": "127.0.0.1:8082",
+            "REDIS_EXPORTER": "127.0.0.1:9121",
+            "PG_EXPORTER": "127.0.0.1:9187",
+        }.items():
+            text = text.replace(placeholder, value)
         copy = tmp / f"{config.parent.name}-prometheus.yml"
         copy.write_text(text)
         run([promtool, "check", "config", "--syntax-only", str(copy)])

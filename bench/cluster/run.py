@@ -89,6 +89,14 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / ticks, sum(fields) / ticks
+
+
 def rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -601,9 +609,9 @@ def wrk_challenge(cluster: Cluster, seconds: float, connections: int = 64) -> fl
         check=True,
     ).stdout
     for line in out.splitlines():
-        if line.startswith("{"):
-            result = json.loads(line)
-            return float(result["ok"]) / seconds
+        if line.startswith("HBJSON "):
+            result = json.loads(line.removeprefix("HBJSON "))
+            return float(result["ok_challenge"]) * 1e6 / float(result["duration_us"])
     raise RuntimeError(f"wrk printed no result:\n{out}")
 
 
@@ -623,13 +631,23 @@ def measure_edges(cluster: Cluster, seconds: float) -> list[str]:
         time.sleep(1.5)
         wrk_challenge(cluster, 2)  # warm-up
         before = {name: cpu_seconds(p.pid) for name, p in watched.items()}
+        busy_before, _ = machine_busy()
         wall = time.monotonic()
         rate = wrk_challenge(cluster, seconds)
         wall = time.monotonic() - wall
         used = {name: (cpu_seconds(p.pid) - before[name]) / wall for name, p in watched.items()}
+        busy = (machine_busy()[0] - busy_before) / wall
+        edge_cores = sum(v for k, v in used.items() if k.startswith("edge"))
         cores = ", ".join(f"{name} {share:.2f}" for name, share in sorted(used.items()))
-        lines.append(f"| {enabled} | {rate:,.0f} | {cores} |")
-        log(f"{enabled} edge(s): {rate:,.0f} challenges/s; cores: {cores}")
+        per_core = rate / edge_cores if edge_cores else 0.0
+        lines.append(
+            f"| {enabled} | {rate:,.0f} | {per_core:,.0f} | {cores} | {busy:.2f} of "
+            f"{os.cpu_count()} |"
+        )
+        log(
+            f"{enabled} edge(s): {rate:,.0f} challenges/s ({per_core:,.0f} per edge core); "
+            f"cores: {cores}; machine busy {busy:.2f}"
+        )
     return lines
 
 
@@ -698,8 +716,9 @@ def fault_postgres_stop(cluster: Cluster, visitors: int, down: float) -> dict[st
                 await asyncio.sleep(3)
                 seen.update({k: v for k, v in cluster.alerts().items() if seen.get(k) != "firing"})
                 if "status" not in platform:
-                    answer = await client.get(
-                        f"http://127.0.0.1:{cluster.ports['platform']}/api/v1/sites"
+                    answer = await client.post(
+                        f"http://127.0.0.1:{cluster.ports['platform']}/api/v1/auth/login",
+                        json={"email": "nobody@example.com", "password": "not-the-password-1"},
                     )
                     platform.update(
                         status=answer.status_code, content_type=answer.headers.get("content-type")
@@ -723,6 +742,12 @@ def describe(result: dict[str, Any]) -> str:
     extra = ""
     if result.get("recovery_s") is not None:
         extra += f"; first full flow {result['recovery_s']:.1f} s after Redis returned"
+    errored = [t for t, _, errors in tally.per_second if errors]
+    if errored:
+        # The load starts 5 s before each fault.
+        extra += (
+            f"; errors from {errored[0] - 5:.0f} s to {errored[-1] - 5:.0f} s after the fault began"
+        )
     if result.get("platform"):
         extra += f"; platform answered {result['platform']}"
     return (
@@ -733,6 +758,36 @@ def describe(result: dict[str, Any]) -> str:
 
 
 def soak(cluster: Cluster, minutes: float, visitors: int) -> list[str]:
+    """/v1/challenge under wrk at about 70 % of the balancer's measured capacity (the connection
+    count picked to match), plus `visitors` full flows, for `minutes`; RSS of each Haechi
+    process every 30 s. Growth is counted from the first sample at or after five minutes."""
+    capacity = wrk_challenge(cluster, 5, 64)
+    target, connections, rate = 0.7 * capacity, 64, capacity
+    for candidate in (32, 16, 8, 4, 2, 1):
+        rate = wrk_challenge(cluster, 3, candidate)
+        connections = candidate
+        if rate <= target:
+            break
+    log(
+        f"soak: capacity {capacity:,.0f}/s; {connections} connections give {rate:,.0f}/s "
+        f"({rate / capacity:.0%}); {minutes:g} min"
+    )
+    env = dict(os.environ, HB_SCENARIO="challenge", HB_SITEKEY=cluster.sitekey, HB_ORIGIN=ORIGIN)
+    load = subprocess.Popen(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{int(minutes * 60)}s",
+            "-s",
+            str(ROOT / "bench" / "protocol" / "haechi.lua"),
+            f"http://127.0.0.1:{cluster.ports['lb']}",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     watched = {
         n: p
         for n, p in cluster.procs.items()
@@ -749,15 +804,31 @@ def soak(cluster: Cluster, minutes: float, visitors: int) -> list[str]:
             await asyncio.sleep(30)
 
     asyncio.run(run_load(cluster, minutes * 60, visitors, tally, during))
+    out, _ = load.communicate(timeout=120)
+    wrk = next(
+        (
+            json.loads(line.removeprefix("HBJSON "))
+            for line in out.splitlines()
+            if line.startswith("HBJSON ")
+        ),
+        {},
+    )
     lines = []
     after5 = [s for s in samples if s[0] >= 300] or samples
     for name in watched:
         first, last = after5[0][1][name], samples[-1][1][name]
         peak = max(s[1][name] for s in after5)
         growth = (last - first) / first * 100 if first else 0.0
-        lines.append(f"| {name} | {first:.0f} | {last:.0f} | {peak:.0f} | {growth:+.1f} % |")
+        lines.append(
+            f"| {name} | {samples[0][1][name]:.0f} | {first:.0f} | {last:.0f} | "
+            f"{peak:.0f} | {growth:+.1f} % |"
+        )
     lines.append(
-        f"\nflows: {tally.ok} ok, {tally.error_count} errors, {tally.double_accept} double accepts"
+        f"\nwrk: {wrk.get('ok_challenge', 0):,} challenges ({connections} connections, "
+        f"{wrk.get('ok_challenge', 0) / (minutes * 60):,.0f}/s, errors "
+        f"{sum(v for k, v in wrk.items() if k.startswith('errors_'))}, bad {wrk.get('bad')}); "
+        f"full flows: {tally.ok} ok, {tally.error_count} errors, {tally.double_accept} double "
+        f"accepts of {tally.replayed} replays; capacity {capacity:,.0f}/s at 64 connections"
     )
     return lines
 
@@ -794,15 +865,16 @@ def main(argv: list[str] | None = None) -> int:
         log(f"balancer /healthz: {httpx.get(base + '/healthz').json()}")
         if args.soak:
             report += [
-                "| process | RSS at 5 min (MB) | RSS at end (MB) | peak (MB) | growth |",
-                "|---|---|---|---|---|",
+                "| process | RSS at start (MB) | at 5 min | at end | peak after 5 min | growth |",
+                "|---|---|---|---|---|---|",
                 *soak(cluster, args.soak, args.visitors),
             ]
         else:
             if not args.smoke:
                 report += [
-                    "| edges enabled | /v1/challenge per s | cores used per process |",
-                    "|---|---|---|",
+                    "| edges enabled | /v1/challenge per s | per edge core-second | cores used "
+                    "per process | machine cores busy (all processes) |",
+                    "|---|---|---|---|---|",
                     *measure_edges(cluster, args.seconds),
                 ]
                 report.append("")
