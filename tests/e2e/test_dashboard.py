@@ -9,11 +9,15 @@ overrides); docs/dashboard.md shows some of them.
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
+import hashlib
+import hmac
 import os
 import re
 import sqlite3
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -452,4 +456,48 @@ def test_operator_suspends_and_restores_an_org_from_the_console(
     row.get_by_role("button", name="정지 해제").click()
     expect(row).to_contain_text("활성")
     assert challenge_status(platform, account["sitekey"]) == (200, "")
+    page.context.close()
+
+
+def totp_now(secret: str) -> str:
+    """RFC 6238 with the authenticator apps' defaults (SHA-1, 30 s, 6 digits)."""
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
+
+
+def test_two_factor_set_up_and_sign_in_with_a_recovery_code(platform: Haechi, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    account = api_account(platform, "careful@example.com")
+    page = new_page(browser, "en", "light")
+    open_page(page, platform.url + "/account")
+    page.get_by_label("E-mail").fill("careful@example.com")
+    page.get_by_label("Password").fill(account["password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Two-factor sign-in is off.")).to_be_visible()
+    page.get_by_role("button", name="Set up an authenticator app").click()
+    secret = page.get_by_label("Secret for your authenticator app").input_value()
+    page.get_by_label("Code from your authenticator app").fill("12345")
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.get_by_text("Six digits, or one of your recovery codes.")).to_be_visible()
+    page.get_by_label("Code from your authenticator app").fill(totp_now(secret))
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.get_by_text("Two-factor sign-in is on.")).to_be_visible()
+    codes = page.get_by_label(re.compile("Recovery codes")).input_value().split()
+    assert len(codes) >= 5
+    page.screenshot(path=str(SHOTS / "account-two-factor.png"))
+
+    page.get_by_role("navigation", name="Main").get_by_role("button", name="Sign out").click()
+    open_page(page, platform.url + "/signin")
+    page.get_by_label("E-mail").fill("careful@example.com")
+    page.get_by_label("Password").fill(account["password"])
+    page.get_by_role("button", name="Sign in").click()
+    otp = page.get_by_label("Code from your authenticator app")
+    expect(otp).to_be_visible()  # asked for only now
+    otp.fill(codes[0])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("main h1")).to_have_text("Your organisations")
     page.context.close()

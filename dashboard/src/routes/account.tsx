@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { createFileRoute, useNavigate } from "@tanstack/react-router";
 
 import { authLogoutAllMutation, meGetOptions, sessionsDeleteMutation, sessionsListOptions, sessionsListQueryKey } from "../client/@tanstack/react-query.gen";
+import { TwoFactor } from "../features/accounts/TwoFactor";
 import { requireSession } from "../features/auth/session";
 import { useI18n } from "../i18n";
 import { setAccessToken } from "../lib/api";
@@ -29,6 +30,7 @@ function Account() {
     <section className="narrow wide">
       <h1>{t("account.title")}</h1>
       {me.data && <p>{me.data.email}</p>}
+      {me.data && <TwoFactor enabled={me.data.two_factor ?? false} />}
       <h2>{t("account.sessions")}</h2>
       <table className="table">
         <thead>

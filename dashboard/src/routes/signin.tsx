@@ -1,5 +1,6 @@
 import { useMutation } from "@tanstack/react-query";
 import { createFileRoute, Link, useNavigate } from "@tanstack/react-router";
+import { useState } from "react";
 import { z } from "zod";
 
 import { authLoginMutation } from "../client/@tanstack/react-query.gen";
@@ -7,7 +8,7 @@ import { Field, FormError, useForm } from "../components/form";
 import { signInSchema } from "../features/accounts/schemas";
 import { safeNext } from "../features/auth/session";
 import { useI18n } from "../i18n";
-import { setAccessToken } from "../lib/api";
+import { isProblem, setAccessToken } from "../lib/api";
 
 export const Route = createFileRoute("/signin")({
   validateSearch: z.object({ next: z.string().optional() }),
@@ -19,11 +20,18 @@ function SignIn() {
   const { next } = Route.useSearch();
   const navigate = useNavigate();
   const login = useMutation(authLoginMutation());
+  const [needsOtp, setNeedsOtp] = useState(false);
   const form = useForm({
     schema: signInSchema,
-    initial: { email: "", password: "" },
+    initial: { email: "", password: "", otp: "" },
+    codeFields: { "bad-otp": "otp" },
     submit: async (values) => {
-      const token = await login.mutateAsync({ body: values });
+      const body = { email: values.email, password: values.password, ...(values.otp ? { otp: values.otp } : {}) };
+      const token = await login.mutateAsync({ body }).catch((error: unknown) => {
+        // The account has two-factor sign-in: ask for the code, then send all three again.
+        if (isProblem(error) && error.code === "otp-required") setNeedsOtp(true);
+        throw error;
+      });
       setAccessToken(token.access_token);
       await navigate({ href: safeNext(next) });
     },
@@ -34,6 +42,9 @@ function SignIn() {
       <form className="stack" onSubmit={form.onSubmit} noValidate>
         <Field label={t("form.email")} type="email" autoComplete="username" value={form.values.email} error={form.errors.email} onValue={(v) => form.set("email", v)} />
         <Field label={t("form.password")} type="password" autoComplete="current-password" value={form.values.password} error={form.errors.password} onValue={(v) => form.set("password", v)} />
+        {needsOtp && (
+          <Field label={t("form.otp")} autoComplete="one-time-code" inputMode="numeric" autoFocus value={form.values.otp} error={form.errors.otp} hint={t("auth.otp.hint")} onValue={(v) => form.set("otp", v)} />
+        )}
         <FormError message={form.formError} />
         <button type="submit" disabled={form.pending}>
           {t("auth.signin.submit")}

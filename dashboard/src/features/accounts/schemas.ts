@@ -5,6 +5,10 @@ const email = z.string().trim().min(1, "form.required").max(254).email("form.ema
 const newPassword = z.string().min(10, "form.password.short").max(256);
 
 export const signUpSchema = z.object({ email, password: newPassword });
-export const signInSchema = z.object({ email, password: z.string().min(1, "form.required").max(256) });
+export const signInSchema = z.object({
+  email,
+  password: z.string().min(1, "form.required").max(256),
+  otp: z.string().trim().max(32),
+});
 export const forgotSchema = z.object({ email });
 export const resetSchema = z.object({ password: newPassword });
