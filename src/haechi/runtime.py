@@ -49,6 +49,7 @@ JOB_MODULES: tuple[str, ...] = (
     "haechi.platform.email.jobs",
     "haechi.platform.audit.jobs",
     "haechi.platform.usage.jobs",
+    "haechi.platform.billing.jobs",
 )
 
 

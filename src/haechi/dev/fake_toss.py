@@ -73,7 +73,8 @@ class FakeToss:
     orders: dict[str, str] = field(default_factory=dict)  # orderId -> paymentKey
     # (path, Idempotency-Key) -> (request digest, status, body)
     replies: dict[tuple[str, str], tuple[str, int, bytes]] = field(default_factory=dict)
-    charge_calls: int = 0
+    charge_calls: int = 0  # charges processed (a replay is not one)
+    charge_requests: int = 0  # charge requests received, replays included
 
     def check_auth(self, request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -251,6 +252,7 @@ async def issue(request: Request) -> Response:
 
 async def charge(request: Request) -> Response:
     toss: FakeToss = request.app.state.toss
+    toss.charge_requests += 1
     return await _api(request, toss.charge, request.path_params["billing_key"])
 
 
@@ -259,6 +261,18 @@ async def payment(request: Request) -> Response:
     try:
         toss.check_auth(request)
         return JSONResponse(toss.get_payment(request.path_params["payment_key"]))
+    except TossError as error:
+        return _error(error)
+
+
+async def payment_by_order(request: Request) -> Response:
+    toss: FakeToss = request.app.state.toss
+    try:
+        toss.check_auth(request)
+        key = toss.orders.get(request.path_params["order_id"])
+        if key is None:
+            raise TossError("NOT_FOUND_PAYMENT")
+        return JSONResponse(toss.get_payment(key))
     except TossError as error:
         return _error(error)
 
@@ -312,6 +326,7 @@ def create_app(secret_key: str = TEST_SECRET_KEY) -> Starlette:
         routes=[
             Route("/v1/billing/authorizations/issue", issue, methods=["POST"]),
             Route("/v1/billing/{billing_key}", charge, methods=["POST"]),
+            Route("/v1/payments/orders/{order_id}", payment_by_order, methods=["GET"]),
             Route("/v1/payments/{payment_key}", payment, methods=["GET"]),
             Route("/v1/payments/{payment_key}/cancel", cancel, methods=["POST"]),
             Route("/fake/billing-auth", billing_auth, methods=["GET", "POST"]),

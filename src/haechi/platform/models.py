@@ -6,6 +6,7 @@ from haechi.platform.accounts.models import EmailToken, User
 from haechi.platform.apikeys.models import ApiKey
 from haechi.platform.audit.models import AuditEvent
 from haechi.platform.auth.models import AuthSession, RefreshToken
+from haechi.platform.billing.models import Charge, Subscription
 from haechi.platform.email.models import Mail
 from haechi.platform.orgs.models import Invitation, Membership
 from haechi.platform.sites.models import Organisation, Site
@@ -15,6 +16,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "AuthSession",
+    "Charge",
     "EmailToken",
     "Invitation",
     "Mail",
@@ -22,6 +24,7 @@ __all__ = [
     "Organisation",
     "RefreshToken",
     "Site",
+    "Subscription",
     "UsageDaily",
     "UsageFlush",
     "UsageHourly",

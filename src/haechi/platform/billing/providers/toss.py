@@ -173,6 +173,9 @@ class TossClient:
     async def get_payment(self, payment_key: str) -> Payment:
         return _payment(await self._call("GET", f"/v1/payments/{quote(payment_key, safe='')}"))
 
+    async def get_payment_by_order(self, order_id: str) -> Payment:
+        return _payment(await self._call("GET", f"/v1/payments/orders/{quote(order_id, safe='')}"))
+
     async def cancel(
         self,
         payment_key: str,

@@ -1,0 +1,205 @@
+"""The monthly charge run against the loopback Toss server: each subscribed org is charged once
+per period even when the run is killed midway and rerun, and a declined renewal is retried on
+the documented days and then downgraded. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from haechi.core.crypto import Keyring
+from haechi.core.db import create_engine, migrate, session_factory
+from haechi.core.settings import BillingSettings
+from haechi.dev.fake_toss import TEST_SECRET_KEY, FakeToss, create_app
+from haechi.platform.billing import service
+from haechi.platform.billing.models import Charge, Subscription
+from haechi.platform.billing.providers.toss import TossClient
+from haechi.platform.orgs.models import Organisation
+from tests.conftest import POSTGRES_URL, _create_database, _drop_database, unavailable, unique
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)
+PRO = 29_000
+
+
+class Crash(Exception):
+    pass
+
+
+@dataclass
+class World:
+    sessions: async_sessionmaker[AsyncSession]
+    client: TossClient
+    toss: FakeToss
+    http: httpx.AsyncClient
+    keyring: Keyring
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+    server = name = ""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'billing.db'}"
+    else:
+        server, name = POSTGRES_URL, unique("haechi_billing")
+        try:
+            url = await _create_database(server, name)
+        except Exception as error:
+            unavailable("postgres", error)
+    await migrate(url)
+    engine = create_engine(url)
+    app = create_app()
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://toss.test")
+    client = TossClient(
+        BillingSettings(toss_api_url="http://toss.test", toss_secret_key=TEST_SECRET_KEY),
+        http=http,
+    )
+    keyring = Keyring({"k1": secrets.token_bytes(32)}, "k1")
+    try:
+        yield World(session_factory(engine), client, app.state.toss, http, keyring)
+    finally:
+        await http.aclose()
+        await engine.dispose()
+        if name:
+            await _drop_database(server, name)
+
+
+async def subscribe(w: World, n: int, card: str = "4330123412341234") -> list[Organisation]:
+    orgs = []
+    async with w.sessions() as db:
+        for i in range(n):
+            org = Organisation(name=f"Org {i}", slug=unique("org"))
+            db.add(org)
+            await db.flush()
+            customer = "cus_" + secrets.token_hex(12)
+            reply = await w.http.post(
+                "/fake/billing-auth",
+                data={
+                    "customerKey": customer,
+                    "cardNumber": card,
+                    "successUrl": "https://dash.example/ok",
+                    "failUrl": "https://dash.example/fail",
+                },
+            )
+            auth_key = parse_qs(urlsplit(reply.headers["location"]).query)["authKey"][0]
+            await service.subscribe(
+                db,
+                org_id=org.id,
+                client=w.client,
+                keyring=w.keyring,
+                auth_key=auth_key,
+                customer_key=customer,
+                plan="pro",
+                amount=PRO,
+                now=NOW,
+            )
+            orgs.append(org)
+        await db.commit()
+    return orgs
+
+
+def crash_on(step: str, nth: int) -> service.Fault:
+    seen = 0
+
+    def fault(name: str) -> None:
+        nonlocal seen
+        if name == step:
+            seen += 1
+            if seen == nth:
+                raise Crash(f"{step} #{nth}")
+
+    return fault
+
+
+async def test_a_killed_run_charges_each_org_once(world: World) -> None:
+    n = 60
+    await subscribe(world, n)
+    for step, nth in (("charged", 15), ("recorded", 10), ("charged", 1)):
+        with pytest.raises(Crash):
+            await service.charge_due(
+                sessions=world.sessions,
+                client=world.client,
+                keyring=world.keyring,
+                now=NOW,
+                fault=crash_on(step, nth),
+            )
+    await service.charge_due(
+        sessions=world.sessions, client=world.client, keyring=world.keyring, now=NOW
+    )
+    orders = Counter(p["orderId"] for p in world.toss.payments.values())
+    assert len(orders) == n and set(orders.values()) == {1}
+    # the runs killed after Toss charged asked again with the same key and got a replay
+    assert world.toss.charge_calls == n and world.toss.charge_requests == n + 2
+    async with world.sessions() as db:
+        charges = (await db.scalars(sa.select(Charge))).all()
+        assert len(charges) == n and {c.status for c in charges} == {"done"}
+        assert {c.payment_key for c in charges} == set(world.toss.payments)
+        subs = (await db.scalars(sa.select(Subscription))).all()
+        assert {s.next_charge_at for s in subs} == {datetime(2027, 1, 1, 0, 30, tzinfo=UTC)}
+    # a rerun charges nothing more; next month charges everyone once more
+    again = await service.charge_due(
+        sessions=world.sessions, client=world.client, keyring=world.keyring, now=NOW
+    )
+    assert again.charged == 0 and len(world.toss.payments) == n
+    later = await service.charge_due(
+        sessions=world.sessions,
+        client=world.client,
+        keyring=world.keyring,
+        now=NOW + timedelta(days=31),
+    )
+    assert later.charged == n and len(world.toss.payments) == 2 * n
+
+
+async def test_a_declined_renewal_is_retried_then_downgraded(world: World) -> None:
+    (org,) = await subscribe(world, 1, card="4330123412340002")
+    # renewal, then the retries 1, 3 and 5 days after it
+    for day, status in ((0, "past_due"), (1, "past_due"), (3, "past_due"), (5, "canceled")):
+        run = await service.charge_due(
+            sessions=world.sessions,
+            client=world.client,
+            keyring=world.keyring,
+            now=NOW + timedelta(days=day, minutes=1),
+        )
+        assert run.declined == 1, day
+        async with world.sessions() as db:
+            sub = await db.get(Subscription, org.id)
+            assert sub is not None and sub.status == status, day
+    assert sub.plan == service.FREE_PLAN
+    async with world.sessions() as db:
+        charge = await db.scalar(sa.select(Charge))
+        assert charge is not None and charge.attempts == 4
+        assert charge.failure_code == "REJECT_CARD_PAYMENT"
+    assert world.toss.payments == {}
+    # nothing more is tried once downgraded
+    run = await service.charge_due(
+        sessions=world.sessions,
+        client=world.client,
+        keyring=world.keyring,
+        now=NOW + timedelta(days=40),
+    )
+    assert run.declined == 0 and run.charged == 0
+
+
+async def test_the_billing_key_is_sealed_at_rest(world: World) -> None:
+    (org,) = await subscribe(world, 1)
+    (billing_key,) = world.toss.billing
+    async with world.sessions() as db:
+        stored = await db.scalar(
+            sa.select(Subscription.billing_key).where(Subscription.org_id == org.id)
+        )
+    assert stored is not None and billing_key not in stored
+    assert base64.urlsafe_b64encode(billing_key.encode()).decode()[:20] not in stored
+    opened = world.keyring.open(service.BILLING_KEY_PURPOSE, stored).decode()
+    assert opened == billing_key
