@@ -134,6 +134,12 @@ redteam: install ## Red team: bots against a live server per type, ≥1,000 chal
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS),redteam]'
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.redteam.run $(REDTEAM_ARGS)
 
+bench-platform: install ## Sign-in under brute force: 10,000 attempts on one account, unknown-vs-known timing (about an hour on 2 cores)
+	$(BIN)/python bench/platform/login.py $(BENCH_ARGS)
+
+fuzz-api: install ## Schemathesis over /api as an org owner and a viewer on a live server (FUZZ_ARGS="--max-examples 100"; default 25, minutes)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/platform/fuzz.py $(FUZZ_ARGS)
+
 redteam-smoke: install ## A seconds-long red-team run (CI): tiny pools, 20 challenges; skips attackers without packages
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.redteam.run --quick
 
