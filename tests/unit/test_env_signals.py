@@ -52,3 +52,22 @@ def test_the_hints_are_read_and_bad_values_are_anomalies() -> None:
     # Booleans are never numbers, and a count is never a boolean.
     bad = parse_telemetry(telemetry([], hints={"untrusted": True, "no_ui": 1}))
     assert dict(bad.hints) == {} and bad.anomalies == 2
+
+
+def test_a_recorder_with_nothing_yet_waits_for_input_and_is_judged_at_solve() -> None:
+    """A widget that starts with the page asks before the visitor moved: its challenge is the
+    proof-of-work alone (``await_input``), and the same emptiness at /v1/solve is missing
+    telemetry (a task), so no token ever rests on telemetry nobody judged."""
+    from haechi.risk.scoring import AWAITING_INPUT, CombinedScorer, RiskInput
+    from tests.unit.test_risk_combined import FixedModel
+
+    empty = parse_telemetry(telemetry([]))
+    scorer = CombinedScorer(FixedModel(99))
+    at_challenge = scorer.score(RiskInput(telemetry=empty, stage="challenge"))
+    assert (at_challenge.risk, at_challenge.reasons) == (0, (AWAITING_INPUT,))
+    assert rests_on_missing(at_challenge)
+    at_solve = scorer.score(RiskInput(telemetry=empty, stage="solve"))
+    assert (at_solve.risk, at_solve.reasons) == (30, ("no-telemetry",))
+    # No telemetry object at all (an HTTP client) is missing at both ends.
+    absent = scorer.score(RiskInput(telemetry=parse_telemetry(None), stage="challenge"))
+    assert absent.reasons == ("no-telemetry",) and absent.risk == 30

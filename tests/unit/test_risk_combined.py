@@ -100,7 +100,6 @@ def test_the_models_risk_and_reasons_are_the_base() -> None:
     ("obj", "reason", "risk"),
     [
         (None, "no-telemetry", 30),
-        (telemetry([]), "no-telemetry", 30),
         (telemetry([], keys=[[10, "d", 0], [95, "u", 0]]), "no-pointer", 30),
         (telemetry([[10, "s", 0, 400, -1]]), "no-pointer", 30),
         (

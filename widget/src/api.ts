@@ -33,6 +33,8 @@ export interface Challenge {
   task: Task | null;
   expires_at: number;
   expires_in: number;
+  /** The page showed no input yet: solve once the visitor has moved, typed or touched. */
+  await_input?: boolean;
 }
 
 export type SolveOutcome =

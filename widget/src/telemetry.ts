@@ -268,6 +268,43 @@ export const toV2 = (t: TelemetryV1): TelemetryV2 => ({ ...t, v: 2, events: pack
 let workerEnv: string | undefined;
 /** Input events that a script made rather than the user (`isTrusted` false). */
 let untrusted = 0;
+/** The visitor's own input so far: when it began, presses and keys (for `waitForInput`). */
+const input = { first: -1, downs: 0, keys: 0 };
+const inputWaiters = new Set<() => void>();
+const noteInput = (t: number, down: boolean, key: boolean): void => {
+  if (input.first < 0) input.first = t;
+  if (down) input.downs++;
+  if (key) input.keys++;
+  for (const wake of inputWaiters) wake();
+};
+
+/** Resolves once the visitor has given enough input to judge: a press, 3 keys, or 1.2 s since
+ *  their first move or key (the server asked with `await_input`: the page had none yet). */
+export function waitForInput(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = (): void => {
+      inputWaiters.delete(check);
+      clearTimeout(timer);
+      signal.removeEventListener("abort", abort);
+    };
+    const abort = (): void => {
+      done();
+      reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+    };
+    const check = (): void => {
+      if (input.first < 0) return;
+      const left = input.first + 1200 - performance.now();
+      if (input.downs > 0 || input.keys >= 3 || left <= 0) {
+        done();
+        resolve();
+      } else if (timer === undefined) timer = setTimeout(check, left);
+    };
+    signal.addEventListener("abort", abort);
+    inputWaiters.add(check);
+    check();
+  });
+}
 
 export const noteWorkerEnv = (facts: string): void => {
   workerEnv = facts;
@@ -347,6 +384,7 @@ export function startRecorder(): Recorder {
   const opts = { capture: true, passive: true };
   const onPointer = (e: PointerEvent): void => {
     if (!e.isTrusted) untrusted++;
+    else if (e.type !== "pointerup" && e.type !== "pointercancel") noteInput(e.timeStamp, e.type === "pointerdown", false);
     rec.pointer(e);
   };
   // A click made by a script (element.click(), dispatchEvent) has no pointer events behind it.
@@ -363,6 +401,7 @@ export function startRecorder(): Recorder {
   );
   const onKey = (e: KeyboardEvent): void => {
     if (!e.isTrusted) untrusted++;
+    else if (e.type === "keydown") noteInput(e.timeStamp, false, true);
     rec.key(e);
   };
   document.addEventListener("keydown", onKey, opts);

@@ -7,7 +7,7 @@ import { pickLanguage, translator, type StringKey, type Translate } from "./i18n
 import { resolveCallback, type CallbackName, type WidgetOptions } from "./options";
 import { PanelClosed, openPanel, type Panel } from "./panel";
 import { PowAborted, solvePow } from "./solver";
-import { pageTelemetry } from "./telemetry";
+import { pageTelemetry, waitForInput } from "./telemetry";
 
 export type State = "idle" | "running" | "interactive" | "verified" | "error" | "expired";
 
@@ -265,6 +265,10 @@ export class Widget {
     let answer: unknown;
     if (challenge.task) answer = await this.ask(challenge.task, deadline, note);
     const pow = await work;
+    this.stale(gen);
+    // The page had no input when the challenge was asked for: the server judges the visit at
+    // /v1/solve, so wait for the visitor's first moves (a person's approach to the form).
+    if (challenge.await_input && !answer) await waitForInput(signal);
     this.stale(gen);
     this.emit("pow", { hashes: pow.hashes, ms: pow.ms, mode: pow.mode });
     return solveChallenge(this.env.endpoint, challenge.challenge, { pow: pow.nonces, answer }, pageTelemetry(), signal);

@@ -163,11 +163,15 @@ class ProtocolService:
             log.exception("risk scorer failed; treating as high risk")
             return RiskResult(risk=90, reasons=("scorer-error",), model="fallback")
 
-    def _judged(self, site: SiteInfo) -> bool:
-        """Whether the site's plans follow the risk (not a test sitekey, not the test level)."""
-        if site.test_mode is not None:
+    def _input_matters(self, site: SiteInfo, plan: Plan) -> bool:
+        """Whether waiting for the visitor's input can spare them more friction: the plan that
+        missing telemetry gets at /v1/solve asks more than ``plan`` (never for test sitekeys or
+        the test level, whose plans do not follow the risk)."""
+        if site.test_mode is not None or (site.security_level == TEST_LEVEL and self._test_level):
             return False
-        return not (site.security_level == TEST_LEVEL and self._test_level)
+        missing = RiskResult(self.settings.policy.missing_telemetry_risk, ("no-telemetry",), "")
+        later = self._plan(site, missing)
+        return later.challenge is not None or later.block or later.band != plan.band
 
     def _plan(self, site: SiteInfo, risk: RiskResult) -> Plan:
         if site.test_mode is not None:
@@ -247,7 +251,7 @@ class ProtocolService:
         if self.attack is not None:
             self.attack.record(site.sitekey, "challenge", now)
         task = body["task"]
-        if task is None and AWAITING_INPUT in risk.reasons and self._judged(site):
+        if task is None and AWAITING_INPUT in risk.reasons and self._input_matters(site, plan):
             body["await_input"] = True
         self.metrics.count(
             self.metrics.challenges_issued, site.sitekey, task["type"] if task else "none"

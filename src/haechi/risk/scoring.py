@@ -72,8 +72,19 @@ log = logging.getLogger("haechi.risk")
 # A behaviour model that could not answer is "too little to judge" as well: its failure raises
 # friction for everyone but never blocks anyone by itself.
 MODEL_FAILURE_REASONS: Final = frozenset({"model-unavailable", "model-error", "model-timeout"})
+# A recorder's telemetry with nothing in it yet at /v1/challenge (a widget that started with the
+# page): the plan is only the proof-of-work and the challenge says ``await_input``; the visit is
+# judged at /v1/solve, where empty telemetry again is ``no-telemetry`` and a step-up to a task.
+AWAITING_INPUT: Final = "awaiting-input"
 MISSING_REASONS: Final = frozenset(
-    {"no-telemetry", "no-pointer", "touch-only", "little-movement", *MODEL_FAILURE_REASONS}
+    {
+        "no-telemetry",
+        "no-pointer",
+        "touch-only",
+        "little-movement",
+        AWAITING_INPUT,
+        *MODEL_FAILURE_REASONS,
+    }
 )
 
 HUMAN_BASE: Final = 5
@@ -423,7 +434,9 @@ class CombinedScorer:
         extra: list[tuple[str, int]] = []
         base_reasons: tuple[str, ...]
         judged = False
-        if not tele.present or tele.empty:
+        if tele.present and tele.empty and inp.stage == "challenge":
+            base, base_reasons = 0, (AWAITING_INPUT,)
+        elif not tele.present or tele.empty:
             base, base_reasons = missing, ("no-telemetry",)
         elif not facts.pointer_events:
             base, base_reasons = missing, ("no-pointer",)
