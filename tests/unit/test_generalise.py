@@ -7,7 +7,7 @@ import pytest
 
 from haechi.core.settings import PlanBand, PolicySettings, Settings
 from haechi.ml import contexts, generalise, scripted
-from haechi.risk.features import DOWN, MOVE, UP, Trajectory, extract
+from haechi.risk.features import DOWN, MOVE, UP, WINDOW_NAMES, Trajectory, extract
 from haechi.risk.telemetry import parse_telemetry
 
 
@@ -103,3 +103,23 @@ def test_no_task_limit_follows_the_served_policy() -> None:
     ]
     s = Settings(policy=PolicySettings(bands=bands, security_offsets={"medium": 3}))
     assert generalise.no_task_limit(s) == 12
+
+
+def test_repeated_pauses_and_identical_steps_are_counted() -> None:
+    """What a script repeats: still stretches of one length, runs of one identical step."""
+    rows: list[list[object]] = []
+    t = 0
+    for leg in range(6):
+        for i in range(20):
+            t += 10
+            rows.append([t, "m", 100 + 4 * (20 * leg + i), 300, -1])
+        t += 500  # the same sleep every time
+    scripted_w = extract(parse_telemetry({"v": 1, "pointer": "mouse", "events": rows})).window
+    window = contexts.apply(_person(), "task", np.random.default_rng(2), 6000.0)
+    assert window is not None
+    person = extract(parse_telemetry(window.telemetry)).window
+    names = {n: i for i, n in enumerate(WINDOW_NAMES)}
+    assert scripted_w[names["pause_twins"]] == 1.0
+    assert scripted_w[names["step_repeat"]] > 0.9
+    assert scripted_w[names["step_run_log"]] > np.log1p(15)
+    assert person[names["step_repeat"]] < scripted_w[names["step_repeat"]]

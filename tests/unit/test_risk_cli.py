@@ -32,9 +32,16 @@ def human(seed: int) -> dict[str, Any]:
 
 
 def expected(obj: object, ip_rate: float | None = None) -> dict[str, Any]:
+    """What the serving scorer gives at /v1/solve, where the model judges a visit."""
     scorer = CombinedScorer(LazyBehaviour(shipped_model_loader()))
-    result = scorer.score(RiskInput(telemetry=parse_telemetry(obj), ip_rate=ip_rate))
-    return {"risk": result.risk, "reasons": list(result.reasons), "model": result.model}
+    inp = RiskInput(telemetry=parse_telemetry(obj), ip_rate=ip_rate, stage="solve")
+    result = scorer.score(inp)
+    return {
+        "risk": result.risk,
+        "reasons": list(result.reasons),
+        "model": result.model,
+        "stage": "solve",
+    }
 
 
 def run(*args: str, stdin: bytes | None = None) -> Any:
@@ -83,6 +90,29 @@ def test_score_an_array_and_the_ip_rate_option() -> None:
     assert out[0] == expected(human(3), ip_rate=40.0)
     assert "ip-rate" in out[0]["reasons"]
     assert out[1] == {"line": 2, "error": "not a telemetry object"}
+
+
+def test_the_stage_changes_what_is_computed() -> None:
+    """As the edge does with risk.behaviour_at = "solve": /v1/challenge plans without the
+    model, /v1/solve runs it; with "both" the challenge stage runs it too."""
+    bot = {
+        "v": 1,
+        "viewport": [1280, 720],
+        "pointer": "mouse",
+        "events": [[i * 10, "m", 100 + 5 * i, 200, -1] for i in range(60)]
+        + [[605, "d", 400, 200, 0], [705, "u", 400, 200, 0]],
+        "keys": [],
+    }
+    stdin = orjson.dumps(bot)
+    solve = lines(run("score", "--stage", "solve", "-", stdin=stdin).stdout)[0]
+    challenge = lines(run("score", "--stage", "challenge", "-", stdin=stdin).stdout)[0]
+    both = lines(
+        run("score", "--stage", "challenge", "--behaviour-at", "both", "-", stdin=stdin).stdout
+    )[0]
+    assert challenge["stage"] == "challenge" and solve["stage"] == "solve"
+    assert challenge["reasons"][0] == "behaviour-at-solve" and challenge["risk"] <= 10
+    assert solve["risk"] > 40 and any(r.startswith("model:") for r in solve["reasons"])
+    assert both["risk"] == solve["risk"] and both["reasons"] == solve["reasons"]
 
 
 def test_hostile_telemetry_scores_high_instead_of_crashing() -> None:

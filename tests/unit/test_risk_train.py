@@ -11,9 +11,9 @@ import numpy as np
 import orjson
 import pytest
 
-from haechi.ml import augment, bots, data, sapimouse
+from haechi.ml import augment, bots, contexts, data, sapimouse, scripted
 from haechi.risk import features as F
-from haechi.risk.model import BehaviourModel
+from haechi.risk.model import GROUP_NAMES, BehaviourModel
 from haechi.risk.telemetry import parse_telemetry
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "human_windows.jsonl"
@@ -30,16 +30,20 @@ def test_quick_training_run_writes_a_servable_model(tmp_path: Path) -> None:
     assert train.main(["--quick", "--out", str(tmp_path), "--jobs", "1", "--threads", "1"]) == 0
     assert time.perf_counter() - started < 120  # about 15 s on the 2-core development machine
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "risk-behaviour-v4.json",
-        "risk-behaviour-v4.onnx",
+        "risk-behaviour-v5.json",
+        "risk-behaviour-v5.onnx",
     ]
-    meta = json.loads((tmp_path / "risk-behaviour-v4.json").read_text())
+    meta = json.loads((tmp_path / "risk-behaviour-v5.json").read_text())
     assert meta["features"] == list(F.FEATURE_NAMES)
-    assert meta["train"]["bot_families"] == list(bots.TRAINING_FAMILIES)  # never replay
+    # Never a replay, never the final test family.
+    assert meta["train"]["bot_families"] == list(scripted.TRAINABLE)
     assert max(meta["train"]["bot_seeds"]) < data.TRAIN_SEED_LIMIT
-    anchors = np.asarray(meta["anchors"])
-    assert np.all(np.diff(anchors[:, 0]) > 0) and np.all(np.diff(anchors[:, 1]) >= 0)
-    model = BehaviourModel(tmp_path / "risk-behaviour-v4.onnx")
+    assert meta["train"]["contexts"] == list(contexts.CONTEXTS)
+    for anchors in (meta["anchors"], *meta["anchors_by_group"].values()):
+        a = np.asarray(anchors)
+        assert np.all(np.diff(a[:, 0]) > 0) and np.all(np.diff(a[:, 1]) >= 0)
+    assert sorted(meta["anchors_by_group"]) == sorted(GROUP_NAMES)
+    model = BehaviourModel(tmp_path / "risk-behaviour-v5.onnx")
     window = orjson.loads(FIXTURE.read_bytes().splitlines()[0])
     a = model.assess(parse_telemetry(window))
     assert a.risk is not None and 0 <= a.risk <= 100 and a.segments > 0
@@ -50,6 +54,12 @@ def test_training_refuses_replay_and_evaluation_seeds() -> None:
         data.bot_windows(["linear", "replay"], 1, seed0=0, varied=0.0, jobs=1)
     with pytest.raises(ValueError, match="below"):
         data.bot_windows(["linear"], 10, seed0=999_995, varied=0.0, jobs=1)
+    with pytest.raises(ValueError, match="held out"):
+        data.context_bot_windows(["linear", "replay_direction"], 1, seed0=0, jobs=1)
+    with pytest.raises(ValueError, match="final test"):
+        data.context_bot_windows([scripted.FINAL_FAMILY], 1, seed0=0, jobs=1)
+    with pytest.raises(ValueError, match="below"):
+        data.context_bot_windows(["linear"], 10, seed0=990_000, jobs=1)
     replay = bots.BotSession("replay", 1, bots.session("linear", 1).trajectory, (1280, 720))
     with pytest.raises(ValueError, match="held out"):
         augment.vary(replay, np.random.default_rng(0))
@@ -110,3 +120,23 @@ def test_each_head_is_scaled_at_its_own_people_quantile() -> None:
     assert 0.009 < above.mean() < 0.0125
     # A window far beyond people on either head is far above 1.
     assert train.combined(np.array([[6.0, 2.0], [0.0, 20.0]]), norm).min() > 1.5
+
+
+def test_calibration_puts_the_band_edge_at_the_worst_context() -> None:
+    pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+    from haechi.ml import train
+
+    rng = np.random.default_rng(4)
+    n = 4_000
+    ctx = np.array(["task", "idle"] * (n // 2))
+    groups = ["6-clicks"] * n
+    # The idle context's people score higher: the edge must hold 98.5% of *them*.
+    scores = rng.normal(0.0, 1.0, n) + np.where(ctx == "idle", 1.0, 0.0)
+    anchors, info = train.calibrate_groups(scores, groups, ctx.tolist())
+    assert info["6-clicks"]["worst_context"] == "idle"
+    risk = train.risk_by_group(scores, groups, anchors)
+    idle_out = float((risk[ctx == "idle"] > train.BAND_RISK).mean())
+    task_out = float((risk[ctx == "task"] > train.BAND_RISK).mean())
+    assert abs(idle_out - (1 - train.EDGE_QUANTILE["6"])) <= 0.005 and task_out < idle_out / 2
+    # A group without windows borrows the pooled anchors.
+    assert info["3-none"]["borrowed"] and anchors["3-none"] == anchors["all"]

@@ -125,9 +125,12 @@ def apply(
     length_ms: float,
     *,
     onset_start: bool = True,
+    retime: bool = True,
 ) -> Window | None:
     """A window of ``length_ms`` from ``traj`` (a recording or a longer bot session) in
-    ``context``; None when the stretch chosen has too little movement."""
+    ``context``; None when the stretch chosen has too little movement. ``retime`` re-times it
+    to a browser's frame rate (people's recordings; a bot keeps its own clock without it,
+    except in the ``timing`` context)."""
     if not len(traj):
         return None
     still = 0.0
@@ -176,9 +179,11 @@ def apply(
         win = clean(
             Trajectory(win.t[keep], win.kind[keep], win.x[keep], win.y[keep], win.button[keep])
         )[0]
-    else:
+    elif retime:
         hz = float(rng.choice(SAMPLE_RATES))
         win = resample(win, hz, rng=rng, jitter_ms=0.3, decimals=decimals)
+    elif decimals == 0:  # a bot's own clock; positions in whole CSS pixels
+        win = Trajectory(win.t, win.kind, np.round(win.x), np.round(win.y), win.button)
     win = _cut(win, start, start + length_ms)
     if int((win.kind == MOVE).sum()) < MIN_MOVES:
         return None

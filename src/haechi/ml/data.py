@@ -15,19 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from haechi.ml import augment, bots, evaluate, sapimouse
+from haechi.ml import augment, bots, contexts, evaluate, sapimouse, scripted
 from haechi.risk.features import N_FEATURES, N_WINDOW, extract, to_telemetry
 from haechi.risk.telemetry import parse_telemetry
 
 TRAIN_SEED_LIMIT: Final = 1_000_000
+RETRY_SEED_STEP: Final = 7919  # a context window's session that was too short is redrawn
 F32 = npt.NDArray[np.float32]
 A = TypeVar("A")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class Windows:
     label: npt.NDArray[np.int8]  # 0 human, 1 bot
     group: tuple[str, ...]  # per window: "human" or the bot family
     subject: npt.NDArray[np.int64]  # SapiMouse subject (-1 for bots)
+    context: tuple[str, ...] = ()  # per window: its context (``haechi.ml.contexts``), if any
 
     def __len__(self) -> int:
         return int(self.window.shape[0])
@@ -57,6 +60,9 @@ class Windows:
             self.label[keep],
             tuple(g for g, k in zip(self.group, keep.tolist(), strict=True) if k),
             self.subject[keep],
+            tuple(c for c, k in zip(self.context, keep.tolist(), strict=True) if k)
+            if self.context
+            else (),
         )
 
 
@@ -69,6 +75,7 @@ def concat(parts: Sequence[Windows]) -> Windows:
         np.concatenate([p.label for p in parts]),
         tuple(g for p in parts for g in p.group),
         np.concatenate([p.subject for p in parts]),
+        tuple(c for p in parts for c in p.context) if all(p.context for p in parts) else (),
     )
 
 
@@ -121,7 +128,88 @@ def bot_windows(
     return _pack(items, 1, [a[0] for a in args], [-1] * len(items))
 
 
-def _map(fn: Callable[[A], tuple[F32, F32]], args: Sequence[A], jobs: int) -> list[tuple[F32, F32]]:
+def context_human_windows(
+    recordings: Sequence[sapimouse.Recording],
+    *,
+    per_subject: int,
+    seed: int,
+    jobs: int,
+    context_names: Sequence[str] = contexts.CONTEXTS,
+) -> Windows:
+    """``per_subject`` windows of each subject, each in a random context of ``context_names``
+    and of a random length of 3-10 s (``haechi.ml.contexts``)."""
+    objs: list[dict[str, object]] = []
+    subjects: list[int] = []
+    ctx: list[str] = []
+    by_subject: dict[int, list[sapimouse.Recording]] = {}
+    for rec in recordings:
+        by_subject.setdefault(rec.subject, []).append(rec)
+    for subject in sorted(by_subject):
+        rng = np.random.default_rng([seed, subject])
+        recs = by_subject[subject]
+        got = tries = 0
+        while got < per_subject and tries < per_subject * 20:
+            tries += 1
+            context = context_names[int(rng.integers(len(context_names)))]
+            length = float(rng.uniform(3000.0, 10000.0))
+            traj = recs[int(rng.integers(len(recs)))].trajectory
+            w = contexts.apply(traj, context, rng, length)
+            if w is not None:
+                objs.append(w.telemetry)
+                subjects.append(subject)
+                ctx.append(context)
+                got += 1
+    items = _map(featurize, objs, jobs)
+    return replace(_pack(items, 0, ["human"] * len(items), subjects), context=tuple(ctx))
+
+
+def _context_bot_item(args: tuple[str, int, tuple[str, ...]]) -> tuple[F32, F32, str]:
+    family, seed, context_names = args
+    rng = np.random.default_rng([11, scripted.ALL_FAMILIES.index(family), seed])
+    length = float(rng.uniform(3000.0, 10000.0))
+    context = "task" if rng.random() < 0.4 else context_names[int(rng.integers(len(context_names)))]
+    for attempt in range(5):
+        extra = length if context in ("idle", "scroll") else 0.0
+        s = scripted.session(
+            family, seed + RETRY_SEED_STEP * attempt, duration_ms=length + extra + 2000.0
+        )
+        traj = s.trajectory
+        if family in bots.TRAINING_FAMILIES and rng.random() < 0.5:
+            traj = augment.vary(s, rng, augment.Variation(sessions=1.0))
+        retime = rng.random() < 0.3
+        w = contexts.apply(traj, context, rng, length, onset_start=False, retime=retime)
+        if w is not None:
+            return (*featurize(w.telemetry), context)
+    return (*featurize(s.telemetry()), "task")
+
+
+def context_bot_windows(
+    families: Sequence[str],
+    per_family: int,
+    *,
+    seed0: int,
+    jobs: int,
+    context_names: Sequence[str] = contexts.CONTEXTS,
+) -> Windows:
+    """``per_family`` windows of each family, 40% as the bot sends them and the rest in a
+    random context of ``context_names`` (the same transforms as people's, so that no context
+    is evidence of a person); the randomised variants of ``augment`` for half of the
+    ``bots`` families' sessions."""
+    if any(f in bots.REPLAYS for f in families):
+        raise ValueError("the replay families are held out of training")
+    if scripted.FINAL_FAMILY in families:
+        raise ValueError(f"{scripted.FINAL_FAMILY} is the final test: never trained on")
+    if seed0 + per_family + 4 * RETRY_SEED_STEP > TRAIN_SEED_LIMIT:
+        raise ValueError(f"training bots must use seeds below {TRAIN_SEED_LIMIT:,}")
+    names = tuple(context_names)
+    args = [(f, seed0 + i, names) for f in families for i in range(per_family)]
+    got = _map(_context_bot_item, args, jobs)
+    items = [(m, w) for m, w, _ in got]
+    ctx = tuple(c for _, _, c in got)
+    return replace(_pack(items, 1, [a[0] for a in args], [-1] * len(items)), context=ctx)
+
+
+def _map(fn: Callable[[A], R], args: Sequence[A], jobs: int) -> list[R]:
     if jobs <= 1 or len(args) < 64:
         return [fn(a) for a in args]
     chunk = max(16, len(args) // (jobs * 8))

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import pickle
 import sys
 import time
 from collections.abc import Sequence
@@ -54,6 +55,9 @@ HUMAN_LONG_MAX: Final = 0.03  # windows of 6 s or more outside the no-task band
 HUMAN_SHORT_MAX: Final = 0.10  # 3-s windows
 BOT_AUC_MIN: Final = 0.97
 BOT_PASS_MAX: Final = 0.10
+# Leave-out runs score every window of their held-out contexts and this share of the others
+# (the held-out families' AUC is against the people of every context).
+OTHER_CONTEXT_SHARE: Final = 0.3
 F64 = npt.NDArray[np.float64]
 
 
@@ -170,6 +174,19 @@ class Data:
     human: list[dict[str, object]]
     bots: dict[str, list[dict[str, object]]]
     n_subjects: int
+
+    def subset(self, keep: npt.NDArray[np.bool_]) -> Data:
+        """The people's windows where ``keep``; the bots unchanged."""
+        rows = np.flatnonzero(keep)
+        return Data(
+            self.subjects[rows],
+            self.context[rows],
+            self.length[rows],
+            self.clicks[rows],
+            [self.human[int(i)] for i in rows],
+            self.bots,
+            self.n_subjects,
+        )
 
 
 def build(
@@ -337,6 +354,50 @@ def format_report(r: Report) -> str:
     return "\n".join(lines)
 
 
+def _cached(cache: Path | None, key: dict[str, Any]) -> Data | None:
+    """The windows of an earlier run with the same parameters (``--cache``: a pickle this
+    command wrote; only read files you wrote yourself)."""
+    if cache is None or not cache.exists():
+        return None
+    stored_key, data = pickle.loads(cache.read_bytes())  # noqa: S301 - our own file
+    if stored_key != key:
+        raise SystemExit(f"{cache} holds windows of other parameters: {stored_key}")
+    return data  # type: ignore[no-any-return]
+
+
+def load_or_build(
+    *,
+    split: str,
+    per_cell: int,
+    per_family: int,
+    seed: int,
+    families: Sequence[str],
+    context_names: Sequence[str],
+    cache: Path | None,
+) -> Data:
+    key = {
+        "split": split,
+        "per_cell": per_cell,
+        "per_family": per_family,
+        "seed": seed,
+        "families": list(families),
+        "contexts": list(context_names),
+    }
+    data = _cached(cache, key)
+    if data is None:
+        data = build(
+            split=split,
+            per_cell=per_cell,
+            per_family=per_family,
+            seed=seed,
+            families=families,
+            context_names=context_names,
+        )
+        if cache is not None:
+            cache.write_bytes(pickle.dumps((key, data)))
+    return data
+
+
 def run(
     models: Sequence[Path | None],
     *,
@@ -348,18 +409,20 @@ def run(
     final: bool,
     families: Sequence[str] | None = None,
     context_names: Sequence[str] = contexts.CONTEXTS,
+    cache: Path | None = None,
 ) -> list[Report]:
     started = time.perf_counter()
     fams = list(families or scripted.ALL_FAMILIES)
     if not final:
         fams = [f for f in fams if f != scripted.FINAL_FAMILY]
-    data = build(
+    data = load_or_build(
         split=split,
         per_cell=per_cell,
         per_family=per_family,
         seed=seed,
         families=fams,
         context_names=context_names,
+        cache=cache,
     )
     print(
         f"data: {len(data.human)} people windows, {sum(map(len, data.bots.values()))} bot "
@@ -381,6 +444,75 @@ def run(
     return reports
 
 
+def held_out(
+    models: Sequence[Path],
+    *,
+    split: str,
+    per_cell: int,
+    per_family: int,
+    seed: int,
+    boot: int,
+    families: Sequence[str],
+    cache: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Leave-out: each model was trained without some families and contexts (``train
+    --held-out-all``, or ``--hold-out-family``/``--hold-out-context``; read from its JSON); it
+    is judged on those contexts' cells and those families only (AUC against the people of every
+    context)."""
+    metas = [json.loads(m.with_suffix(".json").read_text()) for m in models]
+    data = load_or_build(
+        split=split,
+        per_cell=per_cell,
+        per_family=per_family,
+        seed=seed,
+        families=families,
+        context_names=contexts.CONTEXTS,
+        cache=cache,
+    )
+    limit = no_task_limit()
+    rows = []
+    rng = np.random.default_rng(seed)
+    sample = rng.random(len(data.human)) < OTHER_CONTEXT_SHARE
+    for model, meta in zip(models, metas, strict=True):
+        held = meta["train"]["held_out"]
+        # Every window of the held-out contexts; a sample of the others, for the AUC.
+        part = data.subset(sample | np.isin(data.context, held["contexts"]))
+        scorer = served_scorer(model)
+        human = score_all(scorer, part.human)
+        bot = {f: score_all(scorer, part.bots[f]) for f in held["families"]}
+        r = summarise(model.parent.name, split, part, human, bot, limit=limit, boot=boot, seed=seed)
+        rows.append(
+            {
+                "model": str(model),
+                "families": held["families"],
+                "contexts": held["contexts"],
+                "cells": [asdict(c) for c in r.cells if c.context in held["contexts"]],
+                "family_results": [asdict(f) for f in r.families],
+            }
+        )
+        print(format_held_out(rows[-1]), flush=True)
+    return rows
+
+
+def format_held_out(row: dict[str, Any]) -> str:
+    def pct(v: float) -> str:
+        return "—" if v != v else f"{100 * v:.1f}%"
+
+    held = ", ".join(row["contexts"]) + "; " + ", ".join(row["families"])
+    parts = [f"held out of training: {held} ({row['model']})"]
+    for c in row["cells"]:
+        parts.append(
+            f"| {c['context']} | {c['length_s']:g} s | {c['n']} | {pct(c['outside'])} "
+            f"[{pct(c['outside_ci'][0])}, {pct(c['outside_ci'][1])}] | {pct(c['limit'])} |"
+        )
+    for f in row["family_results"]:
+        parts.append(
+            f"| {f['family']} | {f['n']} | AUC {f['auc']:.3f}, worst context "
+            f"{f['worst_context']} {f['worst_context_auc']:.3f} | in band {pct(f['in_band'])} |"
+        )
+    return "\n".join(parts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="haechi risk evaluate", description=__doc__)
     parser.add_argument(
@@ -400,7 +532,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--final", action="store_true", help=f"include the final family ({scripted.FINAL_FAMILY})"
     )
     parser.add_argument("--json", help="also write the reports as JSON to this file")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        help="keep the generated windows in this file and reuse them (same parameters only)",
+    )
+    parser.add_argument(
+        "--held-out",
+        nargs="+",
+        type=Path,
+        help="leave-one-out models (trained with --hold-out-family/--hold-out-context)",
+    )
     args = parser.parse_args(argv)
+    if args.held_out:
+        rows = held_out(
+            args.held_out,
+            split=args.split,
+            per_cell=args.per_cell,
+            per_family=args.per_family,
+            seed=args.seed,
+            boot=args.boot,
+            families=[
+                f
+                for f in args.family or scripted.ALL_FAMILIES
+                if args.final or f != scripted.FINAL_FAMILY
+            ],
+            cache=args.cache,
+        )
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+        return 0
     reports = run(
         args.model or [None],
         split=args.split,
@@ -411,6 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         final=args.final,
         families=args.family,
         context_names=args.context or contexts.CONTEXTS,
+        cache=args.cache,
     )
     for r in reports:
         print(format_report(r))

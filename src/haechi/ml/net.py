@@ -68,6 +68,8 @@ _W_CLICKS: Final = (
     "idle_mean", "idle_std", "click_end_share", "approaches_log",
 )  # fmt: skip
 _W_PIXEL: Final = ("axis_steps", "axis_pairs")
+_W_REPEAT: Final = ("pause_twins", "step_repeat", "step_run_log")  # since v5
+_W_SPEED: Final = ("speed_ratio", "acc_ratio")  # since v5
 _W_RHYTHM: Final = (
     "segments_log", "usable_log", "usable_share", "pause_share", "fitts_slope",
     "fitts_residual", "peak_slope", "peak_residual", "resume_step_log",
@@ -81,7 +83,8 @@ def _seg(names: tuple[str, ...]) -> list[str]:
 # Reason groups: every input belongs to exactly one (checked at import).
 GROUPS: Final[dict[str, list[str]]] = {
     "model:path-shape": _seg(_SHAPE),
-    "model:speed-profile": _seg(_SPEED),
+    "model:speed-profile": _seg(_SPEED) + [f"window:{n}" for n in _W_SPEED],
+    "model:repetition": [f"window:{n}" for n in _W_REPEAT],
     "model:timing": _seg(_TIMING),
     "model:clicks": _seg(_CLICKS) + [f"window:{n}" for n in _W_CLICKS],
     "model:rhythm": _seg(_RHYTHM) + [f"window:{n}" for n in _W_RHYTHM],
@@ -95,12 +98,41 @@ assert sorted(n for names in GROUPS.values() for n in names) == sorted(INPUT_NAM
 # What each head sees. The structure head is kept to what happens around the movements, so it
 # cannot lean on how the paths look (the behaviour head's job) and must learn the rest.
 _STRUCTURE_SEG: Final = ("drag", "ends_in_click", "chord_px_log", "pause_before_log", "dwell_log")
-HEAD_INPUTS: Final[dict[str, list[str]]] = {
-    "behaviour": [n for n in INPUT_NAMES if not n.startswith("window:")] + ["window:usable_log"],
-    "structure": [f"window:{n}" for n in WINDOW_NAMES]
-    + [f"mean:{n}" for n in _STRUCTURE_SEG]
-    + ["std:chord_px_log", "std:pause_before_log"],
-}
+# Speed, acceleration and jerk *levels* (px/s) change with a screen's size and pixel ratio and
+# with a person's task; the behaviour head sees their spreads (scale-free in log) and the
+# window's ratios instead (since v5, issue 18).
+_LEVELS: Final = tuple(
+    f"mean:{n}"
+    for n in (
+        "speed_mean_log", "speed_max_log", "acc_mean_log", "acc_std_log", "acc_max_log",
+        "jerk_mean_log", "jerk_std_log",
+    )
+)  # fmt: skip
+
+
+def head_inputs(*, use_ae: bool) -> dict[str, list[str]]:
+    behaviour = [
+        n
+        for n in INPUT_NAMES
+        if not n.startswith("window:") and n not in _LEVELS and (use_ae or not n.startswith("ae:"))
+    ]
+    behaviour += ["window:usable_log"] + [f"window:{n}" for n in (*_W_REPEAT, *_W_SPEED)]
+    return {
+        "behaviour": behaviour,
+        "structure": [f"window:{n}" for n in WINDOW_NAMES]
+        + [f"mean:{n}" for n in _STRUCTURE_SEG]
+        + ["std:chord_px_log", "std:pause_before_log"],
+    }
+
+
+HEAD_INPUTS: dict[str, list[str]] = head_inputs(use_ae=True)
+
+
+def set_use_ae(use_ae: bool) -> None:
+    """Choose the behaviour head's inputs (with or without the AutoEncoder's errors) before a
+    ``BehaviourNet`` is built."""
+    HEAD_INPUTS.clear()
+    HEAD_INPUTS.update(head_inputs(use_ae=use_ae))
 
 
 def group_matrix() -> npt.NDArray[np.float32]:

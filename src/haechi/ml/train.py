@@ -1,6 +1,6 @@
 """Train the behaviour model, calibrate it on held-out people, export it to ONNX.
 
-    python -m haechi.ml.train               # writes src/haechi/models/risk-behaviour-v4.{onnx,json}
+    python -m haechi.ml.train               # writes src/haechi/models/risk-behaviour-v5.{onnx,json}
     python -m haechi.ml.train --quick       # CI smoke run: a few windows, into a temp folder
 
 1. Data (``haechi.ml.data``): windows of the SapiMouse *train* subjects, and sessions of the five
@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,10 +44,12 @@ import numpy.typing as npt
 import torch  # type: ignore[import-not-found, unused-ignore]
 from torch import nn  # type: ignore[import-not-found, unused-ignore]
 
-from haechi.ml import bots, data, evaluate, net, sapimouse
-from haechi.risk.features import FEATURE_NAMES, WINDOW_NAMES
+from haechi.ml import contexts, data, evaluate, net, sapimouse, scripted
+from haechi.risk.features import FEATURE_NAMES, WINDOW_NAMES, extract
+from haechi.risk.model import GROUP_NAMES, calibration_group
+from haechi.risk.telemetry import parse_telemetry
 
-MODEL_NAME: Final = "risk-behaviour-v4"
+MODEL_NAME: Final = "risk-behaviour-v5"
 SEED: Final = 20_260_522
 VALIDATION_SEED0: Final = (
     500_000  # validation bots: below the evaluation range, apart from training
@@ -78,8 +81,21 @@ class Config:
 
 # 500 windows of each validation subject (12,000): the behaviour head's scale is people's
 # 99.9th percentile, which 2,400 windows set by their top two or three.
-FULL: Final = Config(None, 60, None, 500, 1500, 300, 30, 40)
-QUICK: Final = Config(6, 4, 4, 4, 12, 6, 2, 3)
+# Since v5: windows of people in every context (``haechi.ml.contexts``) and of ten families,
+# the same contexts applied to both. ``val_per_subject`` is per (context, length) cell.
+FULL: Final = Config(None, 110, None, 4, 700, 150, 30, 40)
+QUICK: Final = Config(6, 6, 4, 1, 6, 4, 2, 3)
+# Per calibration group (window length x clicks): the share of validation people of the group's
+# *worst* context that the no-task band (risk <= BAND_RISK) must hold. Below the acceptance bars
+# (97% of windows of 6 s or more, 90% of 3-s windows), for the request signals and for people
+# the model has not seen.
+BAND_RISK: Final = 10.0
+EDGE_QUANTILE: Final = {"3": 0.97, "6": 0.99, "10": 0.99}
+# The leave-out runs learn from the same windows with shorter training (one head seed unless
+# --members says otherwise): five full runs would take an hour on the 2-core machine.
+LOO: Final = replace(FULL, ae_epochs=15, head_epochs=25)
+LOO_RUNS: Final = 5  # leave-out runs: two families and one or two contexts out of each
+CAL_LENGTHS_S: Final = (3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0)
 
 
 def robust_scale(x: F32) -> tuple[F32, F32]:
@@ -227,7 +243,119 @@ def _versions() -> dict[str, str]:
     }
 
 
-def run(cfg: Config, out: Path, *, seed: int, jobs: int) -> dict[str, Any]:
+def calibrate_groups(
+    scores: F64, groups: Sequence[str], ctx: Sequence[str]
+) -> tuple[dict[str, list[list[float]]], dict[str, Any]]:
+    """Anchors per calibration group (``model.GROUP_NAMES``): the score that puts
+    ``EDGE_QUANTILE`` of the people of the group's worst context (with at least 20 windows) in
+    the no-task band maps to ``BAND_RISK``; below it risk falls to 4 at the group's median and 0
+    at its minimum; above it, 40, 90 and 100 at 1, 3 and 6 times the distance from the median.
+    A group without enough windows borrows the pooled people's anchors."""
+    g_arr, c_arr = np.asarray(groups), np.asarray(ctx)
+    out: dict[str, list[list[float]]] = {}
+    info: dict[str, Any] = {}
+    for name in ("all", *GROUP_NAMES):
+        sel = np.ones(scores.shape[0], bool) if name == "all" else g_arr == name
+        if int(sel.sum()) < 40:
+            out[name] = out["all"]
+            info[name] = {"n": int(sel.sum()), "borrowed": True}
+            continue
+        q = EDGE_QUANTILE[name.split("-")[0]] if name != "all" else EDGE_QUANTILE["6"]
+        edges = {
+            c: float(np.quantile(scores[sel & (c_arr == c)], q))
+            for c in sorted(set(c_arr[sel].tolist()))
+            if int((sel & (c_arr == c)).sum()) >= 20
+        }
+        if not edges:  # too few windows per context: the group's people pooled
+            edges = {"pooled": float(np.quantile(scores[sel], q))}
+        worst = max(edges, key=lambda c: edges[c])
+        edge = edges[worst]
+        s = np.sort(scores[sel])
+        med = float(np.quantile(s, 0.5))
+        reach = max(edge - med, 1e-3)
+        points = [
+            [float(s[0]), 0.0],
+            [med, 4.0],
+            [edge, BAND_RISK],
+            [edge + reach, 40.0],
+            [edge + 3 * reach, 90.0],
+            [edge + 6 * reach, 100.0],
+        ]
+        for i in range(1, len(points)):
+            points[i][0] = max(points[i][0], points[i - 1][0] + 1e-6)
+        out[name] = points
+        info[name] = {"n": int(sel.sum()), "worst_context": worst, "quantile": q}
+    return out, info
+
+
+def risk_by_group(scores: F64, groups: Sequence[str], anchors: dict[str, list[list[float]]]) -> F64:
+    out = np.empty(scores.shape[0])
+    g_arr = np.asarray(groups)
+    for name, a in anchors.items():
+        sel = g_arr == name
+        if sel.any():
+            out[sel] = risk_of(scores[sel], a)
+    return out
+
+
+def _val_people(
+    recs: Sequence[sapimouse.Recording], *, per_cell: int, seed: int, contexts_: Sequence[str]
+) -> tuple[data.Windows, list[str], list[str]]:
+    """Validation people in every context and length: their features, calibration group and
+    context, for the windows with usable movement."""
+    got = contexts.human_windows(
+        [(r.subject, r.trajectory) for r in recs],
+        contexts=contexts_,
+        lengths_s=CAL_LENGTHS_S,
+        per_cell_subject=per_cell,
+        seed=seed,
+    )
+    items, groups, ctx, subjects = [], [], [], []
+    for subject, w in got:
+        fs = extract(parse_telemetry(w.telemetry), last_ms=10_000.0, max_events=1_500)
+        if fs.empty:
+            continue
+        items.append((fs.matrix, fs.window))
+        groups.append(calibration_group(fs))
+        ctx.append(w.context)
+        subjects.append(subject)
+    people = data._pack(items, 0, ["human"] * len(items), subjects)
+    return replace(people, context=tuple(ctx)), groups, ctx
+
+
+@dataclass(frozen=True, slots=True)
+class TrainData:
+    """Every window a run (or a set of leave-one-out runs) learns and calibrates on."""
+
+    humans: data.Windows
+    robots: data.Windows
+    val_humans: data.Windows
+    val_groups: tuple[str, ...]
+    val_bots: data.Windows
+    train_subjects: int
+    val_subjects: int
+    split_seed: int
+
+    def without(self, families: Sequence[str], context_names: Sequence[str]) -> TrainData:
+        """The same data with some families and contexts left out (people and bots)."""
+
+        def keep(w: data.Windows) -> npt.NDArray[np.bool_]:
+            k = np.array([c not in context_names for c in w.context], bool)
+            out: npt.NDArray[np.bool_] = k & np.array([g not in families for g in w.group], bool)
+            return out
+
+        vk = keep(self.val_humans)
+        return replace(
+            self,
+            humans=self.humans.select(keep(self.humans)),
+            robots=self.robots.select(keep(self.robots)),
+            val_humans=self.val_humans.select(vk),
+            val_groups=tuple(g for g, k in zip(self.val_groups, vk.tolist(), strict=True) if k),
+            val_bots=self.val_bots.select(keep(self.val_bots)),
+        )
+
+
+def build_data(cfg: Config, *, seed: int, jobs: int) -> TrainData:
     started = time.perf_counter()
     root = sapimouse.find_data_dir()
     if root is None:
@@ -235,25 +363,75 @@ def run(cfg: Config, out: Path, *, seed: int, jobs: int) -> dict[str, Any]:
     split = sapimouse.split_subjects(sapimouse.subjects(root))
     train_ids = split.train[: cfg.train_subjects]
     val_ids = split.validation[: cfg.val_subjects]
-    families = bots.TRAINING_FAMILIES
-
+    families = list(scripted.TRAINABLE)
     print(f"data: {len(train_ids)} train and {len(val_ids)} validation subjects", flush=True)
     recs = sapimouse.load(root, only=train_ids)
-    humans = data.human_windows(recs, per_subject=cfg.per_subject, seed=seed, jobs=jobs)
-    robots = data.bot_windows(families, cfg.per_family, seed0=0, varied=0.5, jobs=jobs)
+    humans = data.context_human_windows(recs, per_subject=cfg.per_subject, seed=seed, jobs=jobs)
+    robots = data.context_bot_windows(families, cfg.per_family, seed0=0, jobs=jobs)
     val_recs = sapimouse.load(root, only=val_ids)
-    val_humans = data.human_windows(
-        val_recs, per_subject=cfg.val_per_subject, seed=seed + 1, jobs=jobs
+    val_humans, val_groups, _ = _val_people(
+        val_recs, per_cell=cfg.val_per_subject, seed=seed + 1, contexts_=contexts.CONTEXTS
     )
-    val_bots = data.bot_windows(
-        families, cfg.val_per_family, seed0=VALIDATION_SEED0, varied=0.0, jobs=jobs
+    val_bots = data.context_bot_windows(
+        families, cfg.val_per_family, seed0=VALIDATION_SEED0, jobs=jobs
     )
     print(
-        f"  {len(humans)} people windows, {len(robots)} bot sessions; validation "
+        f"  {len(humans)} people windows, {len(robots)} bot windows; validation "
         f"{len(val_humans)} + {len(val_bots)} ({time.perf_counter() - started:.0f} s)",
         flush=True,
     )
+    return TrainData(
+        humans,
+        robots,
+        val_humans,
+        tuple(val_groups),
+        val_bots,
+        len(train_ids),
+        len(val_ids),
+        split.seed,
+    )
 
+
+def cached_data(cfg: Config, *, seed: int, jobs: int, cache: Path | None) -> TrainData | None:
+    """The training windows from ``cache`` (a pickle this command wrote for the same config and
+    seed), else built and written there; None without a cache (``run`` builds them)."""
+    if cache is None:
+        return None
+    sizes = {k: v for k, v in asdict(cfg).items() if not k.endswith("_epochs")}
+    key = {"config": sizes, "seed": seed, "families": list(scripted.TRAINABLE)}
+    if cache.exists():
+        stored, prepared = pickle.loads(cache.read_bytes())  # noqa: S301 - our own file
+        stored["config"] = {k: v for k, v in stored["config"].items() if not k.endswith("_epochs")}
+        if stored != key:
+            raise SystemExit(f"{cache} holds windows of another config: {stored}")
+        return prepared  # type: ignore[no-any-return]
+    prepared = build_data(cfg, seed=seed, jobs=jobs)
+    cache.write_bytes(pickle.dumps((key, prepared)))
+    return prepared
+
+
+def run(
+    cfg: Config,
+    out: Path,
+    *,
+    seed: int,
+    jobs: int,
+    hold_families: Sequence[str] = (),
+    hold_contexts: Sequence[str] = (),
+    use_ae: bool = True,
+    prepared: TrainData | None = None,
+    members: int = net.MEMBERS,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    net.set_use_ae(use_ae)
+    full = prepared or build_data(cfg, seed=seed, jobs=jobs)
+    d = full.without(hold_families, hold_contexts)
+    families = [f for f in scripted.TRAINABLE if f not in hold_families]
+    ctx_names = [c for c in contexts.CONTEXTS if c not in hold_contexts]
+    humans, robots, val_humans, val_bots = d.humans, d.robots, d.val_humans, d.val_bots
+    val_groups, val_ctx = list(d.val_groups), list(d.val_humans.context)
+
+    keep = has_segments(humans)
     seg_center, seg_scale = robust_scale(humans.segments)
     z = np.clip((humans.segments - seg_center) / seg_scale, -net.CLIP, net.CLIP)
     ae = train_autoencoder(z.astype(np.float32), epochs=cfg.ae_epochs, seed=seed)
@@ -269,25 +447,30 @@ def run(cfg: Config, out: Path, *, seed: int, jobs: int) -> dict[str, Any]:
     y = np.concatenate([np.zeros(len(v_h)), np.ones(len(v_b))]).astype(np.float32)
     for h, name in enumerate(net.HEADS):
         cols = [net.INPUT_NAMES.index(n) for n in net.HEAD_INPUTS[name]]
-        members = []
-        for m in range(net.MEMBERS):  # member 0 has the seed a single head had (v2, v3)
+        stack = []
+        for m in range(members):  # member 0 has the seed a single head had (v2, v3)
             head = net.Head(len(cols))
             train_head(head, zv[:, cols], y, epochs=cfg.head_epochs, seed=head_seed(seed, h, m))
-            members.append(head)
-        model.heads[h] = net.HeadStack.pack(members)
-        print(f"  head {name}: {len(cols)} inputs, {net.MEMBERS} members", flush=True)
+            stack.append(head)
+        model.heads[h] = net.HeadStack.pack(stack)
+        print(f"  head {name}: {len(cols)} inputs, {members} members", flush=True)
     model.eval()
 
     vh_val, ae_h = input_vectors(model, val_humans)
     vb_val, ae_b = input_vectors(model, val_bots)
     lg_h, lg_b = logits(model, vh_val), logits(model, vb_val)
     norm = head_norm(lg_h)
-    anchors = calibrate(combined(lg_h, norm))
+    score_h = combined(lg_h, norm)
+    anchors_by, cal_info = calibrate_groups(score_h, val_groups, val_ctx)
+    anchors = anchors_by["all"]
     ae_anchors = calibrate(ae_h.astype(np.float64))
     bot_families = [g for g, k in zip(val_bots.group, has_segments(val_bots), strict=True) if k]
-    risk_h = risk_of(combined(lg_h, norm), anchors)
+    risk_h = risk_by_group(score_h, val_groups, anchors_by)
     risk_b = risk_of(combined(lg_b, norm), anchors)
     table = validation_table(risk_h, risk_b, bot_families)
+    outside = {
+        c: round(float((risk_h[np.asarray(val_ctx) == c] > BAND_RISK).mean()), 4) for c in ctx_names
+    }
     ae_table = validation_table(
         risk_of(ae_h.astype(np.float64), ae_anchors),
         risk_of(ae_b.astype(np.float64), ae_anchors),
@@ -296,7 +479,8 @@ def run(cfg: Config, out: Path, *, seed: int, jobs: int) -> dict[str, Any]:
 
     out.mkdir(parents=True, exist_ok=True)
     onnx_path = out / f"{MODEL_NAME}.onnx"
-    net.export(model, str(onnx_path), humans.matrix(0).copy())
+    first = int(np.flatnonzero(keep)[0]) if keep.any() else 0
+    net.export(model, str(onnx_path), humans.matrix(first).copy())
     seconds = time.perf_counter() - started
     meta: dict[str, Any] = {
         "model": MODEL_NAME,
@@ -304,30 +488,36 @@ def run(cfg: Config, out: Path, *, seed: int, jobs: int) -> dict[str, Any]:
         "window_features": list(WINDOW_NAMES),
         "inputs": list(net.INPUT_NAMES),
         "heads": list(net.HEADS),
+        "head_inputs": {h: list(net.HEAD_INPUTS[h]) for h in net.HEADS},
         "groups": list(net.GROUPS),
         "head_norm": norm,
         "head_quantile": [HEAD_QUANTILE[h] for h in net.HEADS],
         "anchors": anchors,
+        "anchors_by_group": {g: anchors_by[g] for g in GROUP_NAMES},
+        "calibration": {"band_risk": BAND_RISK, "edge_quantile": EDGE_QUANTILE, **cal_info},
         "ae_anchors": ae_anchors,
         "versions": _versions(),
         "train": {
-            "subjects": len(train_ids),
+            "subjects": d.train_subjects,
             "windows": len(humans),
             "segments": int(humans.segments.shape[0]),
+            "contexts": ctx_names,
             "bot_sessions": len(robots),
-            "bot_families": list(families),
-            "bot_seeds": [0, cfg.per_family],
-            "varied_share": 0.5,
+            "bot_families": families,
+            "held_out": {"families": list(hold_families), "contexts": list(hold_contexts)},
+            "bot_seeds": [0, cfg.per_family + 4 * data.RETRY_SEED_STEP],
+            "use_ae": use_ae,
             "ae_epochs": cfg.ae_epochs,
             "head_epochs": cfg.head_epochs,
-            "head_members": net.MEMBERS,
+            "head_members": members,
             "seed": seed,
-            "split_seed": split.seed,
+            "split_seed": d.split_seed,
         },
         "validation": {
-            "subjects": len(val_ids),
+            "subjects": d.val_subjects,
             "windows": len(val_humans),
             "bot_seeds": [VALIDATION_SEED0, VALIDATION_SEED0 + cfg.val_per_family],
+            "outside_band_by_context": outside,
             "model": table,
             "autoencoder": ae_table,
         },
@@ -335,7 +525,10 @@ def run(cfg: Config, out: Path, *, seed: int, jobs: int) -> dict[str, Any]:
         "command": "python -m haechi.ml.train",
     }
     (out / f"{MODEL_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
-    print(json.dumps({"validation": meta["validation"]["model"]}, indent=1), flush=True)
+    print(
+        json.dumps({"outside_band": outside, "validation": meta["validation"]["model"]}, indent=1),
+        flush=True,
+    )
     print(f"wrote {onnx_path} and .json in {seconds:.0f} s", flush=True)
     return meta
 
@@ -349,16 +542,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (the shipped file: 1)"
     )
+    parser.add_argument("--hold-out-family", choices=scripted.TRAINABLE, action="append")
+    parser.add_argument("--hold-out-context", choices=contexts.CONTEXTS, action="append")
+    parser.add_argument(
+        "--no-ae", action="store_true", help="the behaviour head without the AutoEncoder's errors"
+    )
+    parser.add_argument(
+        "--held-out-all",
+        metavar="DIR",
+        help=f"train the {LOO_RUNS} leave-out models into DIR/run<k>: run k without the "
+        f"families TRAINABLE[k::{LOO_RUNS}] and the contexts CONTEXTS[k::{LOO_RUNS}], all from "
+        "one set of windows (each family and each context is held out of exactly one run)",
+    )
+    parser.add_argument(
+        "--members", type=int, default=net.MEMBERS, help="seeds per head (shipped: 5)"
+    )
+    parser.add_argument(
+        "--data-cache",
+        type=Path,
+        help="keep the training windows in this file and reuse them (same config and seed)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     cfg = QUICK if args.quick else FULL
+    prepared = cached_data(cfg, seed=args.seed, jobs=args.jobs, cache=args.data_cache)
+    if args.held_out_all:
+        prepared = prepared or build_data(cfg, seed=args.seed, jobs=args.jobs)
+        for k in range(LOO_RUNS):
+            run(
+                LOO if not args.quick else cfg,
+                Path(args.held_out_all) / f"run{k}",
+                seed=args.seed,
+                jobs=args.jobs,
+                hold_families=scripted.TRAINABLE[k::LOO_RUNS],
+                hold_contexts=contexts.CONTEXTS[k::LOO_RUNS],
+                use_ae=not args.no_ae,
+                prepared=prepared,
+                members=args.members,
+            )
+        return 0
+    kw: dict[str, Any] = {
+        "seed": args.seed,
+        "jobs": args.jobs,
+        "hold_families": args.hold_out_family or (),
+        "hold_contexts": args.hold_out_context or (),
+        "use_ae": not args.no_ae,
+        "prepared": prepared,
+        "members": args.members,
+    }
     if args.out:
-        run(cfg, Path(args.out), seed=args.seed, jobs=args.jobs)
+        run(cfg, Path(args.out), **kw)
     elif args.quick:
         with tempfile.TemporaryDirectory(prefix="haechi-train-") as tmp:
-            run(cfg, Path(tmp), seed=args.seed, jobs=args.jobs)
+            run(cfg, Path(tmp), **kw)
     else:
-        run(cfg, sapimouse.repo_root() / "src/haechi/models", seed=args.seed, jobs=args.jobs)
+        run(cfg, sapimouse.repo_root() / "src/haechi/models", **kw)
     return 0
 
 

@@ -17,7 +17,11 @@ click, pauses, and whether movement time and peak speed follow the distance the 
 says one person's do. A script that draws human-looking paths still has to get these right.
 Two of them look at the pixels: a mouse moves the pointer by whole counts along x and y, so the
 slow stretches of a hand's movement step along one screen axis at a time (``axis_steps``,
-``axis_pairs``); a recorded movement that was rotated onto another direction loses that.
+``axis_pairs``); a recorded movement that was rotated onto another direction loses that. They
+are measured only where a pixel is a count (device pixel ratio 1, whole coordinates:
+``pixels_unknown``), else both read ``AXIS_UNKNOWN``. Since v5 the window features also count
+what scripts repeat (still stretches of one length, runs of one identical step) and describe
+speed by ratios (peak / mean, acceleration / speed) that a screen's scale does not change.
 
 Everything is computed for all segments at once: sums as differences of prefix sums, maxima with
 ``reduceat``, medians from one sort, so the cost grows with the number of events, not of
@@ -153,6 +157,12 @@ WINDOW_NAMES: Final = (
     "resume_step_log",  # mean first step (px) after a pause
     "axis_steps",  # share of moving steps along one screen axis only (dx or dy exactly 0)
     "axis_pairs",  # share of consecutive moving steps that both move along the same axis only
+    # Since v5 (issue 18): what scripts repeat, and speed as shapes rather than levels.
+    "pause_twins",  # share of still stretches (> 100 ms) as long as another to within 2 ms
+    "step_repeat",  # share of consecutive moving steps (>= 2 px) with identical (dx, dy)
+    "step_run_log",  # longest run of identical moving steps (>= 2 px)
+    "speed_ratio",  # mean over segments of log(peak speed / mean speed): a shape, not a level
+    "acc_ratio",  # mean over segments of log(mean |acceleration| / mean speed), 1/s
 )
 N_WINDOW: Final = len(WINDOW_NAMES)
 
@@ -177,6 +187,8 @@ _PLAIN: Final = [
 ]  # fmt: skip
 _COL: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
 _WIN: Final = {name: i for i, name in enumerate(WINDOW_NAMES)}
+_AXIS: Final = [_WIN["axis_steps"], _WIN["axis_pairs"]]
+AXIS_UNKNOWN: Final = -1.0  # the pixel-step features of a window whose pixels are not counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,9 +236,23 @@ def extract(
         traj, flags = from_telemetry(tele, last_ms=last_ms, max_events=max_events)
         if flags:
             return _empty_features(flags)
-        return extract_trajectory(traj, pause_ms=pause_ms)
+        features = extract_trajectory(traj, pause_ms=pause_ms)
+        if pixels_unknown(tele, traj):
+            features.window[_AXIS] = AXIS_UNKNOWN
+        return features
     except Exception:  # a safety net: bad input is suspicious, never a crash
         return _empty_features({"error"})
+
+
+def pixels_unknown(tele: Telemetry, traj: Trajectory) -> bool:
+    """Whether a position step is not one count of a mouse: a device pixel ratio other than 1
+    (a count moves the pointer by 1/dpr CSS pixels, rounded or not by the browser) or
+    fractional coordinates. The pixel-step features are then not measured (``AXIS_UNKNOWN``)."""
+    dpr = tele.hints.get("dpr")
+    if isinstance(dpr, (int, float)) and not isinstance(dpr, bool) and abs(dpr - 1.0) > 0.01:
+        return True
+    x = traj.x
+    return bool(x.shape[0] and np.any(x != np.floor(x)))
 
 
 def extract_trajectory(traj: Trajectory, *, pause_ms: float = PAUSE_MS) -> SegmentFeatures:
@@ -503,6 +529,7 @@ def _window(
         same = (hor[1:] & hor[:-1]) | (ver[1:] & ver[:-1])
         pairs = int(np.count_nonzero(walk[1:] & walk[:-1]))
         w[_WIN["axis_pairs"]] = np.count_nonzero(same) / max(pairs, 1)
+    _repeats(w, dt, dx_dy(x, y), walk, is_move)
     resume = pause & is_move[1:] & is_move[:-1]
     n_resume = np.count_nonzero(resume)
     if n_resume:
@@ -514,6 +541,12 @@ def _window(
         if n_hover:
             w[_WIN["click_end_share"]] = np.count_nonzero(clicked & hovering) / n_hover
         approach = hovering & clicked & (rows[_COL["chord_px_log"]] >= _APPROACH_LOG)
+        w[_WIN["speed_ratio"]] = float(
+            np.mean(rows[_COL["speed_max_log"]] - rows[_COL["speed_mean_log"]])
+        )
+        w[_WIN["acc_ratio"]] = float(
+            np.mean(rows[_COL["acc_mean_log"]] - rows[_COL["speed_mean_log"]])
+        )
         count = np.count_nonzero(approach)
         w[_WIN["approaches_log"]] = np.log1p(count)
         if count >= 3:
@@ -553,3 +586,38 @@ def _fits(w: F64, rows: F64) -> None:
     for j, name in enumerate(("fitts", "peak")):
         w[_WIN[f"{name}_slope"]] = slopes[j]
         w[_WIN[f"{name}_residual"]] = spread[j]
+
+
+STILL_MS: Final = 100.0  # a gap between pointer events this long is a still stretch
+TWIN_MS: Final = 2.0  # two still stretches this close in length are twins
+MIN_REPEAT_PX: Final = 2.0  # steps shorter than this are a hand's jitter, not a script's step
+
+
+def dx_dy(x: F64, y: F64) -> tuple[F64, F64]:
+    return x[1:] - x[:-1], y[1:] - y[:-1]
+
+
+def _repeats(
+    w: F64, dt: F64, d: tuple[F64, F64], walk: npt.NDArray[np.bool_], is_move: npt.NDArray[np.bool_]
+) -> None:
+    """Repetition a script leaves: still stretches of one length (``sleep(n)`` between moves),
+    and runs of one identical step (a fixed velocity rounded to pixels)."""
+    still = np.sort(dt[dt > STILL_MS])
+    if still.shape[0] >= 2:
+        close = np.diff(still) <= TWIN_MS
+        twin = np.zeros(still.shape[0], bool)
+        twin[1:] |= close
+        twin[:-1] |= close
+        w[_WIN["pause_twins"]] = np.count_nonzero(twin) / still.shape[0]
+    dx, dy = d
+    big = walk & (np.abs(dx) + np.abs(dy) >= MIN_REPEAT_PX)
+    pairs = big[1:] & big[:-1]
+    n_pairs = int(np.count_nonzero(pairs))
+    if n_pairs:
+        same = pairs & (dx[1:] == dx[:-1]) & (dy[1:] == dy[:-1])
+        w[_WIN["step_repeat"]] = np.count_nonzero(same) / n_pairs
+        # Longest run of consecutive identical steps: lengths of runs of True in ``same``.
+        edges = np.diff(np.concatenate([[0], same.astype(np.int8), [0]]))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        longest = int((ends - starts).max()) + 1 if starts.shape[0] else 1
+        w[_WIN["step_run_log"]] = np.log1p(longest)

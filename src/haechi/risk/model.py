@@ -11,7 +11,9 @@ telemetry object into ``Assessment(risk, reasons, segments)``:
   with each group of inputs blanked to the human median (the occlusion rows);
 - the larger head logit on the common scale (0 = people's median, 1 = their 99.9th percentile
   for the behaviour head and their 99th for the structure head, on held-out subjects) is
-  mapped to ``risk`` 0-100 by monotone anchors fitted on held-out people;
+  mapped to ``risk`` 0-100 by monotone anchors fitted on held-out people, one set per
+  calibration group (``calibration_group``: the judged window's length, 3/6/10 s, and whether
+  it holds a click), each placing the edge of the no-task band at the group's worst context;
 - reasons: above ``REASON_MIN_RISK``, the groups whose blanking lowers the score most (at most
   three, e.g. ``model:path-shape``, ``model:timing``, ``model:clicks``).
 
@@ -35,7 +37,7 @@ from haechi.risk.features import FEATURE_NAMES, WINDOW_NAMES, SegmentFeatures, e
 from haechi.risk.telemetry import Telemetry
 
 MODELS: Final = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL: Final = MODELS / "risk-behaviour-v4.onnx"
+DEFAULT_MODEL: Final = MODELS / "risk-behaviour-v5.onnx"
 PIXEL_STEPS: Final = "model:pixel-steps"  # the input group a pen is not judged on
 BAD_INPUT_RISK: Final = 80  # what input the feature code cannot read scores
 # The model was trained and calibrated on windows of 3-10 s, so it judges the last 10 s of a
@@ -49,6 +51,21 @@ REASON_SHARE: Final = 0.25  # a reason's effect is at least this share of the la
 # Flags of input no conforming recorder sends (see haechi.risk.features / trajectory.clean).
 BAD_FLAGS: Final = frozenset({"malformed", "non-finite", "absurd-values", "error"})
 F64 = npt.NDArray[np.float64]
+# Calibration groups (since v5): the judged window's length and whether it holds a click. People
+# spread differently in each (a 3-s window says less than a 10-s one; a window without a click
+# has no click timing), so each group has its own anchors, fitted on its worst context.
+GROUP_NAMES: Final = tuple(
+    f"{length}-{clicks}" for length in ("3", "6", "10") for clicks in ("clicks", "none")
+)
+SHORT_MS: Final = 4_500.0  # judged windows shorter than this calibrate as 3 s
+LONG_MS: Final = 8_000.0  # and at least this long as 10 s
+
+
+def calibration_group(features: SegmentFeatures) -> str:
+    """The calibration group of a window's features (``GROUP_NAMES``)."""
+    span = features.span_ms
+    length = "3" if span < SHORT_MS else ("6" if span < LONG_MS else "10")
+    return f"{length}-{'clicks' if features.clicks else 'none'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +95,7 @@ class _Loaded:
     scale: F64  # (heads,): 1 / (quantile - median), so a call multiplies instead of divides
     xp: F64
     fp: F64
+    by_group: dict[str, tuple[F64, F64]]  # per calibration group: (xp, fp)
     ae_xp: F64
     ae_fp: F64
     groups: tuple[str, ...]
@@ -124,7 +142,8 @@ class BehaviourModel:
             # on them: they read as the people's median.
             rows = _run(model, features, pen=telemetry.pointer == "pen")
             scores = _combined(rows, model)
-            risk = float(np.interp(scores[0], model.xp, model.fp))
+            xp, fp = model.by_group.get(calibration_group(features), (model.xp, model.fp))
+            risk = float(np.interp(scores[0], xp, fp))
             if not np.isfinite(risk):
                 return Assessment(BAD_INPUT_RISK, ("model:bad-input",), len(features.matrix))
             risk_int = round(risk)
@@ -171,6 +190,10 @@ def _read(path: Path) -> _Loaded:
     norm = np.asarray(meta["head_norm"], np.float64)
     ae_anchors = np.asarray(meta["ae_anchors"], np.float64)
     mask = np.concatenate([np.zeros((1, g)), np.eye(g)]).astype(np.float32)
+    by_group = {
+        str(g): (np.asarray(a, np.float64)[:, 0], np.asarray(a, np.float64)[:, 1])
+        for g, a in meta.get("anchors_by_group", {}).items()
+    }
     pen_mask = mask.copy()
     if PIXEL_STEPS in groups:
         pen_mask[:, groups.index(PIXEL_STEPS)] = 1.0
@@ -183,6 +206,7 @@ def _read(path: Path) -> _Loaded:
         scale=1.0 / (norm[:, 1] - norm[:, 0]),
         xp=anchors[:, 0],
         fp=anchors[:, 1],
+        by_group=by_group,
         ae_xp=ae_anchors[:, 0],
         ae_fp=ae_anchors[:, 1],
         groups=groups,
