@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { AccountsConfirmEmailData, AccountsConfirmEmailErrors, AccountsConfirmEmailResponses, AccountsCreateData, AccountsCreateErrors, AccountsCreateResponses, AccountsRequestPasswordResetData, AccountsRequestPasswordResetErrors, AccountsRequestPasswordResetResponses, AccountsResetPasswordData, AccountsResetPasswordErrors, AccountsResetPasswordResponses, AccountsVerifyEmailData, AccountsVerifyEmailErrors, AccountsVerifyEmailResponses, AdminDropMailData, AdminDropMailErrors, AdminDropMailResponses, AdminListMailData, AdminListMailErrors, AdminListMailResponses, AdminListOrgsData, AdminListOrgsErrors, AdminListOrgSitesData, AdminListOrgSitesErrors, AdminListOrgSitesResponses, AdminListOrgsResponses, AdminListUsersData, AdminListUsersErrors, AdminListUsersResponses, AdminRetryMailData, AdminRetryMailErrors, AdminRetryMailResponses, AdminSuspendOrgData, AdminSuspendOrgErrors, AdminSuspendOrgResponses, AdminUnsuspendOrgData, AdminUnsuspendOrgErrors, AdminUnsuspendOrgResponses, ApiKeysCreateData, ApiKeysCreateErrors, ApiKeysCreateResponses, ApiKeysGetData, ApiKeysGetErrors, ApiKeysGetResponses, ApiKeysListData, ApiKeysListErrors, ApiKeysListResponses, ApiKeysRevokeData, ApiKeysRevokeErrors, ApiKeysRevokeResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutAllData, AuthLogoutAllErrors, AuthLogoutAllResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, InvitationsAcceptData, InvitationsAcceptErrors, InvitationsAcceptResponses, InvitationsCreateData, InvitationsCreateErrors, InvitationsCreateResponses, InvitationsDeleteData, InvitationsDeleteErrors, InvitationsDeleteResponses, InvitationsListData, InvitationsListErrors, InvitationsListResponses, MeChangeEmailData, MeChangeEmailErrors, MeChangeEmailResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDeleteData, MeDeleteErrors, MeDeleteResponses, MeGetData, MeGetErrors, MeGetResponses, MembersDeleteData, MembersDeleteErrors, MembersDeleteResponses, MembersListData, MembersListErrors, MembersListResponses, MembersUpdateData, MembersUpdateErrors, MembersUpdateResponses, MeResendVerificationData, MeResendVerificationErrors, MeResendVerificationResponses, MetaGetData, MetaGetErrors, MetaGetResponses, MeUpdateData, MeUpdateErrors, MeUpdateResponses, OrgsCreateData, OrgsCreateErrors, OrgsCreateResponses, OrgsDeleteData, OrgsDeleteErrors, OrgsDeleteResponses, OrgsGetData, OrgsGetErrors, OrgsGetResponses, OrgsLeaveData, OrgsLeaveErrors, OrgsLeaveResponses, OrgsListData, OrgsListErrors, OrgsListResponses, OrgsTransferData, OrgsTransferErrors, OrgsTransferResponses, OrgsUpdateData, OrgsUpdateErrors, OrgsUpdateResponses, SessionsDeleteData, SessionsDeleteErrors, SessionsDeleteResponses, SessionsListData, SessionsListErrors, SessionsListResponses, SitesCreateData, SitesCreateErrors, SitesCreateResponses, SitesDeleteData, SitesDeleteErrors, SitesDeleteResponses, SitesGetData, SitesGetErrors, SitesGetResponses, SitesListData, SitesListErrors, SitesListResponses, SitesRotateSecretData, SitesRotateSecretErrors, SitesRotateSecretResponses, SitesUpdateData, SitesUpdateErrors, SitesUpdateResponses, TotpBeginData, TotpBeginErrors, TotpBeginResponses, TotpConfirmData, TotpConfirmErrors, TotpConfirmResponses, TotpDisableData, TotpDisableErrors, TotpDisableResponses } from './types.gen';
+import type { AccountsConfirmEmailData, AccountsConfirmEmailErrors, AccountsConfirmEmailResponses, AccountsCreateData, AccountsCreateErrors, AccountsCreateResponses, AccountsRequestPasswordResetData, AccountsRequestPasswordResetErrors, AccountsRequestPasswordResetResponses, AccountsResetPasswordData, AccountsResetPasswordErrors, AccountsResetPasswordResponses, AccountsVerifyEmailData, AccountsVerifyEmailErrors, AccountsVerifyEmailResponses, AdminDropMailData, AdminDropMailErrors, AdminDropMailResponses, AdminListMailData, AdminListMailErrors, AdminListMailResponses, AdminListOrgsData, AdminListOrgsErrors, AdminListOrgSitesData, AdminListOrgSitesErrors, AdminListOrgSitesResponses, AdminListOrgsResponses, AdminListUsersData, AdminListUsersErrors, AdminListUsersResponses, AdminRetryMailData, AdminRetryMailErrors, AdminRetryMailResponses, AdminSuspendOrgData, AdminSuspendOrgErrors, AdminSuspendOrgResponses, AdminUnsuspendOrgData, AdminUnsuspendOrgErrors, AdminUnsuspendOrgResponses, ApiKeysCreateData, ApiKeysCreateErrors, ApiKeysCreateResponses, ApiKeysGetData, ApiKeysGetErrors, ApiKeysGetResponses, ApiKeysListData, ApiKeysListErrors, ApiKeysListResponses, ApiKeysRevokeData, ApiKeysRevokeErrors, ApiKeysRevokeResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutAllData, AuthLogoutAllErrors, AuthLogoutAllResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, InvitationsAcceptData, InvitationsAcceptErrors, InvitationsAcceptResponses, InvitationsCreateData, InvitationsCreateErrors, InvitationsCreateResponses, InvitationsDeleteData, InvitationsDeleteErrors, InvitationsDeleteResponses, InvitationsListData, InvitationsListErrors, InvitationsListResponses, MeChangeEmailData, MeChangeEmailErrors, MeChangeEmailResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDeleteData, MeDeleteErrors, MeDeleteResponses, MeGetData, MeGetErrors, MeGetResponses, MembersDeleteData, MembersDeleteErrors, MembersDeleteResponses, MembersListData, MembersListErrors, MembersListResponses, MembersUpdateData, MembersUpdateErrors, MembersUpdateResponses, MeResendVerificationData, MeResendVerificationErrors, MeResendVerificationResponses, MetaGetData, MetaGetErrors, MetaGetResponses, MeUpdateData, MeUpdateErrors, MeUpdateResponses, OrgsCreateData, OrgsCreateErrors, OrgsCreateResponses, OrgsDeleteData, OrgsDeleteErrors, OrgsDeleteResponses, OrgsGetData, OrgsGetErrors, OrgsGetResponses, OrgsLeaveData, OrgsLeaveErrors, OrgsLeaveResponses, OrgsListData, OrgsListErrors, OrgsListResponses, OrgsTransferData, OrgsTransferErrors, OrgsTransferResponses, OrgsUpdateData, OrgsUpdateErrors, OrgsUpdateResponses, SessionsDeleteData, SessionsDeleteErrors, SessionsDeleteResponses, SessionsListData, SessionsListErrors, SessionsListResponses, SitesCreateData, SitesCreateErrors, SitesCreateResponses, SitesDeleteData, SitesDeleteErrors, SitesDeleteResponses, SitesGetData, SitesGetErrors, SitesGetResponses, SitesListData, SitesListErrors, SitesListResponses, SitesRotateSecretData, SitesRotateSecretErrors, SitesRotateSecretResponses, SitesUpdateData, SitesUpdateErrors, SitesUpdateResponses, TotpBeginData, TotpBeginErrors, TotpBeginResponses, TotpConfirmData, TotpConfirmErrors, TotpConfirmResponses, TotpDisableData, TotpDisableErrors, TotpDisableResponses, UsageExportData, UsageExportErrors, UsageExportResponses, UsageLiveData, UsageLiveErrors, UsageLiveResponses, UsageOrgData, UsageOrgErrors, UsageOrgResponses, UsageSiteData, UsageSiteErrors, UsageSiteExportData, UsageSiteExportErrors, UsageSiteExportResponses, UsageSiteResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -476,6 +476,18 @@ export const sitesUpdate = <ThrowOnError extends boolean = false>(options: Optio
 export const sitesRotateSecret = <ThrowOnError extends boolean = false>(options: Options<SitesRotateSecretData, ThrowOnError>) => (options.client ?? client).post<SitesRotateSecretResponses, SitesRotateSecretErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/sites/{site_id}/rotate-secret', ...options });
 
 /**
+ * Site Usage
+ *
+ * One site's counts over ``range``, bucketed as for the organisation.
+ */
+export const usageSite = <ThrowOnError extends boolean = false>(options: Options<UsageSiteData, ThrowOnError>) => (options.client ?? client).get<UsageSiteResponses, UsageSiteErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/sites/{site_id}/usage', ...options });
+
+/**
+ * Export Site Usage
+ */
+export const usageSiteExport = <ThrowOnError extends boolean = false>(options: Options<UsageSiteExportData, ThrowOnError>) => (options.client ?? client).get<UsageSiteExportResponses, UsageSiteExportErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/sites/{site_id}/usage/export.csv', ...options });
+
+/**
  * Transfer Org
  *
  * Make another member the owner; the caller becomes an admin.
@@ -488,3 +500,25 @@ export const orgsTransfer = <ThrowOnError extends boolean = false>(options: Opti
         ...options.headers
     }
 });
+
+/**
+ * Org Usage
+ *
+ * The organisation's counts over ``range``: hourly for 24h and 7d, daily for 30d and 90d,
+ * monthly for 12m; every bucket is present (zeros included).
+ */
+export const usageOrg = <ThrowOnError extends boolean = false>(options: Options<UsageOrgData, ThrowOnError>) => (options.client ?? client).get<UsageOrgResponses, UsageOrgErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/usage', ...options });
+
+/**
+ * Export Usage
+ *
+ * The same counts per bucket and site as CSV (``time,sitekey,challenges,solves,verifies``).
+ */
+export const usageExport = <ThrowOnError extends boolean = false>(options: Options<UsageExportData, ThrowOnError>) => (options.client ?? client).get<UsageExportResponses, UsageExportErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/usage/export.csv', ...options });
+
+/**
+ * Live Usage
+ *
+ * Counts not yet rolled up into SQL and each site's attack level, from the store.
+ */
+export const usageLive = <ThrowOnError extends boolean = false>(options: Options<UsageLiveData, ThrowOnError>) => (options.client ?? client).get<UsageLiveResponses, UsageLiveErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/usage/live', ...options });

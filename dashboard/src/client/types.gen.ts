@@ -396,6 +396,40 @@ export type InvitationsPublic = {
 };
 
 /**
+ * LiveSite
+ */
+export type LiveSite = {
+    /**
+     * Attack Level
+     */
+    attack_level: number;
+    /**
+     * Challenges
+     */
+    challenges?: number;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Site Id
+     */
+    site_id: string;
+    /**
+     * Sitekey
+     */
+    sitekey: string;
+    /**
+     * Solves
+     */
+    solves?: number;
+    /**
+     * Verifies
+     */
+    verifies?: number;
+};
+
+/**
  * Login
  */
 export type Login = {
@@ -944,6 +978,98 @@ export type TotpSetup = {
      * Uri
      */
     uri: string;
+};
+
+/**
+ * UsageLivePublic
+ *
+ * Counts waiting in the store for the next roll-up (the current hour, at most about one
+ * roll-up interval of them), and each site's attack level: read from the store, not SQL.
+ */
+export type UsageLivePublic = {
+    /**
+     * At
+     */
+    at: string;
+    /**
+     * Count
+     */
+    count: number;
+    /**
+     * Data
+     */
+    data: Array<LiveSite>;
+};
+
+/**
+ * UsagePoint
+ */
+export type UsagePoint = {
+    /**
+     * Challenges
+     */
+    challenges?: number;
+    /**
+     * Solves
+     */
+    solves?: number;
+    /**
+     * T
+     */
+    t: string;
+    /**
+     * Verifies
+     */
+    verifies?: number;
+};
+
+/**
+ * UsageSeriesPublic
+ */
+export type UsageSeriesPublic = {
+    /**
+     * End
+     */
+    end: string;
+    /**
+     * Granularity
+     */
+    granularity: 'hour' | 'day' | 'month';
+    /**
+     * Points
+     */
+    points: Array<UsagePoint>;
+    /**
+     * Range
+     */
+    range: '24h' | '7d' | '30d' | '90d' | '12m';
+    /**
+     * Start
+     */
+    start: string;
+    totals: UsageTotals;
+};
+
+/**
+ * UsageTotals
+ */
+export type UsageTotals = {
+    /**
+     * Challenges
+     */
+    challenges?: number;
+    /**
+     * Solve Rate
+     */
+    solve_rate?: number | null;
+    /**
+     * Solves
+     */
+    solves?: number;
+    /**
+     * Verifies
+     */
+    verifies?: number;
 };
 
 /**
@@ -4062,6 +4188,138 @@ export type SitesRotateSecretResponses = {
 
 export type SitesRotateSecretResponse = SitesRotateSecretResponses[keyof SitesRotateSecretResponses];
 
+export type UsageSiteData = {
+    body?: never;
+    path: {
+        /**
+         * Site Id
+         */
+        site_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: {
+        /**
+         * Range
+         */
+        range?: '24h' | '7d' | '30d' | '90d' | '12m';
+    };
+    url: '/v1/orgs/{org_id}/sites/{site_id}/usage';
+};
+
+export type UsageSiteErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type UsageSiteError = UsageSiteErrors[keyof UsageSiteErrors];
+
+export type UsageSiteResponses = {
+    /**
+     * Successful Response
+     */
+    200: UsageSeriesPublic;
+};
+
+export type UsageSiteResponse = UsageSiteResponses[keyof UsageSiteResponses];
+
+export type UsageSiteExportData = {
+    body?: never;
+    path: {
+        /**
+         * Site Id
+         */
+        site_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: {
+        /**
+         * Range
+         */
+        range?: '24h' | '7d' | '30d' | '90d' | '12m';
+    };
+    url: '/v1/orgs/{org_id}/sites/{site_id}/usage/export.csv';
+};
+
+export type UsageSiteExportErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type UsageSiteExportError = UsageSiteExportErrors[keyof UsageSiteExportErrors];
+
+export type UsageSiteExportResponses = {
+    /**
+     * Successful Response
+     */
+    200: unknown;
+};
+
 export type OrgsTransferData = {
     body: OwnershipTransfer;
     path: {
@@ -4119,3 +4377,185 @@ export type OrgsTransferResponses = {
 };
 
 export type OrgsTransferResponse = OrgsTransferResponses[keyof OrgsTransferResponses];
+
+export type UsageOrgData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: {
+        /**
+         * Range
+         */
+        range?: '24h' | '7d' | '30d' | '90d' | '12m';
+    };
+    url: '/v1/orgs/{org_id}/usage';
+};
+
+export type UsageOrgErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type UsageOrgError = UsageOrgErrors[keyof UsageOrgErrors];
+
+export type UsageOrgResponses = {
+    /**
+     * Successful Response
+     */
+    200: UsageSeriesPublic;
+};
+
+export type UsageOrgResponse = UsageOrgResponses[keyof UsageOrgResponses];
+
+export type UsageExportData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: {
+        /**
+         * Range
+         */
+        range?: '24h' | '7d' | '30d' | '90d' | '12m';
+    };
+    url: '/v1/orgs/{org_id}/usage/export.csv';
+};
+
+export type UsageExportErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type UsageExportError = UsageExportErrors[keyof UsageExportErrors];
+
+export type UsageExportResponses = {
+    /**
+     * Successful Response
+     */
+    200: unknown;
+};
+
+export type UsageLiveData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/usage/live';
+};
+
+export type UsageLiveErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type UsageLiveError = UsageLiveErrors[keyof UsageLiveErrors];
+
+export type UsageLiveResponses = {
+    /**
+     * Successful Response
+     */
+    200: UsageLivePublic;
+};
+
+export type UsageLiveResponse = UsageLiveResponses[keyof UsageLiveResponses];

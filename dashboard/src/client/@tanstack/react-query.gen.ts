@@ -3,8 +3,8 @@
 import { type InfiniteData, infiniteQueryOptions, queryOptions, type UseMutationOptions } from '@tanstack/react-query';
 
 import { client } from '../client.gen';
-import { accountsConfirmEmail, accountsCreate, accountsRequestPasswordReset, accountsResetPassword, accountsVerifyEmail, adminDropMail, adminListMail, adminListOrgs, adminListOrgSites, adminListUsers, adminRetryMail, adminSuspendOrg, adminUnsuspendOrg, apiKeysCreate, apiKeysGet, apiKeysList, apiKeysRevoke, auditList, authLogin, authLogout, authLogoutAll, authRefresh, invitationsAccept, invitationsCreate, invitationsDelete, invitationsList, meChangeEmail, meChangePassword, meDelete, meGet, membersDelete, membersList, membersUpdate, meResendVerification, metaGet, meUpdate, type Options, orgsCreate, orgsDelete, orgsGet, orgsLeave, orgsList, orgsTransfer, orgsUpdate, sessionsDelete, sessionsList, sitesCreate, sitesDelete, sitesGet, sitesList, sitesRotateSecret, sitesUpdate, totpBegin, totpConfirm, totpDisable } from '../sdk.gen';
-import type { AccountsConfirmEmailData, AccountsConfirmEmailError, AccountsConfirmEmailResponse, AccountsCreateData, AccountsCreateError, AccountsCreateResponse, AccountsRequestPasswordResetData, AccountsRequestPasswordResetError, AccountsRequestPasswordResetResponse, AccountsResetPasswordData, AccountsResetPasswordError, AccountsResetPasswordResponse, AccountsVerifyEmailData, AccountsVerifyEmailError, AccountsVerifyEmailResponse, AdminDropMailData, AdminDropMailError, AdminDropMailResponse, AdminListMailData, AdminListMailError, AdminListMailResponse, AdminListOrgsData, AdminListOrgsError, AdminListOrgSitesData, AdminListOrgSitesError, AdminListOrgSitesResponse, AdminListOrgsResponse, AdminListUsersData, AdminListUsersError, AdminListUsersResponse, AdminRetryMailData, AdminRetryMailError, AdminRetryMailResponse, AdminSuspendOrgData, AdminSuspendOrgError, AdminSuspendOrgResponse, AdminUnsuspendOrgData, AdminUnsuspendOrgError, AdminUnsuspendOrgResponse, ApiKeysCreateData, ApiKeysCreateError, ApiKeysCreateResponse, ApiKeysGetData, ApiKeysGetError, ApiKeysGetResponse, ApiKeysListData, ApiKeysListError, ApiKeysListResponse, ApiKeysRevokeData, ApiKeysRevokeError, ApiKeysRevokeResponse, AuditListData, AuditListError, AuditListResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutAllData, AuthLogoutAllError, AuthLogoutAllResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, InvitationsAcceptData, InvitationsAcceptError, InvitationsAcceptResponse, InvitationsCreateData, InvitationsCreateError, InvitationsCreateResponse, InvitationsDeleteData, InvitationsDeleteError, InvitationsDeleteResponse, InvitationsListData, InvitationsListError, InvitationsListResponse, MeChangeEmailData, MeChangeEmailError, MeChangeEmailResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDeleteData, MeDeleteError, MeDeleteResponse, MeGetData, MeGetError, MeGetResponse, MembersDeleteData, MembersDeleteError, MembersDeleteResponse, MembersListData, MembersListError, MembersListResponse, MembersUpdateData, MembersUpdateError, MembersUpdateResponse, MeResendVerificationData, MeResendVerificationError, MeResendVerificationResponse, MetaGetData, MetaGetError, MetaGetResponse, MeUpdateData, MeUpdateError, MeUpdateResponse, OrgsCreateData, OrgsCreateError, OrgsCreateResponse, OrgsDeleteData, OrgsDeleteError, OrgsDeleteResponse, OrgsGetData, OrgsGetError, OrgsGetResponse, OrgsLeaveData, OrgsLeaveError, OrgsLeaveResponse, OrgsListData, OrgsListError, OrgsListResponse, OrgsTransferData, OrgsTransferError, OrgsTransferResponse, OrgsUpdateData, OrgsUpdateError, OrgsUpdateResponse, SessionsDeleteData, SessionsDeleteError, SessionsDeleteResponse, SessionsListData, SessionsListError, SessionsListResponse, SitesCreateData, SitesCreateError, SitesCreateResponse, SitesDeleteData, SitesDeleteError, SitesDeleteResponse, SitesGetData, SitesGetError, SitesGetResponse, SitesListData, SitesListError, SitesListResponse, SitesRotateSecretData, SitesRotateSecretError, SitesRotateSecretResponse, SitesUpdateData, SitesUpdateError, SitesUpdateResponse, TotpBeginData, TotpBeginError, TotpBeginResponse, TotpConfirmData, TotpConfirmError, TotpConfirmResponse, TotpDisableData, TotpDisableError, TotpDisableResponse } from '../types.gen';
+import { accountsConfirmEmail, accountsCreate, accountsRequestPasswordReset, accountsResetPassword, accountsVerifyEmail, adminDropMail, adminListMail, adminListOrgs, adminListOrgSites, adminListUsers, adminRetryMail, adminSuspendOrg, adminUnsuspendOrg, apiKeysCreate, apiKeysGet, apiKeysList, apiKeysRevoke, auditList, authLogin, authLogout, authLogoutAll, authRefresh, invitationsAccept, invitationsCreate, invitationsDelete, invitationsList, meChangeEmail, meChangePassword, meDelete, meGet, membersDelete, membersList, membersUpdate, meResendVerification, metaGet, meUpdate, type Options, orgsCreate, orgsDelete, orgsGet, orgsLeave, orgsList, orgsTransfer, orgsUpdate, sessionsDelete, sessionsList, sitesCreate, sitesDelete, sitesGet, sitesList, sitesRotateSecret, sitesUpdate, totpBegin, totpConfirm, totpDisable, usageExport, usageLive, usageOrg, usageSite, usageSiteExport } from '../sdk.gen';
+import type { AccountsConfirmEmailData, AccountsConfirmEmailError, AccountsConfirmEmailResponse, AccountsCreateData, AccountsCreateError, AccountsCreateResponse, AccountsRequestPasswordResetData, AccountsRequestPasswordResetError, AccountsRequestPasswordResetResponse, AccountsResetPasswordData, AccountsResetPasswordError, AccountsResetPasswordResponse, AccountsVerifyEmailData, AccountsVerifyEmailError, AccountsVerifyEmailResponse, AdminDropMailData, AdminDropMailError, AdminDropMailResponse, AdminListMailData, AdminListMailError, AdminListMailResponse, AdminListOrgsData, AdminListOrgsError, AdminListOrgSitesData, AdminListOrgSitesError, AdminListOrgSitesResponse, AdminListOrgsResponse, AdminListUsersData, AdminListUsersError, AdminListUsersResponse, AdminRetryMailData, AdminRetryMailError, AdminRetryMailResponse, AdminSuspendOrgData, AdminSuspendOrgError, AdminSuspendOrgResponse, AdminUnsuspendOrgData, AdminUnsuspendOrgError, AdminUnsuspendOrgResponse, ApiKeysCreateData, ApiKeysCreateError, ApiKeysCreateResponse, ApiKeysGetData, ApiKeysGetError, ApiKeysGetResponse, ApiKeysListData, ApiKeysListError, ApiKeysListResponse, ApiKeysRevokeData, ApiKeysRevokeError, ApiKeysRevokeResponse, AuditListData, AuditListError, AuditListResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutAllData, AuthLogoutAllError, AuthLogoutAllResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, InvitationsAcceptData, InvitationsAcceptError, InvitationsAcceptResponse, InvitationsCreateData, InvitationsCreateError, InvitationsCreateResponse, InvitationsDeleteData, InvitationsDeleteError, InvitationsDeleteResponse, InvitationsListData, InvitationsListError, InvitationsListResponse, MeChangeEmailData, MeChangeEmailError, MeChangeEmailResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDeleteData, MeDeleteError, MeDeleteResponse, MeGetData, MeGetError, MeGetResponse, MembersDeleteData, MembersDeleteError, MembersDeleteResponse, MembersListData, MembersListError, MembersListResponse, MembersUpdateData, MembersUpdateError, MembersUpdateResponse, MeResendVerificationData, MeResendVerificationError, MeResendVerificationResponse, MetaGetData, MetaGetError, MetaGetResponse, MeUpdateData, MeUpdateError, MeUpdateResponse, OrgsCreateData, OrgsCreateError, OrgsCreateResponse, OrgsDeleteData, OrgsDeleteError, OrgsDeleteResponse, OrgsGetData, OrgsGetError, OrgsGetResponse, OrgsLeaveData, OrgsLeaveError, OrgsLeaveResponse, OrgsListData, OrgsListError, OrgsListResponse, OrgsTransferData, OrgsTransferError, OrgsTransferResponse, OrgsUpdateData, OrgsUpdateError, OrgsUpdateResponse, SessionsDeleteData, SessionsDeleteError, SessionsDeleteResponse, SessionsListData, SessionsListError, SessionsListResponse, SitesCreateData, SitesCreateError, SitesCreateResponse, SitesDeleteData, SitesDeleteError, SitesDeleteResponse, SitesGetData, SitesGetError, SitesGetResponse, SitesListData, SitesListError, SitesListResponse, SitesRotateSecretData, SitesRotateSecretError, SitesRotateSecretResponse, SitesUpdateData, SitesUpdateError, SitesUpdateResponse, TotpBeginData, TotpBeginError, TotpBeginResponse, TotpConfirmData, TotpConfirmError, TotpConfirmResponse, TotpDisableData, TotpDisableError, TotpDisableResponse, UsageExportData, UsageExportError, UsageLiveData, UsageLiveError, UsageLiveResponse, UsageOrgData, UsageOrgError, UsageOrgResponse, UsageSiteData, UsageSiteError, UsageSiteExportData, UsageSiteExportError, UsageSiteResponse } from '../types.gen';
 
 /**
  * Create Account
@@ -1118,6 +1118,44 @@ export const sitesRotateSecretMutation = (options?: Partial<Options<SitesRotateS
     return mutationOptions;
 };
 
+export const usageSiteQueryKey = (options: Options<UsageSiteData>) => createQueryKey('usageSite', options);
+
+/**
+ * Site Usage
+ *
+ * One site's counts over ``range``, bucketed as for the organisation.
+ */
+export const usageSiteOptions = (options: Options<UsageSiteData>) => queryOptions<UsageSiteResponse, UsageSiteError, UsageSiteResponse, ReturnType<typeof usageSiteQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await usageSite({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: usageSiteQueryKey(options)
+});
+
+export const usageSiteExportQueryKey = (options: Options<UsageSiteExportData>) => createQueryKey('usageSiteExport', options);
+
+/**
+ * Export Site Usage
+ */
+export const usageSiteExportOptions = (options: Options<UsageSiteExportData>) => queryOptions<unknown, UsageSiteExportError, unknown, ReturnType<typeof usageSiteExportQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await usageSiteExport({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: usageSiteExportQueryKey(options)
+});
+
 /**
  * Transfer Org
  *
@@ -1136,3 +1174,64 @@ export const orgsTransferMutation = (options?: Partial<Options<OrgsTransferData>
     };
     return mutationOptions;
 };
+
+export const usageOrgQueryKey = (options: Options<UsageOrgData>) => createQueryKey('usageOrg', options);
+
+/**
+ * Org Usage
+ *
+ * The organisation's counts over ``range``: hourly for 24h and 7d, daily for 30d and 90d,
+ * monthly for 12m; every bucket is present (zeros included).
+ */
+export const usageOrgOptions = (options: Options<UsageOrgData>) => queryOptions<UsageOrgResponse, UsageOrgError, UsageOrgResponse, ReturnType<typeof usageOrgQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await usageOrg({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: usageOrgQueryKey(options)
+});
+
+export const usageExportQueryKey = (options: Options<UsageExportData>) => createQueryKey('usageExport', options);
+
+/**
+ * Export Usage
+ *
+ * The same counts per bucket and site as CSV (``time,sitekey,challenges,solves,verifies``).
+ */
+export const usageExportOptions = (options: Options<UsageExportData>) => queryOptions<unknown, UsageExportError, unknown, ReturnType<typeof usageExportQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await usageExport({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: usageExportQueryKey(options)
+});
+
+export const usageLiveQueryKey = (options: Options<UsageLiveData>) => createQueryKey('usageLive', options);
+
+/**
+ * Live Usage
+ *
+ * Counts not yet rolled up into SQL and each site's attack level, from the store.
+ */
+export const usageLiveOptions = (options: Options<UsageLiveData>) => queryOptions<UsageLiveResponse, UsageLiveError, UsageLiveResponse, ReturnType<typeof usageLiveQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await usageLive({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: usageLiveQueryKey(options)
+});
