@@ -5,6 +5,7 @@ the documented days and then downgraded. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -124,9 +125,10 @@ def crash_on(step: str, nth: int) -> service.Fault:
 
 
 async def test_a_killed_run_charges_each_org_once(world: World) -> None:
-    n = 60
+    # 60 in the suite; HAECHI_TEST_BILLING_ORGS=1000 for the acceptance run.
+    n = int(os.environ.get("HAECHI_TEST_BILLING_ORGS", "60"))
     await subscribe(world, n)
-    for step, nth in (("charged", 15), ("recorded", 10), ("charged", 1)):
+    for step, nth in (("charged", n // 4), ("recorded", n // 6), ("charged", 1)):
         with pytest.raises(Crash):
             await service.charge_due(
                 sessions=world.sessions,
