@@ -73,6 +73,8 @@ class FakeToss:
     orders: dict[str, str] = field(default_factory=dict)  # orderId -> paymentKey
     # (path, Idempotency-Key) -> (request digest, status, body)
     replies: dict[tuple[str, str], tuple[str, int, bytes]] = field(default_factory=dict)
+    # PAYMENT_STATUS_CHANGED events not yet delivered (tests deliver them, twice or reordered).
+    events: list[dict[str, Any]] = field(default_factory=list)
     charge_calls: int = 0  # charges processed (a replay is not one)
     charge_requests: int = 0  # charge requests received, replays included
 
@@ -163,7 +165,17 @@ class FakeToss:
         }
         self.payments[payment_key] = payment
         self.orders[order_id] = payment_key
+        self._event(payment)
         return payment
+
+    def _event(self, payment: dict[str, Any]) -> None:
+        self.events.append(
+            {
+                "eventType": "PAYMENT_STATUS_CHANGED",
+                "createdAt": _now(),
+                "data": orjson.loads(orjson.dumps(payment)),
+            }
+        )
 
     def get_payment(self, payment_key: str) -> dict[str, Any]:
         payment = self.payments.get(payment_key)
@@ -193,6 +205,7 @@ class FakeToss:
                 "cancelStatus": "DONE",
             },
         ]
+        self._event(payment)
         return payment
 
 

@@ -111,6 +111,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
     from haechi.platform.audit.router import router as audit
     from haechi.platform.auth.router import account_links, sessions, two_factor
     from haechi.platform.auth.router import router as auth
+    from haechi.platform.billing.router import router as billing
     from haechi.platform.orgs.router import invitations, members
     from haechi.platform.orgs.router import me as me_delete
     from haechi.platform.orgs.router import router as orgs
@@ -133,7 +134,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
         return Meta(name="haechi", version=__version__, role=settings.role)
 
     routers = (accounts, account_links, me, me_delete, auth, sessions, orgs, members, invitations)
-    for router in (*routers, two_factor, sites, usage, api_keys, audit, admin):
+    for router in (*routers, two_factor, sites, usage, billing, api_keys, audit, admin):
         v1.include_router(router)
     app.include_router(v1)
     return app

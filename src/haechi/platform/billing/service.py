@@ -156,7 +156,8 @@ async def _charge_one(
                 return
             charge = await _charge_row(db, sub, period, now)
         fault("recorded")
-        if charge.status == "done":
+        if charge.status not in ("pending", "failed"):
+            # Paid (or paid and refunded since, as a webhook told): the period is settled.
             run.already += 1
             sub.renews_at = sub.next_charge_at = add_month(sub.renews_at)
             await db.commit()
@@ -205,3 +206,29 @@ async def _charge_one(
                 retry_at = sub.renews_at + timedelta(days=RETRY_DAYS[charge.attempts - 1])
                 sub.next_charge_at = retry_at if retry_at > now else now + timedelta(days=1)
         await db.commit()
+
+
+# Toss payment status -> what a charge becomes; other statuses change nothing.
+_CHARGE_STATUS = {
+    "DONE": "done",
+    "CANCELED": "refunded",
+    "PARTIAL_CANCELED": "partially_refunded",
+}
+
+
+async def apply_payment_event(db: AsyncSession, *, client: TossClient, payment_key: str) -> bool:
+    """A webhook named ``payment_key``: webhooks carry no signature, so the payment is fetched
+    back from Toss and the charge set to what Toss says now. Duplicates, late and out-of-order
+    deliveries therefore change nothing twice. Returns whether the charge changed; the caller
+    commits."""
+    payment = await client.get_payment(payment_key)
+    charge = await db.scalar(sa.select(Charge).where(Charge.order_id == payment.order_id))
+    status = _CHARGE_STATUS.get(payment.status)
+    if charge is None or status is None or charge.status == status:
+        return False
+    if charge.status != "done" and status == "done":
+        # Charged, but the run that asked was lost before recording it: the next run's
+        # look-up finds the charge done and moves the subscription on.
+        charge.payment_key = payment.payment_key
+    charge.status = status
+    return True
