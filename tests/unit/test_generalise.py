@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 
 from haechi.core.settings import PlanBand, PolicySettings, Settings
-from haechi.ml import contexts, generalise, scripted
+from haechi.ml import contexts, generalise, sapimouse, scripted
 from haechi.risk.features import DOWN, MOVE, UP, WINDOW_NAMES, Trajectory, extract
 from haechi.risk.telemetry import parse_telemetry
 
@@ -123,3 +126,34 @@ def test_repeated_pauses_and_identical_steps_are_counted() -> None:
     assert scripted_w[names["step_repeat"]] > 0.9
     assert scripted_w[names["step_run_log"]] > np.log1p(15)
     assert person[names["step_repeat"]] < scripted_w[names["step_repeat"]]
+
+
+def test_a_small_evaluation_runs_end_to_end(tmp_path: Path) -> None:
+    """The whole harness on a few windows: cells, families, gate and the windows' cache."""
+    if sapimouse.find_data_dir() is None:
+        pytest.skip("SapiMouse not found (../shared/data/sapimouse)")
+    cache = tmp_path / "windows.pkl"
+    kw: dict[str, Any] = {
+        "split": "validation",
+        "per_cell": 24,
+        "per_family": 3,
+        "seed": 0,
+        "boot": 20,
+        "final": False,
+        "families": ["linear", "step_runs", scripted.FINAL_FAMILY],
+        "context_names": ["task", "click_free"],
+        "cache": cache,
+    }
+    (report,) = generalise.run([None], **kw)
+    assert cache.exists()
+    assert {(c.context, c.length_s) for c in report.cells} == {
+        (c, n) for c in ("task", "click_free") for n in contexts.LENGTHS_S
+    }
+    assert all(c.n == 24 for c in report.cells)
+    assert all(c.with_clicks == 0 for c in report.cells if c.context == "click_free")
+    assert [f.family for f in report.families] == ["linear", "step_runs"]  # no final family
+    assert report.limit == generalise.no_task_limit()
+    text = generalise.format_report(report)
+    assert "gate" in text and "click_free" in text
+    (again,) = generalise.run([None], **kw)  # from the cache: the same windows, the same numbers
+    assert [c.outside for c in again.cells] == [c.outside for c in report.cells]
