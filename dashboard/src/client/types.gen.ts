@@ -2105,6 +2105,57 @@ export type AuthRefreshResponses = {
 
 export type AuthRefreshResponse = AuthRefreshResponses[keyof AuthRefreshResponses];
 
+export type BillingTossWebhookData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/billing/webhooks/toss';
+};
+
+export type BillingTossWebhookErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type BillingTossWebhookError = BillingTossWebhookErrors[keyof BillingTossWebhookErrors];
+
+export type BillingTossWebhookResponses = {
+    /**
+     * Successful Response
+     */
+    200: unknown;
+};
+
 export type InvitationsAcceptData = {
     body: InvitationAccept;
     path?: never;
