@@ -26,6 +26,7 @@ import { Route as DocsSplatRouteImport } from './routes/docs/$'
 import { Route as InvitationsAcceptRouteImport } from './routes/invitations/accept'
 import { Route as OrgsIndexRouteImport } from './routes/orgs/index'
 import { Route as OrgsOrgRouteRouteImport } from './routes/orgs/$org/route'
+import { Route as OrgsOrgAnalyticsRouteImport } from './routes/orgs/$org/analytics'
 import { Route as OrgsOrgApiKeysRouteImport } from './routes/orgs/$org/api-keys'
 import { Route as OrgsOrgAuditRouteImport } from './routes/orgs/$org/audit'
 import { Route as OrgsOrgTeamRouteImport } from './routes/orgs/$org/team'
@@ -117,6 +118,11 @@ const OrgsOrgRouteRoute = OrgsOrgRouteRouteImport.update({
   path: '/$org',
   getParentRoute: () => OrgsRouteRoute,
 } as any)
+const OrgsOrgAnalyticsRoute = OrgsOrgAnalyticsRouteImport.update({
+  id: '/analytics',
+  path: '/analytics',
+  getParentRoute: () => OrgsOrgRouteRoute,
+} as any)
 const OrgsOrgApiKeysRoute = OrgsOrgApiKeysRouteImport.update({
   id: '/api-keys',
   path: '/api-keys',
@@ -161,6 +167,7 @@ export interface FileRoutesByFullPath {
   '/admin/': typeof AdminIndexRoute
   '/docs/': typeof DocsIndexRoute
   '/orgs/': typeof OrgsIndexRoute
+  '/orgs/$org/analytics': typeof OrgsOrgAnalyticsRoute
   '/orgs/$org/api-keys': typeof OrgsOrgApiKeysRoute
   '/orgs/$org/audit': typeof OrgsOrgAuditRoute
   '/orgs/$org/team': typeof OrgsOrgTeamRoute
@@ -184,6 +191,7 @@ export interface FileRoutesByTo {
   '/admin': typeof AdminIndexRoute
   '/docs': typeof DocsIndexRoute
   '/orgs': typeof OrgsIndexRoute
+  '/orgs/$org/analytics': typeof OrgsOrgAnalyticsRoute
   '/orgs/$org/api-keys': typeof OrgsOrgApiKeysRoute
   '/orgs/$org/audit': typeof OrgsOrgAuditRoute
   '/orgs/$org/team': typeof OrgsOrgTeamRoute
@@ -209,6 +217,7 @@ export interface FileRoutesById {
   '/admin/': typeof AdminIndexRoute
   '/docs/': typeof DocsIndexRoute
   '/orgs/': typeof OrgsIndexRoute
+  '/orgs/$org/analytics': typeof OrgsOrgAnalyticsRoute
   '/orgs/$org/api-keys': typeof OrgsOrgApiKeysRoute
   '/orgs/$org/audit': typeof OrgsOrgAuditRoute
   '/orgs/$org/team': typeof OrgsOrgTeamRoute
@@ -235,6 +244,7 @@ export interface FileRouteTypes {
     | '/admin/'
     | '/docs/'
     | '/orgs/'
+    | '/orgs/$org/analytics'
     | '/orgs/$org/api-keys'
     | '/orgs/$org/audit'
     | '/orgs/$org/team'
@@ -258,6 +268,7 @@ export interface FileRouteTypes {
     | '/admin'
     | '/docs'
     | '/orgs'
+    | '/orgs/$org/analytics'
     | '/orgs/$org/api-keys'
     | '/orgs/$org/audit'
     | '/orgs/$org/team'
@@ -282,6 +293,7 @@ export interface FileRouteTypes {
     | '/admin/'
     | '/docs/'
     | '/orgs/'
+    | '/orgs/$org/analytics'
     | '/orgs/$org/api-keys'
     | '/orgs/$org/audit'
     | '/orgs/$org/team'
@@ -428,6 +440,13 @@ declare module '@tanstack/react-router' {
       preLoaderRoute: typeof OrgsOrgRouteRouteImport
       parentRoute: typeof OrgsRouteRoute
     }
+    '/orgs/$org/analytics': {
+      id: '/orgs/$org/analytics'
+      path: '/analytics'
+      fullPath: '/orgs/$org/analytics'
+      preLoaderRoute: typeof OrgsOrgAnalyticsRouteImport
+      parentRoute: typeof OrgsOrgRouteRoute
+    }
     '/orgs/$org/api-keys': {
       id: '/orgs/$org/api-keys'
       path: '/api-keys'
@@ -467,6 +486,7 @@ declare module '@tanstack/react-router' {
 }
 
 interface OrgsOrgRouteRouteChildren {
+  OrgsOrgAnalyticsRoute: typeof OrgsOrgAnalyticsRoute
   OrgsOrgApiKeysRoute: typeof OrgsOrgApiKeysRoute
   OrgsOrgAuditRoute: typeof OrgsOrgAuditRoute
   OrgsOrgTeamRoute: typeof OrgsOrgTeamRoute
@@ -475,6 +495,7 @@ interface OrgsOrgRouteRouteChildren {
 }
 
 const OrgsOrgRouteRouteChildren: OrgsOrgRouteRouteChildren = {
+  OrgsOrgAnalyticsRoute: OrgsOrgAnalyticsRoute,
   OrgsOrgApiKeysRoute: OrgsOrgApiKeysRoute,
   OrgsOrgAuditRoute: OrgsOrgAuditRoute,
   OrgsOrgTeamRoute: OrgsOrgTeamRoute,

@@ -392,6 +392,12 @@ def test_sign_up_to_a_verified_token_on_a_protected_page(
     assert verdict["success"] is True, verdict
     assert verdict["hostname"] == host
     shop.close()
+
+    # The verification arrives in the live view (polled every 5 s) and the analytics page.
+    page.get_by_role("link", name="Analytics").click()
+    expect(page.get_by_test_id(f"live-verifies-{sitekey}")).not_to_have_text("0", timeout=30_000)
+    expect(page.locator(".totals")).to_be_visible()
+    shot("10-analytics")
     page.context.close()
     assert problems == []
     assert violations == {}

@@ -21,6 +21,11 @@ function OrgLayout() {
             </Link>
           </li>
           <li>
+            <Link to="/orgs/$org/analytics" params={{ org }} activeProps={{ "aria-current": "page" }}>
+              {t("nav.analytics")}
+            </Link>
+          </li>
+          <li>
             <Link to="/orgs/$org/team" params={{ org }} activeProps={{ "aria-current": "page" }}>
               {t("nav.team")}
             </Link>

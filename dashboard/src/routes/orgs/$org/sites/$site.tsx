@@ -17,6 +17,7 @@ import { parseHostnames } from "../../../../features/sites/hostnames";
 import { SecretOnce } from "../../../../features/sites/SecretOnce";
 import { Snippets } from "../../../../features/sites/Snippets";
 import { WidgetTest } from "../../../../features/sites/WidgetTest";
+import { Usage } from "../../../../features/usage/Usage";
 import { useI18n, type MessageKey } from "../../../../i18n";
 
 export const Route = createFileRoute("/orgs/$org/sites/$site")({ component: SitePage });
@@ -37,6 +38,7 @@ function SitePage() {
       <p>
         {t("sites.sitekey")}: <code>{current.data.sitekey}</code>
       </p>
+      <Usage org={org} site={site} />
       <Settings key={current.data.id} site={current.data} />
       <Rotate site={current.data} />
       <section aria-labelledby="code">
