@@ -155,16 +155,16 @@ deploy-check: deploy-tools ## Validate deploy/: compose schema, every overlay (k
 image: ## Build the container image without a registry (mmdebstrap bases + podman; needs root)
 	deploy/image/build.sh $(IMAGE_TAG)
 
-image-smoke: ## Run `haechi serve` from the built image's filesystem (read-only, uid 10001): health, readiness, a full CAPTCHA
+image-smoke: install-test ## Run `haechi serve` from the built image's filesystem (read-only, uid 10001): health, readiness, a full CAPTCHA
 	HAECHI_CLIENT=$(CURDIR)/$(BIN)/haechi deploy/image/smoke.sh $(IMAGE_TAG)
 
 cluster: install compile ## Two edges, platform, worker on private PostgreSQL/Redis + S3 behind HAProxy, Prometheus: 1 vs 2 edges and faults
 	$(BIN)/python bench/cluster/run.py $(CLUSTER_ARGS)
 
-cluster-smoke: install ## The cluster's CI run: start it, full flows through the balancer, kill an edge (HaechiTargetDown must fire)
+cluster-smoke: install-test ## The cluster's CI run: start it, full flows through the balancer, kill an edge (HaechiTargetDown must fire)
 	$(BIN)/python bench/cluster/run.py --smoke
 
-cluster-soak: install compile ## 30 minutes of the cluster under load: RSS of each process (CLUSTER_VISITORS sets the load)
+cluster-soak: install-test ## 30 minutes of the cluster under load: RSS of each process (CLUSTER_VISITORS sets the load)
 	$(BIN)/python bench/cluster/run.py --soak 30 --visitors $(or $(CLUSTER_VISITORS),8)
 
 clean: ## Remove the virtualenv and caches
