@@ -1,15 +1,15 @@
 import { useMutation } from "@tanstack/react-query";
 import { createFileRoute, Link } from "@tanstack/react-router";
 import { useState } from "react";
-import { z } from "zod";
 
 import { accountsResetPasswordMutation } from "../client/@tanstack/react-query.gen";
 import { Field, FormError, useForm } from "../components/form";
 import { resetSchema } from "../features/accounts/schemas";
 import { useI18n } from "../i18n";
+import { optionalStrings } from "../lib/search";
 
 export const Route = createFileRoute("/reset-password")({
-  validateSearch: z.object({ token: z.string().optional() }),
+  validateSearch: optionalStrings("token"),
   component: ResetPassword,
 });
 

@@ -1,7 +1,6 @@
 import { useMutation } from "@tanstack/react-query";
 import { createFileRoute, Link, useNavigate } from "@tanstack/react-router";
 import { useState } from "react";
-import { z } from "zod";
 
 import { authLoginMutation } from "../client/@tanstack/react-query.gen";
 import { Field, FormError, useForm } from "../components/form";
@@ -9,9 +8,10 @@ import { signInSchema } from "../features/accounts/schemas";
 import { safeNext } from "../features/auth/session";
 import { useI18n } from "../i18n";
 import { isProblem, setAccessToken } from "../lib/api";
+import { optionalStrings } from "../lib/search";
 
 export const Route = createFileRoute("/signin")({
-  validateSearch: z.object({ next: z.string().optional() }),
+  validateSearch: optionalStrings("next"),
   component: SignIn,
 });
 

@@ -1,11 +1,11 @@
 import { createFileRoute } from "@tanstack/react-router";
-import { z } from "zod";
 
 import { accountsVerifyEmail } from "../client";
 import { TokenLink } from "../features/accounts/TokenLink";
+import { optionalStrings } from "../lib/search";
 
 export const Route = createFileRoute("/verify-email")({
-  validateSearch: z.object({ token: z.string().optional() }),
+  validateSearch: optionalStrings("token"),
   component: VerifyEmail,
 });
 

@@ -1,13 +1,13 @@
 import { createFileRoute } from "@tanstack/react-router";
-import { z } from "zod";
 
 import { invitationsAccept } from "../../client";
 import { TokenLink } from "../../features/accounts/TokenLink";
 import { requireSession } from "../../features/auth/session";
+import { optionalStrings } from "../../lib/search";
 
 // The e-mailed link (/invitations/accept?token=…): joined as the signed-in, invited address.
 export const Route = createFileRoute("/invitations/accept")({
-  validateSearch: z.object({ token: z.string().optional() }),
+  validateSearch: (search: Record<string, unknown>): { token?: string } => optionalStrings("token")(search),
   beforeLoad: ({ location }) => requireSession(location.href),
   component: AcceptInvitation,
 });
