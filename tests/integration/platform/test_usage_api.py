@@ -149,3 +149,18 @@ async def test_live_view_reads_the_store(api: Api) -> None:
     assert by_name["Shop"]["challenges"] == 5 and by_name["Shop"]["verifies"] == 3
     assert by_name["Blog"]["verifies"] == 0 and by_name["Shop"]["attack_level"] == 0
     assert live["count"] == 2
+
+
+async def test_operators_see_every_org(api: Api) -> None:
+    w = await _world(api)
+    async with api.db() as db:
+        operator = await factories.user(db, operator=True)
+        op_token = await factories.access_token(db, user=operator, keyring=api.runtime.keyring)
+    everyone = await api.ok("GET", "/admin/usage?range=12m", token=op_token)
+    # org A's two sites and org B's (other tests' rows are rolled back)
+    assert everyone["totals"]["challenges"] == _sum(5, 0) + 5 + 7 * 5
+    live = await api.ok("GET", "/admin/usage/live", token=op_token)
+    assert {s["sitekey"] for s in live["data"]} >= {w["site"].sitekey, w["site_b"].sitekey}
+    for path in ("/admin/usage", "/admin/usage/live"):
+        reply = await api.call("GET", path, token=w["tokens"]["alice"])
+        assert reply.status_code in (403, 404), path

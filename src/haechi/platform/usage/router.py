@@ -7,7 +7,14 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response
 
-from haechi.platform.deps import DbSession, OrgAccess, RuntimeDep, SiteInOrg, require
+from haechi.platform.deps import (
+    CurrentOperator,
+    DbSession,
+    OrgAccess,
+    RuntimeDep,
+    SiteInOrg,
+    require,
+)
 from haechi.platform.sites.models import Site
 from haechi.platform.usage import schemas, service
 
@@ -66,3 +73,20 @@ async def export_site_usage(
             "content-disposition": f'attachment; filename="haechi-usage-{site.id}-{period}.csv"'
         },
     )
+
+
+@router.get("/admin/usage", operation_id="usage_all")
+async def all_usage(
+    operator: CurrentOperator, db: DbSession, period: Range = "30d"
+) -> schemas.UsageSeriesPublic:
+    """Operators: every organisation's counts together, bucketed as for one organisation."""
+    return await service.get_series(db, org_id=None, period=period)
+
+
+@router.get("/admin/usage/live", operation_id="usage_all_live")
+async def all_live_usage(
+    operator: CurrentOperator, db: DbSession, runtime: RuntimeDep
+) -> schemas.UsageLivePublic:
+    """Operators: every site's counts not yet rolled up and its current attack level."""
+    sites = (await db.scalars(sa.select(Site))).all()
+    return await service.get_live(store=runtime.store, sites=sites)

@@ -70,13 +70,14 @@ def _month_start(end: datetime, months: int) -> datetime:
 async def _rows(
     db: AsyncSession,
     *,
-    org_id: uuid.UUID,
+    org_id: uuid.UUID | None,
     sitekey: str | None,
     bucket: schemas.Granularity,
     start: datetime,
     by_site: bool,
 ) -> list[tuple[datetime, str, str, int]]:
-    """(bucket start or day, sitekey, event, count) rows of the org's sites since ``start``."""
+    """(bucket start or day, sitekey, event, count) rows of the org's sites (every org's, for
+    None) since ``start``."""
     model: Any = UsageHourly if bucket == "hour" else UsageDaily
     when = model.hour if bucket == "hour" else model.day
     since: Any = start if bucket == "hour" else start.date()
@@ -84,9 +85,11 @@ async def _rows(
     stmt = (
         sa.select(when, site_column, model.event, sa.func.sum(model.count))
         .join(Site, Site.sitekey == model.sitekey)
-        .where(Site.org_id == org_id, when >= since)
+        .where(when >= since)
         .group_by(when, *([model.sitekey] if by_site else []), model.event)
     )
+    if org_id is not None:
+        stmt = stmt.where(Site.org_id == org_id)
     if sitekey is not None:
         stmt = stmt.where(model.sitekey == sitekey)
     out = []
@@ -100,7 +103,7 @@ async def _rows(
 async def get_series(
     db: AsyncSession,
     *,
-    org_id: uuid.UUID,
+    org_id: uuid.UUID | None,
     period: str,
     sitekey: str | None = None,
     now: datetime | None = None,
