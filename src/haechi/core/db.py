@@ -202,7 +202,10 @@ async def write_session(session: AsyncSession) -> None:
     (requests, jobs) wait for each other (up to the driver's busy timeout) instead of failing;
     elsewhere it changes nothing.
     """
-    if session.bind is not None and session.bind.dialect.name == "sqlite":
+    bind = session.bind
+    # Only a session on an engine picks its connection (tests bind one to a connection).
+    sqlite = isinstance(bind, AsyncEngine) and bind.dialect.name == "sqlite"
+    if sqlite and not session.in_transaction():
         await session.connection(execution_options={WRITE_OPTION: True})
 
 
