@@ -46,3 +46,26 @@ async def test_the_sqlite_database_and_its_wal_are_private(tmp_path: Path) -> No
         ]
     finally:
         await engine.dispose()
+
+
+async def test_an_existing_shared_folder_is_left_open(tmp_path: Path) -> None:
+    """A database placed in a folder the operator already has (say /tmp) must not close it."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    engine = create_engine(f"sqlite+aiosqlite:///{shared / 'haechi.db'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+        assert mode(shared) == 0o1777
+        assert mode(shared / "haechi.db") == 0o600
+    finally:
+        await engine.dispose()
+
+
+def test_a_sticky_folder_is_never_tightened(tmp_path: Path) -> None:
+    shared = tmp_path / "sticky"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    private_dir(shared)
+    assert mode(shared) == 0o1777

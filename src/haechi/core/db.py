@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
-from haechi.core.files import private_dir, private_file
+from haechi.core.files import PRIVATE_DIR, private_file
 from haechi.core.settings import DbSettings, Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -165,7 +165,11 @@ def _create_sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         # The database (and its -wal and -shm files, which SQLite gives the same mode) is 0600.
-        private_file(private_dir(Path(database).parent) / Path(database).name)
+        # A folder that already exists is the operator's (it may be /tmp): created 0700, never
+        # tightened here; the data directory is tightened where the runtime makes it.
+        folder = Path(database).parent
+        folder.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        private_file(folder / Path(database).name)
     engine = create_async_engine(url, echo=echo, connect_args={"check_same_thread": False})
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -20,6 +20,8 @@ PRIVATE_FILE = 0o600
 def _tighten(path: Path, mode: int) -> None:
     """Drop group and other permissions from a path we own that has them."""
     info = path.stat()
+    if info.st_mode & stat.S_ISVTX:
+        return  # a shared sticky folder such as /tmp is never ours to close
     if info.st_mode & 0o077 and info.st_uid == os.getuid():
         os.chmod(path, stat.S_IMODE(info.st_mode) & mode)
         log.warning("%s was readable by other users; now %o", path, mode)
