@@ -53,3 +53,21 @@ async def test_totp_and_recovery_codes(api: Api) -> None:
         json={"current_password": factories.PASSWORD, "otp": codes[1]},
     )
     assert (await api.call("POST", "/auth/login", json=_login(api))).status_code == 200
+
+
+async def test_non_ascii_digits_are_a_wrong_code_not_a_500(api: Api) -> None:
+    token = await api.user("2fa-digits@example.com")
+    setup = await api.ok("POST", "/me/totp", token=token)
+    device = pyotp.TOTP(setup["secret"])
+    await api.ok("POST", "/me/totp/confirm", token=token, json={"code": device.now()})
+    body = {"email": "2fa-digits@example.com", "password": factories.PASSWORD}
+    for otp in ("\u0661\u0662\u0663\u0664\u0665\u0666", "\u00b9\u00b2\u00b3\u2074\u2075\u2076"):
+        answer = await api.call("POST", "/auth/login", json={**body, "otp": otp})
+        assert answer.status_code == 401 and answer.json()["code"] == "bad-otp"
+        disable = await api.call(
+            "POST",
+            "/me/totp/disable",
+            token=token,
+            json={"current_password": factories.PASSWORD, "otp": otp},
+        )
+        assert disable.status_code == 401 and disable.json()["code"] == "bad-otp"

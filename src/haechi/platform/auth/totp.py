@@ -47,7 +47,7 @@ def begin(user: User, keyring: Keyring) -> tuple[str, str]:
 
 async def check(user: User, keyring: Keyring, store: Store, code: str) -> bool:
     """Whether ``code`` is a current TOTP code of ``user``, spending its time step."""
-    if user.totp_secret is None or not code.isdigit() or len(code) != 6:
+    if user.totp_secret is None or not (code.isascii() and code.isdigit()) or len(code) != 6:
         return False
     totp = _totp(keyring, user)
     now = time.time()
