@@ -143,6 +143,18 @@ fuzz-api: install ## Schemathesis over /api as an org owner and a viewer on a li
 redteam-smoke: install ## A seconds-long red-team run (CI): tiny pools, 20 challenges; skips attackers without packages
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.redteam.run --quick
 
+# Xvfb, xdotool and Chromium for the people harness and the headed bot families.
+BOTS_APT = command -v Xvfb >/dev/null && command -v xdotool >/dev/null && command -v chromium >/dev/null \
+	|| { apt-get update -qq && apt-get install -y -qq xvfb xdotool chromium >/dev/null; }
+
+bench-bots: install widget ## Bot zoo and people harness on a fresh `haechi serve` (100 sessions a family; up to 2 h; BOTS_ARGS="--record")
+	$(BOTS_APT)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.bots.run $(BOTS_ARGS)
+
+bench-bots-smoke: install widget ## The bot zoo's CI run: 3 families x 10 sessions, 4 people (numbers are not judged here)
+	$(BOTS_APT)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.bots.run --quick
+
 deploy-tools: ## checkov, kubernetes-validate (build/deploy-tools) and the CRD validators (deploy/validate) for deploy-check
 	test -x build/deploy-tools/bin/checkov || { $(PYTHON) -m venv build/deploy-tools && \
 	  build/deploy-tools/bin/pip install --quiet -r deploy/requirements-tools.txt; }
@@ -172,5 +184,5 @@ clean: ## Remove the virtualenv and caches
 
 .PHONY: help install install-test serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench train train-smoke \
 	dashboard dashboard-test dashboard-client-check \
-	bench-smoke redteam redteam-smoke soak \
+	bench-smoke redteam redteam-smoke soak bench-bots bench-bots-smoke \
 	deploy-tools deploy-check image image-smoke cluster cluster-smoke cluster-soak

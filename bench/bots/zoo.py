@@ -59,9 +59,7 @@ def families() -> list[Family]:
 
 QUICK = (
     "pw-headless-desktopua/none",
-    "pw-headless-sameua/teleport",
-    "pw-headed/bezier",
-    "pw-headed/replay",
+    "pw-headed/teleport",
     "http/copied-telemetry",
 )
 
@@ -170,7 +168,7 @@ async def http_session(
         tele_challenge, tele_solve = pick.get("challenge"), pick.get("solve")
     headers = {"origin": "http://localhost", "user-agent": DESKTOP_UA}
     async with httpx.AsyncClient(base_url=haechi_url, headers=headers, timeout=30) as http:
-        body: dict[str, Any] = {"sitekey": sitekey}
+        body: dict[str, Any] = {"v": 1, "sitekey": sitekey}
         if tele_challenge is not None:
             body["telemetry"] = tele_challenge
         reply = await http.post("/v1/challenge", json=body)
@@ -180,10 +178,12 @@ async def http_session(
         if ch.get("task"):
             return "task"
         nonces = await asyncio.to_thread(solve_pow, ch)
-        solve: dict[str, Any] = {"challenge": ch["challenge"], "pow": nonces}
+        solve: dict[str, Any] = {"v": 1, "challenge": ch["challenge"], "solution": {"pow": nonces}}
         if tele_solve is not None:
             solve["telemetry"] = tele_solve
         out = (await http.post("/v1/solve", json=solve)).json()
+    if out.get("outcome") not in ("token", "step_up") and out.get("code") != "denied":
+        raise RuntimeError(f"unexpected /v1/solve answer: {out}")
     if out.get("outcome") == "token":
         return "token"
     if out.get("outcome") == "step_up" and (out.get("challenge") or {}).get("task"):

@@ -8,6 +8,7 @@ from typing import Any
 
 from haechi.protocol import pow as pow_
 from tests.integration.conftest import ORIGIN, Edge
+from tests.integration.test_protocol import _human_telemetry
 
 EMPTY: dict[str, Any] = {"v": 1, "viewport": [1280, 720], "pointer": "mouse", "events": []}
 
@@ -40,3 +41,23 @@ async def test_test_level_sites_never_wait(quick_edge: Edge) -> None:
     await quick_edge.set_security_level(site.sitekey, "test")
     challenge = (await quick_edge.challenge(site.sitekey, telemetry=EMPTY)).json()
     assert "await_input" not in challenge
+
+
+async def test_solve_telemetry_sent_twice_is_a_replay(quick_edge: Edge) -> None:
+    """The second visit that sends the same movements (a bot replaying a person's recording)
+    gets no invisible token: risk at least 60, the task band here."""
+    site = await quick_edge.create_site()
+    human = _human_telemetry()
+    outcomes = []
+    for _ in range(2):
+        challenge = (await quick_edge.challenge(site.sitekey)).json()
+        p = challenge["pow"]
+        nonces = pow_.solve(pow_.PowParams(p["prefix"].split(":")[1], p["bits"], p["count"]))
+        body = {
+            "challenge": challenge["challenge"],
+            "solution": {"pow": nonces},
+            "telemetry": human,
+        }
+        reply = await quick_edge.http.post("/v1/solve", json=body, headers={"origin": ORIGIN})
+        outcomes.append(reply.json()["outcome"])
+    assert outcomes == ["token", "step_up"], outcomes

@@ -144,7 +144,12 @@ async def test_the_score_at_siteverify_is_the_risk_in_each_dialect(risk_edge: Ed
     token = await human_token(risk_edge, site.sitekey, human)
     native = await risk_edge.verify(secret=site.secret, response=token)
     assert native["success"] and native["score"] == (100 - expected.risk) / 100
-    token = await human_token(risk_edge, site.sitekey, human)
+    # Another person: the same movements twice would be a replay (risk 60).
+    other = HUMANS[1]
+    expected = await risk_edge.runtime.scorer.score(
+        RiskInput(telemetry=parse_telemetry(other), stage="solve")
+    )
+    token = await human_token(risk_edge, site.sitekey, other)
     google = await risk_edge.verify("/recaptcha/api/siteverify", secret=site.secret, response=token)
     assert google["success"] and google["score"] == ((100 - expected.risk) // 10) / 10
     assert google["score"] >= 0.8  # a person scores near 1.0
@@ -167,7 +172,7 @@ async def test_an_attack_level_raises_friction_on_that_site_only(risk_edge: Edge
     await runtime.store.set(LEVELS_KEY, orjson.dumps({attacked.sitekey: 30}), 60)
     await runtime.attack.refresh(runtime.store)
     assert await friction(risk_edge, quiet.sitekey, HUMANS[2]) == (0, "token")
-    rank, outcome = await friction(risk_edge, attacked.sitekey, HUMANS[2])
+    rank, outcome = await friction(risk_edge, attacked.sitekey, HUMANS[0])  # not a replay
     assert rank == 1 and outcome == "token"  # a person pays more PoW, and gets through
     # Missing telemetry on an attacked site: the most friction, still never a block alone.
     assert (await friction(risk_edge, attacked.sitekey, None))[0] == 2

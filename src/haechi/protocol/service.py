@@ -10,6 +10,7 @@ proof-of-work, spend, answer.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
 import random
@@ -47,6 +48,11 @@ from haechi.risk.scoring import (
 from haechi.risk.telemetry import parse_telemetry
 
 log = logging.getLogger("haechi.protocol")
+# Solve-time telemetry seen before (``ProtocolService._replayed``): how long a digest is kept,
+# and the risk a replay gets at least (a visual task in the default ladder, never a block).
+REPLAY_TTL = 3600
+REPLAY_RISK = 60
+REPLAYED = "replayed-telemetry"
 
 CHALLENGE_PURPOSE = "challenge"
 TOKEN_PURPOSE = "token"
@@ -162,6 +168,22 @@ class ProtocolService:
             # The engine already turns model failures into friction; this is the last net.
             log.exception("risk scorer failed; treating as high risk")
             return RiskResult(risk=90, reasons=("scorer-error",), model="fallback")
+
+    async def _replayed(self, telemetry: Any) -> bool:
+        """Whether these solve-time movements were sent before (``REPLAY_TTL``): a person
+        never moves the same way twice, a bot replaying a recorded session does. Only a short
+        digest of the events is kept, for an hour, under no visitor id: it recognises a
+        recording, not a person. A store failure is no evidence either way."""
+        if not isinstance(telemetry, dict):
+            return False
+        events = telemetry.get("events")
+        if not events or (isinstance(events, dict) and not events.get("d")):
+            return False
+        try:
+            digest = hashlib.blake2b(orjson.dumps(events), digest_size=16).hexdigest()
+            return await self.store.spend(f"tseen:{digest}", REPLAY_TTL) is not None
+        except Exception:
+            return False
 
     def _input_matters(self, site: SiteInfo, plan: Plan) -> bool:
         """Whether waiting for the visitor's input can spare them more friction: the plan that
@@ -428,6 +450,9 @@ class ProtocolService:
                 return Outcome.fail("wrong-answer")
             task_signals = checked.signals or None
         risk = await self._score(request.telemetry, "solve", telemetry_size, ip_rate, task_signals)
+        # A step-up's own solve may resend the first one's telemetry: only the visit's first.
+        if data["ty"] is None and data["st"] == 0 and await self._replayed(request.telemetry):
+            risk = RiskResult(max(risk.risk, REPLAY_RISK), (*risk.reasons, REPLAYED), risk.model)
         final_risk = max(risk.risk, data["r"]) if data["ty"] is None else risk.risk
         plan = self._plan(site, risk)
         if plan.block:
