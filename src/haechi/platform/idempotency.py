@@ -18,7 +18,11 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from haechi.core.db import utcnow
+from haechi.core.errors import Unauthorized
 from haechi.platform import problems
+from haechi.platform.apikeys import service as apikeys
+from haechi.platform.auth import tokens
 
 TTL_SECONDS = 24 * 3600
 PURPOSE = "platform-idempotency"
@@ -58,6 +62,25 @@ async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
     return b"".join(chunks), messages
 
 
+async def _still_works(runtime: Any, auth: bytes) -> bool:
+    """Whether the credential still authenticates: a stored answer (which can hold a secret
+    shown once) is never replayed to a signed-out, expired or revoked credential."""
+    scheme, _, value = auth.decode("latin-1").partition(" ")
+    token = value.strip()
+    if scheme.lower() != "bearer" or not token:
+        return False
+    try:
+        if token.startswith(apikeys.KEY_PREFIX):
+            async with runtime.sessions() as db:
+                await apikeys.authenticate(db, token=token, pepper=runtime.pepper, now=utcnow())
+        else:
+            claims = tokens.read_access(runtime.keyring, token)
+            await tokens.check_not_denied(runtime.store, claims)
+    except Unauthorized:
+        return False
+    return True
+
+
 async def handle(app: ASGIApp, runtime: Any, scope: Scope, receive: Receive, send: Send) -> bool:
     """Serve the request under its idempotency key; False when it has none (or cannot)."""
     headers = dict(scope["headers"])
@@ -73,6 +96,16 @@ async def handle(app: ASGIApp, runtime: Any, scope: Scope, receive: Receive, sen
     scope_id = hashlib.sha256(b"|".join([auth, scope["path"].encode(), key])).hexdigest()
     store_key = f"platform:idempotency:{scope_id}"
     fingerprint = hashlib.sha256(body).hexdigest()
+    pending = list(messages)
+
+    async def replay_receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    if not await _still_works(runtime, auth):
+        await app(scope, replay_receive, send)  # answers the 401 itself; nothing is kept
+        return True
     claimed = await runtime.store.spend(store_key, TTL_SECONDS, b"pending:" + fingerprint.encode())
     if claimed is not None:
         if claimed.startswith(b"pending:"):
@@ -88,13 +121,6 @@ async def handle(app: ASGIApp, runtime: Any, scope: Scope, receive: Receive, sen
         replay.append((b"idempotent-replayed", b"true"))
         await _answer(send, saved["status"], saved["body"].encode("latin-1"), replay)
         return True
-
-    pending = list(messages)
-
-    async def replay_receive() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
 
     status = 500
     out_headers: list[tuple[bytes, bytes]] = []

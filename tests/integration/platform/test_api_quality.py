@@ -110,3 +110,28 @@ async def test_client_mistakes_are_4xx_problems(api: Api) -> None:
         json={"name": "k", "scopes": ["read"], "expires_at": "2001-01-01T00:00:00Z"},
     )
     assert past.status_code == 400 and past.json()["code"] == "invalid-expiry"
+
+
+async def test_idempotent_replay_needs_a_credential_that_still_works(api: Api) -> None:
+    token = await api.user("replay@example.com")
+    org = (await api.ok("POST", "/orgs", token=token, json={"name": "Replay"}))["id"]
+    headers = {"idempotency-key": "new-key-1"}
+    body = {"name": "ci", "scopes": ["sites:write"]}
+    created = await api.call(
+        "POST", f"/orgs/{org}/api-keys", token=token, json=body, headers=headers
+    )
+    assert created.status_code == 201
+    key = created.json()["key"]
+    on_site = {"idempotency-key": "site-by-key-1"}
+    assert (
+        await api.call("POST", f"/orgs/{org}/sites", token=key, json=SITE, headers=on_site)
+    ).status_code == 201
+    # signed out: the stored answer (the API key, shown once) must not come back
+    await api.ok("POST", "/auth/logout", token=token, headers={"x-haechi-csrf": "1"})
+    again = await api.call("POST", f"/orgs/{org}/api-keys", token=token, json=body, headers=headers)
+    assert again.status_code == 401 and key not in again.text
+    # a revoked API key cannot read its stored answers either
+    fresh = await api.login("replay@example.com")
+    await api.ok("DELETE", f"/orgs/{org}/api-keys/{created.json()['id']}", token=fresh)
+    replay = await api.call("POST", f"/orgs/{org}/sites", token=key, json=SITE, headers=on_site)
+    assert replay.status_code == 401 and "idempotent-replayed" not in replay.headers
