@@ -28,7 +28,8 @@ async def test_distinct_paths_leave_nothing_behind(quick_edge: Edge) -> None:
     for i in range(300):
         for path in (f"/v1/blob/k{i}", f"/v1/media/m{i}", f"/v1/widget.{i:08x}.js", f"/x/{i}"):
             reply = await quick_edge.http.get(path)
-            assert reply.status_code < 500
+            # 302/404 for an unknown widget digest, or 503 where the widget is not built
+            assert reply.status_code != 500
     assert len(app._names) == names
     # The metrics still name the route template, never the raw path.
     sample = quick_edge.runtime.metrics.registry.get_sample_value
