@@ -119,6 +119,8 @@ def navigate(page: Any, path: str) -> str:
         path,
     )
     expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+    if path.startswith("/docs/"):  # the previous page stays until the document's chunk loads
+        expect(page.locator("article.doc h1")).to_be_visible()
     heading = page.locator("main h1")
     expect(heading).to_be_visible()
     page.wait_for_load_state("networkidle")
