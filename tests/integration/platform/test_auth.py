@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from haechi.core.errors import RateLimited, Unauthorized
+from haechi.platform.auth import service as auth_service
 from tests import factories
 from tests.integration.platform.driver import Api
 
@@ -105,6 +109,41 @@ async def test_unknown_and_wrong_answer_alike_and_failures_are_limited(api: Api)
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
     # other accounts are not affected
     await api.user("bystander@example.com")
+
+
+async def test_concurrent_guesses_cannot_outrun_the_sign_in_limit(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many guesses in flight at once: no more than the limit reach the password check."""
+
+    async def slow_wrong_password(db: object, *, email: str, password: str) -> None:
+        await asyncio.sleep(0.01)  # the Argon2 work and the query, during which others arrive
+
+    monkeypatch.setattr(auth_service.accounts, "authenticate", slow_wrong_password)
+    runtime = api.runtime
+    settings = runtime.settings.platform
+
+    async def guess() -> str:
+        try:
+            await auth_service.login(
+                None,  # type: ignore[arg-type]  # never reached: the password is wrong
+                email="burst@example.com",
+                password="wrong-guess-123",
+                store=runtime.store,
+                keyring=runtime.keyring,
+                settings=settings,
+                ip="203.0.113.9",
+                user_agent="test",
+            )
+        except RateLimited:
+            return "limited"
+        except Unauthorized:
+            return "checked"
+        return "signed-in"
+
+    answers = await asyncio.gather(*(guess() for _ in range(3 * settings.login_per_account)))
+    assert answers.count("checked") <= settings.login_per_account
+    assert set(answers) == {"checked", "limited"}
 
 
 async def test_tampered_and_foreign_tokens_are_refused(api: Api) -> None:

@@ -90,21 +90,26 @@ async def login(
     window = float(settings.login_window_seconds)
     account_key = f"platform:login-account:{tokens.digest(email)}"
     ip_key = f"platform:login-ip:{ip}"
+    # The attempt is counted before the password is checked and given back unless it fails:
+    # guesses sent at once cannot all pass the check before any of them is counted.
+    await store.incr_many({account_key: 1, ip_key: 1}, ttl_seconds=window)
+    give_back = {account_key: -1, ip_key: -1}
     for key, limit in ((account_key, settings.login_per_account), (ip_key, settings.login_per_ip)):
-        if await store.get_counter(key) >= limit:
+        if await store.get_counter(key) > limit:
+            await store.incr_many(give_back, ttl_seconds=window)
             raise RateLimited(
                 "too many failed sign-ins; wait before trying again", retry_after=window
             )
     user = await accounts.authenticate(db, email=email, password=password)
     if user is None:
-        await store.incr_many({account_key: 1, ip_key: 1}, ttl_seconds=window)
         raise Unauthorized("wrong e-mail address or password", code="bad-credentials")
     try:
         await totp.second_factor(user, keyring, store, otp)
     except Unauthorized as error:
-        if error.code == "bad-otp":  # guessing codes spends the same budget as passwords
-            await store.incr_many({account_key: 1, ip_key: 1}, ttl_seconds=window)
+        if error.code != "bad-otp":  # guessing codes spends the same budget as passwords
+            await store.incr_many(give_back, ttl_seconds=window)
         raise
+    await store.incr_many(give_back, ttl_seconds=window)
     return await start(
         db, user=user, keyring=keyring, settings=settings, ip=ip, user_agent=user_agent
     )
