@@ -1827,6 +1827,117 @@ export type AdminUnsuspendOrgResponses = {
 
 export type AdminUnsuspendOrgResponse = AdminUnsuspendOrgResponses[keyof AdminUnsuspendOrgResponses];
 
+export type UsageAllData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Range
+         */
+        range?: '24h' | '7d' | '30d' | '90d' | '12m';
+    };
+    url: '/v1/admin/usage';
+};
+
+export type UsageAllErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type UsageAllError = UsageAllErrors[keyof UsageAllErrors];
+
+export type UsageAllResponses = {
+    /**
+     * Successful Response
+     */
+    200: UsageSeriesPublic;
+};
+
+export type UsageAllResponse = UsageAllResponses[keyof UsageAllResponses];
+
+export type UsageAllLiveData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/admin/usage/live';
+};
+
+export type UsageAllLiveErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type UsageAllLiveError = UsageAllLiveErrors[keyof UsageAllLiveErrors];
+
+export type UsageAllLiveResponses = {
+    /**
+     * Successful Response
+     */
+    200: UsageLivePublic;
+};
+
+export type UsageAllLiveResponse = UsageAllLiveResponses[keyof UsageAllLiveResponses];
+
 export type AdminListUsersData = {
     body?: never;
     path?: never;

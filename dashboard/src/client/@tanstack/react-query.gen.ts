@@ -3,8 +3,8 @@
 import { type InfiniteData, infiniteQueryOptions, queryOptions, type UseMutationOptions } from '@tanstack/react-query';
 
 import { client } from '../client.gen';
-import { accountsConfirmEmail, accountsCreate, accountsRequestPasswordReset, accountsResetPassword, accountsVerifyEmail, adminDropMail, adminListMail, adminListOrgs, adminListOrgSites, adminListUsers, adminRetryMail, adminSuspendOrg, adminUnsuspendOrg, apiKeysCreate, apiKeysGet, apiKeysList, apiKeysRevoke, auditList, authLogin, authLogout, authLogoutAll, authRefresh, billingTossWebhook, invitationsAccept, invitationsCreate, invitationsDelete, invitationsList, meChangeEmail, meChangePassword, meDelete, meGet, membersDelete, membersList, membersUpdate, meResendVerification, metaGet, meUpdate, type Options, orgsCreate, orgsDelete, orgsGet, orgsLeave, orgsList, orgsTransfer, orgsUpdate, sessionsDelete, sessionsList, sitesCreate, sitesDelete, sitesGet, sitesList, sitesRotateSecret, sitesUpdate, totpBegin, totpConfirm, totpDisable, usageExport, usageLive, usageOrg, usageSite, usageSiteExport } from '../sdk.gen';
-import type { AccountsConfirmEmailData, AccountsConfirmEmailError, AccountsConfirmEmailResponse, AccountsCreateData, AccountsCreateError, AccountsCreateResponse, AccountsRequestPasswordResetData, AccountsRequestPasswordResetError, AccountsRequestPasswordResetResponse, AccountsResetPasswordData, AccountsResetPasswordError, AccountsResetPasswordResponse, AccountsVerifyEmailData, AccountsVerifyEmailError, AccountsVerifyEmailResponse, AdminDropMailData, AdminDropMailError, AdminDropMailResponse, AdminListMailData, AdminListMailError, AdminListMailResponse, AdminListOrgsData, AdminListOrgsError, AdminListOrgSitesData, AdminListOrgSitesError, AdminListOrgSitesResponse, AdminListOrgsResponse, AdminListUsersData, AdminListUsersError, AdminListUsersResponse, AdminRetryMailData, AdminRetryMailError, AdminRetryMailResponse, AdminSuspendOrgData, AdminSuspendOrgError, AdminSuspendOrgResponse, AdminUnsuspendOrgData, AdminUnsuspendOrgError, AdminUnsuspendOrgResponse, ApiKeysCreateData, ApiKeysCreateError, ApiKeysCreateResponse, ApiKeysGetData, ApiKeysGetError, ApiKeysGetResponse, ApiKeysListData, ApiKeysListError, ApiKeysListResponse, ApiKeysRevokeData, ApiKeysRevokeError, ApiKeysRevokeResponse, AuditListData, AuditListError, AuditListResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutAllData, AuthLogoutAllError, AuthLogoutAllResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, BillingTossWebhookData, BillingTossWebhookError, InvitationsAcceptData, InvitationsAcceptError, InvitationsAcceptResponse, InvitationsCreateData, InvitationsCreateError, InvitationsCreateResponse, InvitationsDeleteData, InvitationsDeleteError, InvitationsDeleteResponse, InvitationsListData, InvitationsListError, InvitationsListResponse, MeChangeEmailData, MeChangeEmailError, MeChangeEmailResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDeleteData, MeDeleteError, MeDeleteResponse, MeGetData, MeGetError, MeGetResponse, MembersDeleteData, MembersDeleteError, MembersDeleteResponse, MembersListData, MembersListError, MembersListResponse, MembersUpdateData, MembersUpdateError, MembersUpdateResponse, MeResendVerificationData, MeResendVerificationError, MeResendVerificationResponse, MetaGetData, MetaGetError, MetaGetResponse, MeUpdateData, MeUpdateError, MeUpdateResponse, OrgsCreateData, OrgsCreateError, OrgsCreateResponse, OrgsDeleteData, OrgsDeleteError, OrgsDeleteResponse, OrgsGetData, OrgsGetError, OrgsGetResponse, OrgsLeaveData, OrgsLeaveError, OrgsLeaveResponse, OrgsListData, OrgsListError, OrgsListResponse, OrgsTransferData, OrgsTransferError, OrgsTransferResponse, OrgsUpdateData, OrgsUpdateError, OrgsUpdateResponse, SessionsDeleteData, SessionsDeleteError, SessionsDeleteResponse, SessionsListData, SessionsListError, SessionsListResponse, SitesCreateData, SitesCreateError, SitesCreateResponse, SitesDeleteData, SitesDeleteError, SitesDeleteResponse, SitesGetData, SitesGetError, SitesGetResponse, SitesListData, SitesListError, SitesListResponse, SitesRotateSecretData, SitesRotateSecretError, SitesRotateSecretResponse, SitesUpdateData, SitesUpdateError, SitesUpdateResponse, TotpBeginData, TotpBeginError, TotpBeginResponse, TotpConfirmData, TotpConfirmError, TotpConfirmResponse, TotpDisableData, TotpDisableError, TotpDisableResponse, UsageExportData, UsageExportError, UsageLiveData, UsageLiveError, UsageLiveResponse, UsageOrgData, UsageOrgError, UsageOrgResponse, UsageSiteData, UsageSiteError, UsageSiteExportData, UsageSiteExportError, UsageSiteResponse } from '../types.gen';
+import { accountsConfirmEmail, accountsCreate, accountsRequestPasswordReset, accountsResetPassword, accountsVerifyEmail, adminDropMail, adminListMail, adminListOrgs, adminListOrgSites, adminListUsers, adminRetryMail, adminSuspendOrg, adminUnsuspendOrg, apiKeysCreate, apiKeysGet, apiKeysList, apiKeysRevoke, auditList, authLogin, authLogout, authLogoutAll, authRefresh, billingTossWebhook, invitationsAccept, invitationsCreate, invitationsDelete, invitationsList, meChangeEmail, meChangePassword, meDelete, meGet, membersDelete, membersList, membersUpdate, meResendVerification, metaGet, meUpdate, type Options, orgsCreate, orgsDelete, orgsGet, orgsLeave, orgsList, orgsTransfer, orgsUpdate, sessionsDelete, sessionsList, sitesCreate, sitesDelete, sitesGet, sitesList, sitesRotateSecret, sitesUpdate, totpBegin, totpConfirm, totpDisable, usageAll, usageAllLive, usageExport, usageLive, usageOrg, usageSite, usageSiteExport } from '../sdk.gen';
+import type { AccountsConfirmEmailData, AccountsConfirmEmailError, AccountsConfirmEmailResponse, AccountsCreateData, AccountsCreateError, AccountsCreateResponse, AccountsRequestPasswordResetData, AccountsRequestPasswordResetError, AccountsRequestPasswordResetResponse, AccountsResetPasswordData, AccountsResetPasswordError, AccountsResetPasswordResponse, AccountsVerifyEmailData, AccountsVerifyEmailError, AccountsVerifyEmailResponse, AdminDropMailData, AdminDropMailError, AdminDropMailResponse, AdminListMailData, AdminListMailError, AdminListMailResponse, AdminListOrgsData, AdminListOrgsError, AdminListOrgSitesData, AdminListOrgSitesError, AdminListOrgSitesResponse, AdminListOrgsResponse, AdminListUsersData, AdminListUsersError, AdminListUsersResponse, AdminRetryMailData, AdminRetryMailError, AdminRetryMailResponse, AdminSuspendOrgData, AdminSuspendOrgError, AdminSuspendOrgResponse, AdminUnsuspendOrgData, AdminUnsuspendOrgError, AdminUnsuspendOrgResponse, ApiKeysCreateData, ApiKeysCreateError, ApiKeysCreateResponse, ApiKeysGetData, ApiKeysGetError, ApiKeysGetResponse, ApiKeysListData, ApiKeysListError, ApiKeysListResponse, ApiKeysRevokeData, ApiKeysRevokeError, ApiKeysRevokeResponse, AuditListData, AuditListError, AuditListResponse, AuthLoginData, AuthLoginError, AuthLoginResponse, AuthLogoutAllData, AuthLogoutAllError, AuthLogoutAllResponse, AuthLogoutData, AuthLogoutError, AuthLogoutResponse, AuthRefreshData, AuthRefreshError, AuthRefreshResponse, BillingTossWebhookData, BillingTossWebhookError, InvitationsAcceptData, InvitationsAcceptError, InvitationsAcceptResponse, InvitationsCreateData, InvitationsCreateError, InvitationsCreateResponse, InvitationsDeleteData, InvitationsDeleteError, InvitationsDeleteResponse, InvitationsListData, InvitationsListError, InvitationsListResponse, MeChangeEmailData, MeChangeEmailError, MeChangeEmailResponse, MeChangePasswordData, MeChangePasswordError, MeChangePasswordResponse, MeDeleteData, MeDeleteError, MeDeleteResponse, MeGetData, MeGetError, MeGetResponse, MembersDeleteData, MembersDeleteError, MembersDeleteResponse, MembersListData, MembersListError, MembersListResponse, MembersUpdateData, MembersUpdateError, MembersUpdateResponse, MeResendVerificationData, MeResendVerificationError, MeResendVerificationResponse, MetaGetData, MetaGetError, MetaGetResponse, MeUpdateData, MeUpdateError, MeUpdateResponse, OrgsCreateData, OrgsCreateError, OrgsCreateResponse, OrgsDeleteData, OrgsDeleteError, OrgsDeleteResponse, OrgsGetData, OrgsGetError, OrgsGetResponse, OrgsLeaveData, OrgsLeaveError, OrgsLeaveResponse, OrgsListData, OrgsListError, OrgsListResponse, OrgsTransferData, OrgsTransferError, OrgsTransferResponse, OrgsUpdateData, OrgsUpdateError, OrgsUpdateResponse, SessionsDeleteData, SessionsDeleteError, SessionsDeleteResponse, SessionsListData, SessionsListError, SessionsListResponse, SitesCreateData, SitesCreateError, SitesCreateResponse, SitesDeleteData, SitesDeleteError, SitesDeleteResponse, SitesGetData, SitesGetError, SitesGetResponse, SitesListData, SitesListError, SitesListResponse, SitesRotateSecretData, SitesRotateSecretError, SitesRotateSecretResponse, SitesUpdateData, SitesUpdateError, SitesUpdateResponse, TotpBeginData, TotpBeginError, TotpBeginResponse, TotpConfirmData, TotpConfirmError, TotpConfirmResponse, TotpDisableData, TotpDisableError, TotpDisableResponse, UsageAllData, UsageAllError, UsageAllLiveData, UsageAllLiveError, UsageAllLiveResponse, UsageAllResponse, UsageExportData, UsageExportError, UsageLiveData, UsageLiveError, UsageLiveResponse, UsageOrgData, UsageOrgError, UsageOrgResponse, UsageSiteData, UsageSiteError, UsageSiteExportData, UsageSiteExportError, UsageSiteResponse } from '../types.gen';
 
 /**
  * Create Account
@@ -310,6 +310,46 @@ export const adminUnsuspendOrgMutation = (options?: Partial<Options<AdminUnsuspe
     };
     return mutationOptions;
 };
+
+export const usageAllQueryKey = (options?: Options<UsageAllData>) => createQueryKey('usageAll', options);
+
+/**
+ * All Usage
+ *
+ * Operators: every organisation's counts together, bucketed as for one organisation.
+ */
+export const usageAllOptions = (options?: Options<UsageAllData>) => queryOptions<UsageAllResponse, UsageAllError, UsageAllResponse, ReturnType<typeof usageAllQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await usageAll({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: usageAllQueryKey(options)
+});
+
+export const usageAllLiveQueryKey = (options?: Options<UsageAllLiveData>) => createQueryKey('usageAllLive', options);
+
+/**
+ * All Live Usage
+ *
+ * Operators: every site's counts not yet rolled up and its current attack level.
+ */
+export const usageAllLiveOptions = (options?: Options<UsageAllLiveData>) => queryOptions<UsageAllLiveResponse, UsageAllLiveError, UsageAllLiveResponse, ReturnType<typeof usageAllLiveQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await usageAllLive({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: usageAllLiveQueryKey(options)
+});
 
 export const adminListUsersQueryKey = (options?: Options<AdminListUsersData>) => createQueryKey('adminListUsers', options);
 
