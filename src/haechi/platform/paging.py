@@ -44,7 +44,7 @@ def decode(cursor: str) -> tuple[datetime, uuid.UUID]:
         if created.tzinfo is None:
             raise ValueError("naive")
         return created, uuid.UUID(row_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError, AttributeError, binascii.Error, json.JSONDecodeError):
         raise Invalid("cursor is not one this API gave out", code="invalid-cursor") from None
 
 

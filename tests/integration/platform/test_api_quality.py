@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
 from tests import factories
@@ -135,3 +138,11 @@ async def test_idempotent_replay_needs_a_credential_that_still_works(api: Api) -
     await api.ok("DELETE", f"/orgs/{org}/api-keys/{created.json()['id']}", token=fresh)
     replay = await api.call("POST", f"/orgs/{org}/sites", token=key, json=SITE, headers=on_site)
     assert replay.status_code == 401 and "idempotent-replayed" not in replay.headers
+
+
+async def test_a_forged_cursor_is_a_400_whatever_it_holds(api: Api) -> None:
+    org, token = await _owner(api)
+    for held in ([], 5, ["2026-01-01T00:00:00+00:00", 5], ["2026-01-01T00:00:00+00:00", [1]]):
+        cursor = base64.urlsafe_b64encode(json.dumps(held).encode()).decode().rstrip("=")
+        bad = await api.call("GET", f"/orgs/{org}/audit", token=token, params={"cursor": cursor})
+        assert bad.status_code == 400 and bad.json()["code"] == "invalid-cursor"
