@@ -110,3 +110,9 @@ async def test_unbuilt_app_says_how_to_build(
         assert "make dashboard" in reply.text
         assert (await edge.http.get("/assets/index.js")).status_code == 404
     assert any("make dashboard" in r.getMessage() for r in caplog.records)
+
+
+async def test_odd_asset_names_are_404_not_500(site: Edge) -> None:
+    for path in ("/assets/a%00b.js", "/assets/" + "a" * 300 + ".js", "/favicon%00.svg"):
+        reply = await site.http.get(path)
+        assert reply.status_code == 404, path

@@ -73,12 +73,12 @@ class Files:
     def get(self, root: Path, name: str) -> File | None:
         if not name or name.startswith(".") or "/." in name or "\\" in name:
             return None
-        path = (root / name).resolve()
-        if not path.is_relative_to(root.resolve()):
-            return None
         try:
+            path = (root / name).resolve()
+            if not path.is_relative_to(root.resolve()):
+                return None
             stat = path.stat()
-        except (FileNotFoundError, NotADirectoryError):
+        except (OSError, ValueError):  # missing, a NUL byte, a name too long: not found
             return None
         if not path.is_file():
             return None
