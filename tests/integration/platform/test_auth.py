@@ -146,6 +146,37 @@ async def test_concurrent_guesses_cannot_outrun_the_sign_in_limit(
     assert set(answers) == {"checked", "limited"}
 
 
+async def test_one_ipv6_64_shares_one_sign_in_budget(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failures from many addresses of one /64 (one subscriber) count as one IP's."""
+
+    async def wrong_password(db: object, *, email: str, password: str) -> None:
+        return None
+
+    monkeypatch.setattr(auth_service.accounts, "authenticate", wrong_password)
+    runtime = api.runtime
+    settings = runtime.settings.platform
+    answers: list[str] = []
+    for n in range(settings.login_per_ip + 1):
+        try:
+            await auth_service.login(
+                None,  # type: ignore[arg-type]  # never reached: the password is wrong
+                email=f"spray{n}@example.com",
+                password="wrong-guess-123",
+                store=runtime.store,
+                keyring=runtime.keyring,
+                settings=settings,
+                ip=f"2001:db8:1:2::{n + 1:x}",
+                user_agent="test",
+            )
+        except RateLimited:
+            answers.append("limited")
+        except Unauthorized:
+            answers.append("checked")
+    assert answers.count("checked") == settings.login_per_ip and answers[-1] == "limited"
+
+
 async def test_tampered_and_foreign_tokens_are_refused(api: Api) -> None:
     token = await api.user("jwt@example.com")
     head, body, sig = token.split(".")

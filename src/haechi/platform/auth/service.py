@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from haechi.core.crypto import Keyring
 from haechi.core.db import utcnow
 from haechi.core.errors import NotFound, RateLimited, Unauthorized
+from haechi.core.net import ip_bucket
 from haechi.core.settings import PlatformSettings
 from haechi.core.store import Store
 from haechi.platform.accounts import service as accounts
@@ -89,7 +90,7 @@ async def login(
     same Argon2 work; each failure counts against the address's and the IP's budget."""
     window = float(settings.login_window_seconds)
     account_key = f"platform:login-account:{tokens.digest(email)}"
-    ip_key = f"platform:login-ip:{ip}"
+    ip_key = f"platform:login-ip:{ip_bucket(ip)}"  # IPv6 by its /64: one subscriber, one budget
     # The attempt is counted before the password is checked and given back unless it fails:
     # guesses sent at once cannot all pass the check before any of them is counted.
     await store.incr_many({account_key: 1, ip_key: 1}, ttl_seconds=window)
