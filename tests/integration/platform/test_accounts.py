@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
+from haechi.platform.accounts import service
+from haechi.platform.email.models import Mail
 from tests import factories
 from tests.integration.platform.driver import Api, token_from
 
@@ -119,3 +122,19 @@ async def test_delete_account_and_its_orgs(api: Api) -> None:
         from haechi.platform.orgs.models import Organisation
 
         assert await db.get(Organisation, __import__("uuid").UUID(solo["id"])) is None
+
+
+async def test_password_reset_mails_to_one_address_are_limited(api: Api) -> None:
+    await api.user("flooded@example.com")
+    for _ in range(service.RESET_MAILS_PER_HOUR + 3):
+        answer = await api.call(
+            "POST", "/accounts/password-reset", json={"email": "flooded@example.com"}
+        )
+        assert answer.status_code == 202  # the same answer: nothing to learn from it
+    async with api.db() as db:
+        sent = await db.scalar(
+            sa.select(sa.func.count())
+            .select_from(Mail)
+            .where(Mail.to_address == "flooded@example.com", Mail.template == "reset-password")
+        )
+    assert sent == service.RESET_MAILS_PER_HOUR

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from fastapi import APIRouter, Response
 
 from haechi.core.errors import Conflict
@@ -42,8 +44,13 @@ async def verify_email(body: schemas.TokenBody, db: DbSession) -> schemas.UserPu
 async def request_password_reset(
     body: schemas.EmailBody, db: DbSession, runtime: RuntimeDep
 ) -> schemas.Accepted:
-    """Mails a single-use link when the account exists; the answer is the same either way."""
-    await service.request_reset(db, email=body.email, settings=runtime.settings, jobs=runtime.jobs)
+    """Mails a single-use link when the account exists; the answer is the same either way
+    (and when the address had ``RESET_MAILS_PER_HOUR`` links in the last hour already)."""
+    budget = f"platform:reset-mail:{hashlib.sha256(body.email.encode()).hexdigest()}"
+    if (await runtime.store.hit(budget, service.RESET_MAILS_PER_HOUR, 3600.0)).allowed:
+        await service.request_reset(
+            db, email=body.email, settings=runtime.settings, jobs=runtime.jobs
+        )
     return schemas.Accepted()
 
 

@@ -25,6 +25,10 @@ from haechi.platform.accounts.schemas import UserCreate
 from haechi.platform.email import service as mail
 from haechi.platform.paging import Cursor, keyset, page
 
+# Reset links mailed to one address in an hour, at most: more requests answer the same and
+# send nothing (no one can flood an inbox through the form).
+RESET_MAILS_PER_HOUR = 5
+
 LINK_PATHS = {
     "verify": "/verify-email",
     "reset": "/reset-password",
