@@ -47,7 +47,8 @@ export const accountsConfirmEmail = <ThrowOnError extends boolean = false>(optio
 /**
  * Request Password Reset
  *
- * Mails a single-use link when the account exists; the answer is the same either way.
+ * Mails a single-use link when the account exists; the answer is the same either way
+ * (and when the address had ``RESET_MAILS_PER_HOUR`` links in the last hour already).
  */
 export const accountsRequestPasswordReset = <ThrowOnError extends boolean = false>(options: Options<AccountsRequestPasswordResetData, ThrowOnError>) => (options.client ?? client).post<AccountsRequestPasswordResetResponses, AccountsRequestPasswordResetErrors, ThrowOnError>({
     url: '/v1/accounts/password-reset',

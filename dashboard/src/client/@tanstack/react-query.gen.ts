@@ -45,7 +45,8 @@ export const accountsConfirmEmailMutation = (options?: Partial<Options<AccountsC
 /**
  * Request Password Reset
  *
- * Mails a single-use link when the account exists; the answer is the same either way.
+ * Mails a single-use link when the account exists; the answer is the same either way
+ * (and when the address had ``RESET_MAILS_PER_HOUR`` links in the last hour already).
  */
 export const accountsRequestPasswordResetMutation = (options?: Partial<Options<AccountsRequestPasswordResetData>>): UseMutationOptions<AccountsRequestPasswordResetResponse, AccountsRequestPasswordResetError, Options<AccountsRequestPasswordResetData>> => {
     const mutationOptions: UseMutationOptions<AccountsRequestPasswordResetResponse, AccountsRequestPasswordResetError, Options<AccountsRequestPasswordResetData>> = {
