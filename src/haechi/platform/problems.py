@@ -15,6 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from haechi.core.errors import HaechiError, RateLimited, Unavailable
@@ -94,6 +96,20 @@ def install(app: FastAPI) -> None:
         return problem(
             error.status_code, code, str(error.detail), headers=dict(error.headers or {}) or None
         )
+
+    # The database (or a connection to it) is down: a dependency failed, not the request. Fail
+    # closed with 503 and Retry-After, as the edge does, so clients and balancers back off.
+    async def dependency_down(request: Request, error: Exception) -> JSONResponse:
+        log.warning("dependency unavailable in %s: %r", request.url.path, error)
+        return problem(
+            503,
+            "unavailable",
+            "a dependency is unavailable; retry shortly",
+            headers={"retry-after": "1"},
+        )
+
+    for kind in (OperationalError, InterfaceError, PoolTimeout, ConnectionError, TimeoutError):
+        app.add_exception_handler(kind, dependency_down)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, error: Exception) -> JSONResponse:
