@@ -190,3 +190,13 @@ async def test_origin_spoofing_needs_the_same_page_at_solve(quick_edge: Edge) ->
     challenge = (await quick_edge.challenge(site.sitekey, origin=ORIGIN)).json()
     reply = await quick_edge.solve(challenge, origin="https://other.example.com")
     assert reply.json()["code"] == "invalid-hostname"
+
+
+def test_a_cached_site_outlives_a_minute_long_database_outage() -> None:
+    """The default window serves cached sites through a 60 s PostgreSQL stop (then fails closed)."""
+
+    async def never(key: str) -> SiteInfo | None:
+        return None
+
+    cache = SiteCache(by_sitekey=never, by_secret_digest=never, ttl=5.0)
+    assert cache._by_key._max_stale >= 120.0

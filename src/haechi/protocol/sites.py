@@ -88,8 +88,9 @@ class _TtlCache:
         self._ttl = ttl
         self._negative_ttl = negative_ttl
         # A stale entry is served while it refreshes, but not forever: when the database stays
-        # down this long, the site is treated as unknown (fail closed).
-        self._max_stale = max(60.0, 10 * ttl)
+        # down this long, the site is treated as unknown (fail closed). Five minutes rides out a
+        # database restart or fail-over (the cluster's 60 s PostgreSQL stop failed at 60 s).
+        self._max_stale = max(300.0, 60 * ttl)
         self._entries: dict[str, _Entry] = {}
         self._negative: dict[str, float] = {}
         self._inflight: dict[str, asyncio.Future[SiteInfo | None]] = {}
