@@ -398,6 +398,10 @@ def test_glyph_panel_wrong_answer_then_solved_by_clicking_cells(
     page = tab.page
     page.goto(glyph_haechi.url.replace("127.0.0.1", "localhost") + "/demo")
     dialog = page.get_by_role("dialog", name="Verification challenge")
+    # The task waits for the visitor to ask for it (it never opens on its own), and says so.
+    expect(page.locator("p.st")).to_have_text("One more step: select the checkbox.")
+    expect(dialog).to_be_hidden()
+    page.get_by_role("checkbox", name="I am human").click()
     expect(dialog).to_be_visible()
     cells = dialog.locator(".grid button")
     expect(cells).to_have_count(9)
@@ -427,13 +431,31 @@ def test_glyph_panel_wrong_answer_then_solved_by_clicking_cells(
 
 
 def test_keyboard_only_completion(glyph_haechi: Haechi, tab: Tab) -> None:
-    """Nothing but keys: the panel, the form and the submit button."""
+    """Nothing but keys: the form, the panel (opened from the checkbox), the submit button.
+
+    The task is ready while the visitor is still typing: it must not open under them (a modal
+    would take their focus and keystrokes); it opens when they press Space on the checkbox."""
     from playwright.sync_api import expect
 
     page = tab.page
     keys = page.keyboard
     page.goto(glyph_haechi.url.replace("127.0.0.1", "localhost") + "/demo?language=ko")
     dialog = page.get_by_role("dialog", name="확인 문제")
+    checkbox = page.get_by_role("checkbox", name="사람입니다")
+    page.locator("#name").focus()
+    keys.type("Kim", delay=60)
+    expect(page.locator("p.st")).to_have_text("한 단계 더: 체크박스를 선택하세요.")
+    expect(checkbox).to_have_attribute("aria-disabled", "false")
+    for field_id, text in (("email", "k@example.com"), ("password", "correct horse")):
+        keys.press("Tab")
+        expect(page.locator(f"#{field_id}")).to_be_focused()
+        keys.type(text, delay=60)
+        expect(page.locator(f"#{field_id}")).to_be_focused()
+        expect(page.locator(f"#{field_id}")).to_have_value(text)
+        expect(dialog).to_be_hidden()
+    keys.press("Tab")
+    expect(checkbox).to_be_focused()
+    keys.press("Space")
     expect(dialog).to_be_visible()
     cells = dialog.locator(".grid button")
     expect(cells.first).to_be_focused()
@@ -450,20 +472,10 @@ def test_keyboard_only_completion(glyph_haechi: Haechi, tab: Tab) -> None:
     keys.press("Enter")
     expect(dialog).to_be_hidden()
     token_in(page)
-    # Focus is back on the widget's checkbox: fill the form backwards, then submit.
-    checkbox = page.get_by_role("checkbox", name="사람입니다")
+    # Focus is back on the widget's checkbox: on to the submit button.
     expect(checkbox).to_be_focused()
     expect(checkbox).to_have_attribute("aria-checked", "true")
-    for field_id, text in (
-        ("password", "correct horse"),
-        ("email", "k@example.com"),
-        ("name", "김"),
-    ):
-        keys.press("Shift+Tab")
-        expect(page.locator(f"#{field_id}")).to_be_focused()
-        keys.type(text)
-    for _ in range(4):
-        keys.press("Tab")
+    keys.press("Tab")
     expect(page.get_by_role("button", name="Sign up")).to_be_focused()
     keys.press("Enter")
     assert result_of(page)["success"] is True

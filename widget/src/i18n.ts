@@ -3,9 +3,9 @@ export const STRINGS = {
   en: {
     label: "I am human",
     verifying: "Verifying you are human…",
-    working: "Verifying… {0}%",
     verified: "Verified. You are human.",
     challenge: "One more step: a short challenge.",
+    ready: "One more step: select the checkbox.",
     failed: "Verification failed. Select the checkbox to try again.",
     network: "Could not reach the verification service. Select the checkbox to try again.",
     expired: "Verification expired. Verifying again…",
@@ -29,9 +29,9 @@ export const STRINGS = {
   ko: {
     label: "사람입니다",
     verifying: "사람인지 확인하는 중…",
-    working: "확인 중… {0}%",
     verified: "확인되었습니다. 사람입니다.",
     challenge: "한 단계 더: 간단한 문제를 풀어 주세요.",
+    ready: "한 단계 더: 체크박스를 선택하세요.",
     failed: "확인하지 못했습니다. 체크박스를 선택해 다시 시도하세요.",
     network: "확인 서비스에 연결할 수 없습니다. 체크박스를 선택해 다시 시도하세요.",
     expired: "확인이 만료되었습니다. 다시 확인하는 중…",

@@ -7,6 +7,7 @@ import { pickLanguage, translator, type StringKey, type Translate } from "./i18n
 import { resolveCallback, type CallbackName, type WidgetOptions } from "./options";
 import { PanelClosed, openPanel, type Panel } from "./panel";
 import { PowAborted, solvePow } from "./solver";
+import { typingElsewhere } from "./stepup";
 import { pageTelemetry, waitForInput } from "./telemetry";
 
 export type State = "idle" | "running" | "interactive" | "verified" | "error" | "expired";
@@ -60,6 +61,13 @@ export class Widget {
   private expiry?: ReturnType<typeof setTimeout>;
   private form: HTMLFormElement | null = null;
   private started = false;
+  /** The visitor asked for this run (see stepup.ts): a task may open at once. */
+  private asked?: boolean;
+  /** Set while a task waits for the visitor to ask. */
+  private wake?: () => void;
+  private readonly keys = (e: KeyboardEvent): void => {
+    if (typingElsewhere(e.key, e.composedPath().includes(this.host))) this.asked = false;
+  };
 
   constructor(
     readonly id: string,
@@ -87,6 +95,7 @@ export class Widget {
       this.form = container.closest("form");
       this.form?.addEventListener("submit", this.onSubmit, true);
     }
+    addEventListener("keydown", this.keys, true);
     this.setState("idle");
     if (options.execution === "render") void this.run().catch(() => undefined);
   }
@@ -99,8 +108,10 @@ export class Widget {
       h("span", { class: "mark", "aria-hidden": "true" }),
       h("span", { text: t("label") }),
     );
+    // A click, or Enter/Space on the checkbox (a native button): the visitor's go-ahead.
     box.addEventListener("click", () => {
       if (this.state === "idle" || this.state === "error" || this.state === "expired") void this.run().catch(() => undefined);
+      this.request();
     });
     const fill = h("i");
     const bar = h(
@@ -127,7 +138,7 @@ export class Widget {
     const { w, box, st, bar } = this.view;
     w.dataset.state = state;
     box.setAttribute("aria-checked", String(state === "verified"));
-    box.setAttribute("aria-disabled", String(state === "running" || state === "interactive" || state === "verified"));
+    box.setAttribute("aria-disabled", String(!this.wake && (state === "running" || state === "interactive" || state === "verified")));
     bar.hidden = state !== "running";
     if (message) st.textContent = this.t(message);
     else if (state === "idle") st.textContent = "";
@@ -168,9 +179,11 @@ export class Widget {
   // ---------------------------------------------------------------------------- flow
 
   /** Run the flow once; concurrent calls share it. Resolves with the token. */
-  run(overrides: { action?: string; cdata?: string } = {}): Promise<string> {
+  run(overrides: { action?: string; cdata?: string } = {}, asked = false): Promise<string> {
     if (this.state === "verified" && this.token) return Promise.resolve(this.token);
+    if (asked) this.request();
     if (this.pending) return this.pending;
+    this.asked = asked;
     Object.assign(this.options, Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)));
     const gen = ++this.gen;
     this.started = true;
@@ -263,7 +276,7 @@ export class Widget {
     const work = solvePow(challenge.pow, { signal, timeoutMs: deadline, onProgress: (f) => this.progress(f) });
     work.catch(() => undefined);
     let answer: unknown;
-    if (challenge.task) answer = await this.ask(challenge.task, deadline, note);
+    if (challenge.task) answer = await this.ask(challenge.task, deadline, signal, note);
     const pow = await work;
     this.stale(gen);
     // The page had no input when the challenge was asked for: the server judges the visit at
@@ -274,7 +287,23 @@ export class Widget {
     return solveChallenge(this.env.endpoint, challenge.challenge, { pow: pow.nonces, answer }, pageTelemetry(), signal);
   }
 
-  private async ask(task: Task, deadline: number, note?: StringKey): Promise<unknown> {
+  /** The visitor asked (the checkbox, Enter or Space on it, the form's submit, execute()). */
+  private request(): void {
+    this.asked = true;
+    if (this.wake) this.wake();
+    this.wake = undefined;
+  }
+
+  private async ask(task: Task, deadline: number, signal: AbortSignal, note?: StringKey): Promise<unknown> {
+    // A step-up never opens under a typing visitor: the widget announces the task (role=status)
+    // and waits for their go-ahead; their focus and keystrokes stay where they are.
+    // (Past the challenge's life, /v1/solve says `expired` and a fresh one opens at once.)
+    if (!this.asked)
+      await new Promise<void>((resolve, reject) => {
+        this.wake = resolve;
+        signal.addEventListener("abort", reject);
+        this.setState("interactive", "ready");
+      });
     this.setState("interactive", "challenge");
     const before = document.activeElement as HTMLElement | null;
     const panel = (this.panel = openPanel(this.root, task, translator(task.locale), this.options.theme, note ? this.t(note) : ""));
@@ -337,7 +366,7 @@ export class Widget {
     event.preventDefault();
     event.stopImmediatePropagation();
     const submitter = event.submitter;
-    this.run().then(
+    this.run({}, true).then(
       () => (form.requestSubmit ? form.requestSubmit(submitter as HTMLElement | null) : form.submit()),
       () => undefined,
     );
@@ -346,7 +375,7 @@ export class Widget {
   // ---------------------------------------------------------------------------- API
 
   execute(overrides: { action?: string; cdata?: string } = {}): Promise<string> {
-    return this.run(overrides);
+    return this.run(overrides, true);
   }
 
   get expired(): boolean {
@@ -374,6 +403,7 @@ export class Widget {
   remove(): void {
     this.stop();
     this.form?.removeEventListener("submit", this.onSubmit, true);
+    removeEventListener("keydown", this.keys, true);
     for (const field of this.fields) field.remove();
     this.root.replaceChildren();
     if (this.host !== this.container) this.host.remove();
