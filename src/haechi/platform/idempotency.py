@@ -6,7 +6,7 @@ request claims it in the shared store; a concurrent duplicate gets 409
 ``idempotency-in-progress``; once answered (any status below 500) the answer is kept for
 ``TTL_SECONDS``, sealed with the keyring (answers can hold a secret shown once), and replayed
 with ``Idempotent-Replayed: true``. The same key with another body is 422
-``idempotency-key-reused``. A 5xx or an error frees the key for a retry.
+``idempotency-key-reused``. A 5xx, a 429, a 408 or an error frees the key for a retry.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from haechi.platform.auth import tokens
 TTL_SECONDS = 24 * 3600
 PURPOSE = "platform-idempotency"
 _KEY = re.compile(r"[A-Za-z0-9_.:\-]{1,100}")
+# Answers that say "try again later", not what the request did: never replayed.
+_NOT_AN_OUTCOME = frozenset({408, 429})
 
 
 async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
@@ -142,7 +144,7 @@ async def handle(app: ASGIApp, runtime: Any, scope: Scope, receive: Receive, sen
     except BaseException:
         await runtime.store.delete(store_key)
         raise
-    if status >= 500:
+    if status >= 500 or status in _NOT_AN_OUTCOME:
         await runtime.store.delete(store_key)
         return True
     saved_answer = {

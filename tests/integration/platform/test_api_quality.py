@@ -146,3 +146,29 @@ async def test_a_forged_cursor_is_a_400_whatever_it_holds(api: Api) -> None:
         cursor = base64.urlsafe_b64encode(json.dumps(held).encode()).decode().rstrip("=")
         bad = await api.call("GET", f"/orgs/{org}/audit", token=token, params={"cursor": cursor})
         assert bad.status_code == 400 and bad.json()["code"] == "invalid-cursor"
+
+
+async def test_a_rate_limited_answer_is_not_kept_for_the_idempotency_key(api: Api) -> None:
+    """A 429 is no outcome: the retry after Retry-After, with the same key, does the work."""
+    async with api.db() as db:
+        owner = await factories.user(db)
+        org = await factories.org(db, owner=owner)
+        key = await factories.api_key(
+            db, org=org, pepper=api.runtime.pepper, scopes=["read", "sites:write"]
+        )
+    bucket = f"platform:api-key-rate:{key.row.id}"
+    limit = api.runtime.settings.platform.api_key_per_minute
+    for _ in range(limit):
+        await api.runtime.store.hit(bucket, limit, 60.0)
+    headers = {"idempotency-key": "create-shop-429"}
+    path = f"/orgs/{org.id}/sites"
+    limited = await api.call("POST", path, token=key.key, json=SITE, headers=headers)
+    assert limited.status_code == 429
+    platform = api.runtime.settings.platform
+    platform.api_key_per_minute = limit * 2  # the limit is lifted: the retry gets through
+    try:
+        retried = await api.call("POST", path, token=key.key, json=SITE, headers=headers)
+    finally:
+        platform.api_key_per_minute = limit
+    assert retried.status_code == 201
+    assert "idempotent-replayed" not in retried.headers
