@@ -83,10 +83,12 @@ def opened(server: Haechi, challenge: dict[str, Any]) -> dict[str, Any]:
 
 
 def open_demo(server: Haechi, page: Any) -> dict[str, Any]:
-    """Load the demo page; the challenge the widget fetched."""
+    """Load the demo page and ask for the task (it opens only on the visitor's request: the
+    checkbox); the challenge the widget fetched."""
     with page.expect_response(lambda r: r.url.endswith("/v1/challenge")) as caught:
         page.goto(server.url.replace("127.0.0.1", "localhost") + "/demo")
     challenge: dict[str, Any] = caught.value.json()
+    page.get_by_role("checkbox", name="I am human").click()
     return challenge
 
 

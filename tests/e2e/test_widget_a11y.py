@@ -61,6 +61,10 @@ def test_task_panel(glyph_haechi: Haechi, scan_page: Any) -> None:
     page = scan_page
     page.goto(glyph_haechi.url.replace("127.0.0.1", "localhost") + "/demo")
     dialog = page.get_by_role("dialog")
+    # The task waits for the visitor's request, announced in the status line; then it opens.
+    expect(page.get_by_role("status")).to_have_text(re.compile("select the checkbox"))
+    assert serious_violations(page) == []
+    page.get_by_role("checkbox", name="I am human").click()
     expect(dialog).to_be_visible()
     dialog.locator(".grid button").first.click()
     assert serious_violations(page) == []

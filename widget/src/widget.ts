@@ -179,7 +179,7 @@ export class Widget {
   // ---------------------------------------------------------------------------- flow
 
   /** Run the flow once; concurrent calls share it. Resolves with the token. */
-  run(overrides: { action?: string; cdata?: string } = {}, asked = false): Promise<string> {
+  run(overrides: { action?: string; cdata?: string } = {}, asked?: boolean): Promise<string> {
     if (this.state === "verified" && this.token) return Promise.resolve(this.token);
     if (asked) this.request();
     if (this.pending) return this.pending;
