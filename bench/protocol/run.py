@@ -148,10 +148,12 @@ def haechi_bin() -> str:
 BIN = haechi_bin()  # the server under test; --build NAME=PATH runs others side by side
 
 
-def create_site(env: dict[str, str]) -> tuple[str, str]:
-    subprocess.run([BIN, "migrate"], env=env, check=True, capture_output=True)
+def create_site(env: dict[str, str], binary: str = BIN) -> tuple[str, str]:
+    """The site, in a database migrated by the build under test (a baseline's code refuses a
+    schema newer than its own migrations)."""
+    subprocess.run([binary, "migrate"], env=env, check=True, capture_output=True)
     out = subprocess.run(
-        [BIN, "sites", "create", "--name", "bench", "--hostname", "localhost", "--json"],
+        [binary, "sites", "create", "--name", "bench", "--hostname", "localhost", "--json"],
         env=env,
         check=True,
         capture_output=True,
@@ -339,7 +341,7 @@ def bench_mode(
             import redis
 
             redis.Redis.from_url(args.redis_url).flushdb()
-        sitekey, secret = create_site(env)
+        sitekey, secret = create_site(env, binary)
         per_scenario = int(args.max_rps * args.duration)
         mixed_share = per_scenario // 3 + 1
         started = time.perf_counter()
