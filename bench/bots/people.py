@@ -73,8 +73,10 @@ class Desktop:
         a link): no remote debugging, no automation switches. ``--no-sandbox`` only because the
         harness runs as root; ``--password-store=basic`` keeps it from prompting for a keyring."""
         self.close_browser()
+        # A fresh folder per window: the closed browser's helpers may still be writing into the
+        # old one (reusing its path raised FileExistsError in CI's smoke run).
         shutil.rmtree(self.profile, ignore_errors=True)
-        self.profile.mkdir(parents=True)
+        self.profile = Path(tempfile.mkdtemp(prefix="haechi-person-"))
         self.browser = subprocess.Popen(
             [
                 "chromium", "--no-sandbox", "--no-first-run", "--no-default-browser-check",
