@@ -114,12 +114,20 @@ def navigate(page: Any, path: str) -> str:
     """A client-side navigation (the app's router follows popstate): axe stays loaded."""
     from playwright.sync_api import expect
 
+    previous = page.query_selector("main h1")
+    before = previous.inner_text() if previous is not None else None
     page.evaluate(
         "(p) => { history.pushState({}, '', p); dispatchEvent(new PopStateEvent('popstate')); }",
         path,
     )
     expect(page).to_have_url(re.compile(re.escape(path) + "$"))
-    if path.startswith("/docs/"):  # the previous page stays until the document's chunk loads
+    if previous is not None:
+        # The previous page stays until the new route's chunk loads: wait until its heading is
+        # gone or says something else (reading it at once read the last page under load).
+        page.wait_for_function(
+            "([el, text]) => !el.isConnected || el.innerText !== text", arg=[previous, before]
+        )
+    if path.startswith("/docs/"):
         expect(page.locator("article.doc h1")).to_be_visible()
     heading = page.locator("main h1")
     expect(heading).to_be_visible()
