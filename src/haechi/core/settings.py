@@ -363,6 +363,17 @@ class PlatformSettings(BaseModel):
     argon2_time_cost: int = Field(default=3, ge=1, le=20)
     argon2_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
     argon2_parallelism: int = Field(default=4, ge=1, le=16)
+    # Sign in with Google (OpenID Connect, docs/platform.md): off while the client id is empty.
+    # The discovery URL may point at another provider (``haechi dev fake-oidc`` in tests).
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    google_discovery_url: str = "https://accounts.google.com/.well-known/openid-configuration"
+    # Where the provider sends the browser back; empty: public_url + /api/v1/auth/google/callback.
+    google_redirect_url: str = ""
+    # Passkeys (WebAuthn): the relying party id (a domain: public_url's host when empty) and the
+    # name authenticators show. The expected origin is public_url's.
+    webauthn_rp_id: str = ""
+    webauthn_rp_name: str = "Haechi"
 
 
 class BillingSettings(BaseModel):

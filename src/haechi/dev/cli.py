@@ -6,6 +6,7 @@ import os
 
 import click
 
+from haechi.dev.fake_oidc import TEST_CLIENT_ID, TEST_CLIENT_SECRET
 from haechi.dev.fake_toss import TEST_SECRET_KEY
 
 
@@ -46,3 +47,23 @@ def fake_toss(host: str, port: int, secret_key: str) -> None:
 
     click.echo(f"fake Toss on http://{host}:{port} (card registration: /fake/billing-auth)")
     uvicorn.run(create_app(secret_key), host=host, port=port, log_level="warning")
+
+
+@dev.command("fake-oidc")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8098, show_default=True, type=int)
+@click.option("--client-id", default=TEST_CLIENT_ID, show_default=True)
+@click.option("--client-secret", default=TEST_CLIENT_SECRET, show_default=True)
+def fake_oidc(host: str, port: int, client_id: str, client_secret: str) -> None:
+    """A loopback OpenID provider (discovery, JWKS, code flow with PKCE, signed ID tokens) for
+    Google sign-in in tests and the demo; point HAECHI_PLATFORM__GOOGLE_DISCOVERY_URL at its
+    /.well-known/openid-configuration and set the client id and secret to these."""
+    import uvicorn
+
+    from haechi.dev.fake_oidc import create_app
+
+    issuer = f"http://{host}:{port}"
+    click.echo(f"fake OpenID provider on {issuer} (discovery: /.well-known/openid-configuration)")
+    uvicorn.run(
+        create_app(issuer, client_id, client_secret), host=host, port=port, log_level="warning"
+    )

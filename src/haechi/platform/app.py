@@ -111,6 +111,8 @@ def build_fastapi(settings: Settings) -> FastAPI:
     from haechi.platform.audit.router import router as audit
     from haechi.platform.auth.router import account_links, sessions, two_factor
     from haechi.platform.auth.router import router as auth
+    from haechi.platform.auth.signin_router import google_router, passkeys_router
+    from haechi.platform.auth.signin_router import methods as signin_methods
     from haechi.platform.billing.router import router as billing
     from haechi.platform.orgs.router import invitations, members
     from haechi.platform.orgs.router import me as me_delete
@@ -133,6 +135,8 @@ def build_fastapi(settings: Settings) -> FastAPI:
     async def meta() -> Meta:
         return Meta(name="haechi", version=__version__, role=settings.role)
 
+    for router in (signin_methods, google_router, passkeys_router):
+        v1.include_router(router)
     routers = (accounts, account_links, me, me_delete, auth, sessions, orgs, members, invitations)
     for router in (*routers, two_factor, sites, usage, billing, api_keys, audit, admin):
         v1.include_router(router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from haechi.platform.accounts.models import EmailToken, User
 from haechi.platform.apikeys.models import ApiKey
 from haechi.platform.audit.models import AuditEvent
+from haechi.platform.auth.credential_models import OidcIdentity, Passkey
 from haechi.platform.auth.models import AuthSession, RefreshToken
 from haechi.platform.billing.models import Charge, Subscription
 from haechi.platform.email.models import Mail
@@ -21,7 +22,9 @@ __all__ = [
     "Invitation",
     "Mail",
     "Membership",
+    "OidcIdentity",
     "Organisation",
+    "Passkey",
     "RefreshToken",
     "Site",
     "Subscription",
