@@ -127,6 +127,10 @@ bench: install compile ## Protocol throughput under wrk (compiled hot path), emb
 bench-smoke: install ## A 1-second-per-scenario run of the protocol benchmark (CI): it works, answers are correct
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/protocol/run.py --quick
 
+bench-peers: install compile ## Haechi beside Cap (@cap.js/server) and ALTCHA (altcha-lib), one process each: issue, solve + verify (PEERS_ARGS="--record")
+	cd bench/peers && npm ci --no-audit --no-fund
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/peers/run.py $(PEERS_ARGS)
+
 soak: install ## 10 minutes of unique paths and slow heads at the limits; fails if RSS grows >10 % after the first minute (not CI)
 	nice -n 10 $(BIN)/python bench/soak/run.py $(SOAK_ARGS)
 
@@ -145,14 +149,20 @@ redteam-smoke: install ## A seconds-long red-team run (CI): tiny pools, 20 chall
 
 # Xvfb, xdotool and Chromium for the people harness and the headed bot families.
 BOTS_APT = command -v Xvfb >/dev/null && command -v xdotool >/dev/null && command -v chromium >/dev/null \
-	|| { apt-get update -qq && apt-get install -y -qq xvfb xdotool chromium >/dev/null; }
+	&& command -v chromedriver >/dev/null && command -v firefox-esr >/dev/null \
+	|| { apt-get update -qq && apt-get install -y -qq xvfb xdotool chromium chromium-driver firefox-esr >/dev/null; }
+# The Puppeteer families' packages (puppeteer-extra-plugin-stealth, ghost-cursor), from the lockfile.
+BOTS_NPM = test bench/bots/node_modules/.package-lock.json -nt bench/bots/package-lock.json \
+	|| (cd bench/bots && npm ci --no-audit --no-fund --silent)
 
 bench-bots: install widget ## Bot zoo and people harness on a fresh `haechi serve` (100 sessions a family; up to 2 h; BOTS_ARGS="--record")
 	$(BOTS_APT)
+	$(BOTS_NPM)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.bots.run $(BOTS_ARGS)
 
 bench-bots-smoke: install widget ## The bot zoo's CI run: 3 families x 10 sessions, 4 people (numbers are not judged here)
 	$(BOTS_APT)
+	$(BOTS_NPM)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.bots.run --quick
 
 deploy-tools: ## checkov, kubernetes-validate (build/deploy-tools) and the CRD validators (deploy/validate) for deploy-check
@@ -182,7 +192,7 @@ cluster-soak: install-test ## 30 minutes of the cluster under load: RSS of each 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build/compiled
 
-.PHONY: help install install-test serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench train train-smoke \
+.PHONY: help install install-test serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench bench-peers train train-smoke \
 	dashboard dashboard-test dashboard-client-check \
 	bench-smoke redteam redteam-smoke soak bench-bots bench-bots-smoke \
 	deploy-tools deploy-check image image-smoke cluster cluster-smoke cluster-soak
