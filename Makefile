@@ -44,7 +44,8 @@ install: $(VENV)/.installed-all ## Create .venv and install Haechi with every ex
 
 install-test: $(VENV)/.installed-test ## Create .venv and install what the tests need (no torch)
 
-serve: $(VENV)/.installed-serve widget dashboard ## Run Haechi on embedded defaults (SQLite, in-process store) at :8080 (HOST, PORT)
+serve: $(VENV)/.installed-serve widget dashboard ## Run Haechi on embedded defaults (SQLite, in-process store) at :8080 (HOST, PORT); compiles the hot path in the background when a C compiler is there
+	@$(BIN)/python -m haechi.build_compiled auto
 	$(BIN)/haechi serve --host $(HOST) --port $(PORT)
 
 # The widget: npm ci only when the lock file changed, the build only when a source did.
