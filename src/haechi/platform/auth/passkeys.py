@@ -38,7 +38,6 @@ from webauthn.helpers.structs import (
     AttestationConveyancePreference,
     AuthenticatorSelectionCriteria,
     AuthenticatorTransport,
-    CredentialDeviceType,
     PublicKeyCredentialDescriptor,
     ResidentKeyRequirement,
     UserVerificationRequirement,
@@ -330,8 +329,5 @@ async def authenticate(
 
 
 def device_type(passkey: Passkey) -> str:
-    return (
-        CredentialDeviceType.MULTI_DEVICE.value
-        if passkey.backed_up
-        else CredentialDeviceType.SINGLE_DEVICE.value
-    )
+    """WebAuthn's names: a backed-up (synced) credential is multi-device."""
+    return "multiDevice" if passkey.backed_up else "singleDevice"
