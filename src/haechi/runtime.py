@@ -130,6 +130,30 @@ def build_risk_engine(settings: Settings) -> RiskEngine:
     )
 
 
+def export_edge_state(metrics: Metrics, counters: CounterBuffer, attack: AttackMonitor) -> None:
+    """Gauges of this process's own state, read at scrape time: the usage counters not yet in
+    the store and when they last were all there (the "counters not flushed" alert), and each
+    site's attack level as this process applies it."""
+    metrics.gauge(
+        "haechi_usage_counters_unflushed",
+        "Usage counters counted here and not yet written to the store",
+        (),
+        lambda: [((), float(len(counters)))],
+    )
+    metrics.gauge(
+        "haechi_usage_counters_flushed_timestamp_seconds",
+        "When this process last had no usage count unwritten to the store (Unix time)",
+        (),
+        lambda: [((), counters.flushed_at)],
+    )
+    metrics.gauge(
+        "haechi_attack_level",
+        "Each site's attack level (0 none, up to 3) as this process applies it; sites at 0 omitted",
+        ("site",),
+        lambda: [((site,), float(level)) for site, level in attack.levels().items()],
+    )
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -214,6 +238,7 @@ class Runtime:
         attack = AttackMonitor(refresh_seconds=settings.risk.attack.refresh_seconds)
         counters = CounterBuffer()
         metrics = Metrics()
+        export_edge_state(metrics, counters, attack)
         protocol = ProtocolService(
             settings=settings,
             keyring=keyring,

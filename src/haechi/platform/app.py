@@ -117,6 +117,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
     from haechi.platform.orgs.router import invitations, members
     from haechi.platform.orgs.router import me as me_delete
     from haechi.platform.orgs.router import router as orgs
+    from haechi.platform.plans.router import router as plans
     from haechi.platform.sites.router import router as sites
     from haechi.platform.usage.router import router as usage
 
@@ -138,6 +139,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
     for router in (signin_methods, google_router, passkeys_router):
         v1.include_router(router)
     routers = (accounts, account_links, me, me_delete, auth, sessions, orgs, members, invitations)
+    routers = (*routers, plans)
     for router in (*routers, two_factor, sites, usage, billing, api_keys, audit, admin):
         v1.include_router(router)
     app.include_router(v1)

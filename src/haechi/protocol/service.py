@@ -70,6 +70,10 @@ ANSWER_WIDTH = 256  # a multiple of this: every answer of an ordinary size takes
 # in the same store round trip.
 Spender = Callable[[str, float, bytes, str | None], Awaitable[tuple[bytes | None, float | None]]]
 _SYSTEM_RNG = random.SystemRandom()
+# SiteInfo.quota of an organisation past its quota and grace (docs/usage-and-billing.md).
+QUOTA_STEP_UP = "step-up"
+QUOTA_BLOCK = "block"
+QUOTA_EXCEEDED = "quota-exceeded"
 
 
 def _new_id() -> str:
@@ -141,6 +145,10 @@ class ProtocolService:
         self._token_ttl = settings.protocol.token_ttl_seconds
         # Sites at the ``test`` level get proof-of-work alone; in production only when allowed.
         self._test_level = allows_test_level(settings)
+        # The least risk that gets a visual task (an over-quota org in step-up mode).
+        self._visual_risk = next(
+            (b.max_risk for b in settings.policy.bands if b.challenges and not b.block), 100
+        )
 
     # ------------------------------------------------------------------ helpers
 
@@ -196,6 +204,16 @@ class ProtocolService:
         return later.challenge is not None or later.block or later.band != plan.band
 
     def _plan(self, site: SiteInfo, risk: RiskResult) -> Plan:
+        plan = self._risk_plan(site, risk)
+        if site.quota == QUOTA_STEP_UP and plan.challenge is None and not plan.block:
+            # Over its quota in step-up mode: a visual task for every visitor, never less.
+            attack_level = self.attack.level(site.sitekey) if self.attack is not None else 0
+            return self.policy.decide(
+                max(risk.risk, self._visual_risk), attack_level=attack_level, may_block=False
+            )
+        return plan
+
+    def _risk_plan(self, site: SiteInfo, risk: RiskResult) -> Plan:
         if site.test_mode is not None:
             return Plan(0, 0, pow_bits=1, pow_count=1, challenge=None, block=False)
         if site.security_level == TEST_LEVEL and self._test_level:
@@ -220,6 +238,9 @@ class ProtocolService:
             raise Invalid("unknown sitekey", code="invalid-sitekey")
         if site.suspended:
             raise Forbidden("this site's organisation is suspended", code="site-suspended")
+        if site.quota == QUOTA_BLOCK:
+            # Over its quota in block mode: no new challenge (so no token) until the month ends.
+            raise Forbidden("this site's organisation is over its monthly quota", code=QUOTA_EXCEEDED)
         return site
 
     @staticmethod

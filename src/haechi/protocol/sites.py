@@ -40,6 +40,9 @@ class SiteInfo:
     test_mode: str | None = None
     # Its organisation is suspended by an operator: the site fails closed (site-suspended).
     suspended: bool = False
+    # Its organisation is past its quota and grace period (haechi.platform.plans.quota):
+    # "step-up" (a visual task for everyone) or "block" (quota-exceeded); "" otherwise.
+    quota: str = ""
 
     def secret_matches(self, digest: str, now: float) -> bool:
         """Constant-time check of a secret digest against the current and grace secrets."""

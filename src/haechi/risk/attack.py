@@ -232,6 +232,10 @@ class AttackMonitor:
     def level(self, sitekey: str) -> int:
         return self._levels.get(sitekey, 0)
 
+    def levels(self) -> dict[str, int]:
+        """Every site's current level above zero, as this process last read them."""
+        return self._levels
+
     @property
     def pending(self) -> dict[str, int]:
         return self._counts.pending

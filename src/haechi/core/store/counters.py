@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from haechi.core.store.base import Store, StoreUnavailable
 
@@ -25,6 +26,9 @@ class CounterBuffer:
     def __init__(self, *, ttl_seconds: float | None = None) -> None:
         self._ttl_seconds = ttl_seconds
         self._counts: dict[str, int] = {}
+        # When the buffer last had nothing unsent (a flush that succeeded, or found nothing to
+        # send): /metrics exports it, and an alert fires when it falls behind.
+        self.flushed_at = time.time()
 
     def add(self, key: str, n: int = 1) -> None:
         """Count ``n`` against ``key``. Never awaits, never fails."""
@@ -46,6 +50,7 @@ class CounterBuffer:
         before the error propagates, so the next flush sends it again.
         """
         if not self._counts:
+            self.flushed_at = time.time()
             return 0
         batch, self._counts = self._counts, {}
         try:
@@ -53,6 +58,8 @@ class CounterBuffer:
         except BaseException:
             self._merge(batch)
             raise
+        if not self._counts:
+            self.flushed_at = time.time()
         return len(batch)
 
     def _merge(self, batch: dict[str, int]) -> None:
