@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ JOB_MODULES: tuple[str, ...] = (
     "haechi.platform.email.jobs",
     "haechi.platform.audit.jobs",
     "haechi.platform.usage.jobs",
+    "haechi.platform.plans.jobs",
     "haechi.platform.billing.jobs",
 )
 
@@ -181,6 +183,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, *, store: Store | None = None) -> Runtime:
+        from haechi.platform.plans.quota import edge_flags
         from haechi.platform.sites import service as site_service
 
         keyring, pepper = resolve_keys(settings)
@@ -196,10 +199,12 @@ class Runtime:
         async def by_sitekey(sitekey: str) -> SiteInfo | None:
             async with sessions() as session:
                 site = await site_service.get_by_sitekey(session, sitekey=sitekey)
-                info = None
+                info, quota = None, ""
                 if site is not None:
-                    suspended = await site_service.org_suspended(session, org_id=site.org_id)
+                    suspended, quota = await edge_flags(session, settings.plans, site.org_id)
                     info = site_info(site, suspended=suspended)
+            if info is not None and quota:
+                info = dataclasses.replace(info, quota=quota)
             if info is not None and info.security_level == TEST_LEVEL:
                 _note_test_site(info, test_level, noted_test_sites)
             return info
@@ -311,13 +316,6 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self.pools.run(self._stop)))
             await self._stock_pools()
         self._tasks.append(asyncio.create_task(self.attack.run(self.store, interval, self._stop)))
-        if self.settings.role != "edge":
-            # What the workers' jobs left in SQL (roll-up, outbox, charges), for /metrics.
-            from haechi.platform.gauges import PlatformGauges
-
-            gauges = PlatformGauges()
-            gauges.export(self.metrics)
-            self._tasks.append(asyncio.create_task(gauges.run(self.sessions, self._stop)))
         if self.settings.role != "platform":
             await self.scorer.warm_up()
         subscribe = getattr(self.store, "subscribe", None)

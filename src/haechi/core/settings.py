@@ -386,6 +386,77 @@ class BillingSettings(BaseModel):
     toss_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
 
 
+class PlanSpec(BaseModel):
+    """One plan of the catalogue (haechi.platform.plans; docs/usage-and-billing.md, Plans).
+    ``None`` limits are unlimited. Prices are monthly, in KRW, VAT included."""
+
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    name: str = Field(min_length=1, max_length=100)
+    price_krw: int = Field(default=0, ge=0)
+    # Verified tokens a month.
+    monthly_quota: int | None = Field(default=None, ge=0)
+    max_sites: int | None = Field(default=None, ge=0)
+    max_members: int | None = Field(default=None, ge=1)
+    # Features: analytics retention, IP allow/deny rules, audit-log export.
+    retention_days: int = Field(default=30, ge=1)
+    ip_rules: bool = False
+    audit_export: bool = False
+    # Price of each started 1,000 verified tokens over the quota in "overage" mode (KRW, VAT
+    # included).
+    overage_krw_per_1000: int = Field(default=0, ge=0)
+
+
+def _default_plans() -> list[PlanSpec]:
+    return [
+        PlanSpec(
+            key="free", name="Free", price_krw=0, monthly_quota=10_000, max_sites=3,
+            max_members=3, retention_days=30,
+        ),
+        PlanSpec(
+            key="pro", name="Pro", price_krw=49_000, monthly_quota=500_000, max_sites=20,
+            max_members=10, retention_days=90, ip_rules=True, overage_krw_per_1000=100,
+        ),
+        PlanSpec(
+            key="business", name="Business", price_krw=290_000, monthly_quota=5_000_000,
+            max_sites=100, max_members=50, retention_days=365, ip_rules=True,
+            audit_export=True, overage_krw_per_1000=60,
+        ),
+        PlanSpec(
+            key="enterprise", name="Enterprise", price_krw=1_900_000, monthly_quota=None,
+            max_sites=None, max_members=None, retention_days=800, ip_rules=True,
+            audit_export=True,
+        ),
+    ]  # fmt: skip
+
+
+class PlansSettings(BaseModel):
+    """Plans and quotas (docs/usage-and-billing.md, Plans). Off by default: self-hosted and
+    embedded installs give every organisation the unlimited plan, so nothing is throttled. A
+    SaaS operator turns them on (``HAECHI_PLANS__ENABLED=true``)."""
+
+    enabled: bool = False
+    # The plan of an organisation that has none assigned.
+    default_plan: str = "free"
+    catalogue: list[PlanSpec] = Field(default_factory=_default_plans)
+    # How long an organisation past 100 % of its quota keeps being served as before.
+    grace_hours: float = Field(default=72.0, ge=0)
+    # After the grace period: "overage" keeps serving and counts the overage for the invoice;
+    # "step-up" gives every visitor a visual task; "block" refuses new challenges
+    # (quota-exceeded). Never a pass without a challenge.
+    over_quota: Literal["overage", "step-up", "block"] = "step-up"
+    # How often the quota job recounts every organisation's month.
+    check_seconds: float = Field(default=60.0, ge=1)
+
+    @model_validator(mode="after")
+    def _default_in_catalogue(self) -> PlansSettings:
+        keys = [p.key for p in self.catalogue]
+        if len(set(keys)) != len(keys):
+            raise ValueError("plans.catalogue has two plans with one key")
+        if self.default_plan not in keys:
+            raise ValueError(f"plans.default_plan {self.default_plan!r} is not in the catalogue")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HAECHI_",
@@ -417,6 +488,7 @@ class Settings(BaseSettings):
     email: EmailSettings = Field(default_factory=EmailSettings)
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
+    plans: PlansSettings = Field(default_factory=PlansSettings)
 
     @model_validator(mode="after")
     def _production_needs_real_keys(self) -> Settings:

@@ -10,6 +10,7 @@ from haechi.platform.auth.models import AuthSession, RefreshToken
 from haechi.platform.billing.models import Charge, Subscription
 from haechi.platform.email.models import Mail
 from haechi.platform.orgs.models import Invitation, Membership
+from haechi.platform.plans.models import OrgPlan, PlanRecord
 from haechi.platform.sites.models import Organisation, Site
 from haechi.platform.usage.models import UsageDaily, UsageFlush, UsageHourly
 
@@ -23,7 +24,9 @@ __all__ = [
     "Mail",
     "Membership",
     "OidcIdentity",
+    "OrgPlan",
     "Organisation",
+    "PlanRecord",
     "Passkey",
     "RefreshToken",
     "Site",

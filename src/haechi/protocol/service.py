@@ -240,7 +240,9 @@ class ProtocolService:
             raise Forbidden("this site's organisation is suspended", code="site-suspended")
         if site.quota == QUOTA_BLOCK:
             # Over its quota in block mode: no new challenge (so no token) until the month ends.
-            raise Forbidden("this site's organisation is over its monthly quota", code=QUOTA_EXCEEDED)
+            raise Forbidden(
+                "this site's organisation is over its monthly quota", code=QUOTA_EXCEEDED
+            )
         return site
 
     @staticmethod

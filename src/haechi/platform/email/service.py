@@ -28,7 +28,16 @@ from haechi.platform.txn import after_commit
 
 SEND_MAIL_JOB = "platform.send_mail"
 LOCALES = ("en", "ko")
-TEMPLATES = ("verify-email", "reset-password", "change-email", "invitation")
+TEMPLATES = (
+    "verify-email",
+    "reset-password",
+    "change-email",
+    "invitation",
+    "quota-80",
+    "quota-100",
+    "billing-payment-failed",
+    "billing-downgraded",
+)
 
 
 def _template(locale: str, name: str, suffix: str) -> Template:

@@ -25,6 +25,7 @@ from haechi.platform.deps import (
 from haechi.platform.http import check_if_match, etag
 from haechi.platform.orgs import schemas, service
 from haechi.platform.orgs.models import Organisation
+from haechi.platform.plans import service as plans
 from haechi.platform.txn import after_commit
 
 router = APIRouter(tags=["orgs"])
@@ -236,7 +237,9 @@ async def invite(
     runtime: RuntimeDep,
     who: CurrentActor,
 ) -> schemas.InvitationPublic:
-    """Mail an invitation link (single use, expiring) to the address."""
+    """Mail an invitation link (single use, expiring) to the address. Refused with 403
+    ``plan-member-limit`` when members and open invitations fill the org's plan."""
+    await plans.check_member_limit(db, runtime.settings.plans, access.org.id)
     invitation = await service.invite(
         db,
         org=access.org,

@@ -11,6 +11,7 @@ from haechi.core.db import utcnow
 from haechi.platform.audit import service as audit
 from haechi.platform.deps import CurrentActor, DbSession, OrgAccess, RuntimeDep, SiteInOrg, require
 from haechi.platform.http import check_if_match, etag
+from haechi.platform.plans import service as plans
 from haechi.platform.sites import schemas, service
 from haechi.platform.sites.models import Site
 from haechi.platform.txn import after_commit
@@ -46,7 +47,9 @@ async def create_site(
     runtime: RuntimeDep,
     who: CurrentActor,
 ) -> schemas.SiteCreated:
-    """Register a site. The answer carries its secret, shown this once and never again."""
+    """Register a site. The answer carries its secret, shown this once and never again.
+    Refused with 403 ``plan-site-limit`` when the org's plan has no room for another."""
+    await plans.check_site_limit(db, runtime.settings.plans, access.org.id)
     site, secret = await service.create(
         db,
         org=access.org,
