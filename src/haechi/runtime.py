@@ -316,6 +316,13 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self.pools.run(self._stop)))
             await self._stock_pools()
         self._tasks.append(asyncio.create_task(self.attack.run(self.store, interval, self._stop)))
+        if self.settings.role != "edge":
+            # What the workers' jobs left in SQL (roll-up, outbox, charges), for /metrics.
+            from haechi.platform.gauges import PlatformGauges
+
+            gauges = PlatformGauges()
+            gauges.export(self.metrics)
+            self._tasks.append(asyncio.create_task(gauges.run(self.sessions, self._stop)))
         if self.settings.role != "platform":
             await self.scorer.warm_up()
         subscribe = getattr(self.store, "subscribe", None)
