@@ -73,6 +73,9 @@ label{display:block;margin:0 0 14px}input{font:inherit;padding:6px}</style></hea
       alt: rect(dialog && dialog.querySelector("button.alt")),
       input: rect(dialog && dialog.querySelector("input")),
       dialog: !!dialog,
+      // Which of the widget's controls has the focus (a keyboard user sees the focus ring).
+      focus: root && root.activeElement ? (root.activeElement.id || root.activeElement.className
+        || root.activeElement.tagName.toLowerCase()) : null,
       // Where the page sits on the screen (for xdotool): the window's corner and its chrome.
       screen: [screenX, screenY, outerWidth - innerWidth, outerHeight - innerHeight],
     };

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.bots import paths
-from bench.bots.harness import Harness, Session
+from bench.bots.harness import Session
 
 DISPLAY_SIZE = (1280, 800)
 
@@ -117,6 +117,7 @@ class Person:
         self.desktop = desktop
         self.approaches = approaches
         self.rng = rng
+        self.audio_answered = 0
 
     # -- geometry
     @staticmethod
@@ -182,6 +183,8 @@ class Person:
     def visit(
         self, session: Session, url: str, kind: str, keyring: Any, max_tasks: int = 2
     ) -> dict[str, Any]:
+        self.audio_answered = 0
+        self.notes: list[str] = []
         self.desktop.open(url)
         if not session.wait(lambda: (session.layout() or {}).get("box"), 40):
             return {"outcome": "none", "final": None, "tasks": 0, "error": "page did not load"}
@@ -197,7 +200,8 @@ class Person:
                 layout, layout["box"]
             )
         else:
-            # Keyboard only: the page has focus on load (no click); Tab to the field, type, Tab, Space.
+            # Keyboard only (and audio people, who use the keyboard): the page has focus on load
+            # (no click); Tab to the field, type, Tab, Space.
             script = (
                 self.key_script("Tab")
                 + self.type_script(self.email())
@@ -219,6 +223,9 @@ class Person:
             "outcome": first or "none",
             "final": session.final(),
             "tasks": session.tasks_shown(),
+            "answered": answered,
+            "audio": self.audio_answered,
+            **({"notes": self.notes} if self.notes else {}),
         }
 
     def answer(self, session: Session, kind: str, keyring: Any) -> None:
@@ -249,6 +256,27 @@ class Person:
                 script = self.key_script(*keys)
             self.desktop.xdo(script)
             return
+        if kind == "audio" and task.get("kind") != "audio" and not layout.get("alt"):
+            self.notes.append(
+                f"no audio alternative on a {task.get('type')} task "
+                f"(alternatives {task.get('alternatives')}, layout alt {layout.get('alt')})"
+            )
+        if kind == "audio" and task.get("kind") != "audio" and layout.get("alt"):
+            # An audio person takes the audio alternative of any visual task: Tab from the
+            # task's first control past Close and New task to "Audio challenge instead".
+            before = session.last_challenge()
+            self.desktop.xdo(self.key_script("Tab", "Tab", "Tab", "Return"))
+            if not session.wait(
+                lambda: (
+                    session.last_challenge() != before and (session.layout() or {}).get("input")
+                ),
+                20,
+            ):
+                self.notes.append("the audio alternative did not open")
+                return
+            time.sleep(self.rng.uniform(3.0, 5.0))  # listening
+            self.answer(session, kind, keyring)
+            return
         if task.get("kind") == "draw" and layout.get("alt"):
             # The audio alternative: a new (audio) challenge comes; answered on the next round.
             before = session.last_challenge()
@@ -268,10 +296,16 @@ class Person:
             return
         if task.get("kind") == "audio":
             digits = str(opened["ans"])
+            self.audio_answered += 1
             layout = session.layout() or {}
-            script = (
-                self.approach_script(layout, layout["input"])
-                if kind == "pointer" and layout.get("input")
-                else ""
-            )
-            self.desktop.xdo(script + self.type_script(digits) + self.key_script("Return"))
+            if kind == "pointer" and layout.get("input"):
+                self.desktop.xdo(self.approach_script(layout, layout["input"]))
+            else:
+                # Tab from the player to the answer field, one stop at a time, as the focus
+                # ring (or a screen reader) shows where it is.
+                for _ in range(12):
+                    if (session.layout() or {}).get("focus") == "ha":
+                        break
+                    self.desktop.xdo(self.key_script("Tab"))
+                    time.sleep(0.25)
+            self.desktop.xdo(self.type_script(digits) + self.key_script("Return"))

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import fnmatch
 import json
 import os
 import platform
 import random
+import signal
 import sys
 import time
 from collections import Counter
@@ -37,6 +39,13 @@ from bench.bots.harness import Harness, HaechiServer  # noqa: E402
 from bench.redteam.stats import wilson  # noqa: E402
 
 RECORDINGS = ROOT / "bench" / "bots" / "recordings"
+# The strongest red-team attacker's solve rate per task type (bench/RESULTS.md, the red-team
+# sections of 2026-11-22: Haechi's own shipped models used as the solver; audio: no attacker
+# solved any). A family's token rate with that attacker plugged in is ESTIMATED as
+# (token + sum over shown tasks of that type's rate) / sessions: it assumes a second task, where
+# one follows, is solved at the same rate.
+DESKTOPS: list[Any] = []  # stopped when the run ends (the headed bots use the same screen)
+REDTEAM_BEST = {"grid": 1.0, "abstract": 1.0, "handwriting": 0.933, "audio": 0.0}
 POOL_TYPES = ("grid", "abstract", "handwriting", "audio")
 
 
@@ -63,6 +72,20 @@ def row(name: str, counts: Counter[str], n: int, passing: str) -> dict[str, Any]
         "none": counts["none"],
         "rate": k / n if n else 0.0,
         "upper95": high,
+        "task_types": {t[5:]: c for t, c in counts.items() if t.startswith("task:")},
+        "redteam_est": (
+            (
+                k
+                + sum(
+                    c * REDTEAM_BEST.get(t[5:], 1.0)
+                    for t, c in counts.items()
+                    if t.startswith("task:")
+                )
+            )
+            / n
+            if n
+            else 0.0
+        ),  # fmt: skip
     }
 
 
@@ -72,8 +95,23 @@ async def run_bots(
 ) -> list[dict[str, Any]]:  # fmt: skip
     rows = []
     rng = random.Random(args.seed)
-    RECORDINGS.mkdir(parents=True, exist_ok=True)
-    async with zoo.PlaywrightBots(harness, approaches, args.seed) as bots:
+    args.recordings.mkdir(parents=True, exist_ok=True)
+    async with contextlib.AsyncExitStack() as stack:
+        drivers: dict[str, Any] = {}
+
+        async def driver(framework: str) -> Any:
+            kind = {"firefox": "puppeteer", "uc": "selenium"}.get(framework, framework)
+            if kind not in drivers:
+                make = {
+                    "playwright": zoo.PlaywrightBots,
+                    "puppeteer": zoo.PuppeteerBots,
+                    "selenium": zoo.SeleniumBots,
+                }[kind]
+                drivers[kind] = await stack.enter_async_context(
+                    make(harness, approaches, args.seed)
+                )
+            return drivers[kind]
+
         for family in chosen:
             counts: Counter[str] = Counter()
             started = time.monotonic()
@@ -87,22 +125,44 @@ async def run_bots(
                         print(f"    http session failed: {error!r}", file=sys.stderr)
                         outcome = "denied"
                 else:
+                    try:
+                        bots = await driver(family.framework)
+                    except Exception as error:  # a framework that cannot start here
+                        print(f"  {family.name}: cannot start: {error!r}", file=sys.stderr)
+                        break
                     session = await bots.session(family)
                     outcome = session.outcome() or "none"
                     zoo.save_recording(
-                        RECORDINGS / (family.name.replace("/", "__") + ".jsonl"),
+                        args.recordings / (family.name.replace("/", "__") + ".jsonl"),
                         family.name,
                         session,
                         outcome,
                     )
+                    if outcome == "denied" and args.verbose:
+                        errors = [e["v"] for e in session.events if e["k"] == "error"]
+                        print(f"    denied {family.name}: {errors[:1]}", file=sys.stderr)
+                    if outcome == "token":
+                        try:
+                            detail: Any = await zoo.decision(session)
+                        except Exception as error:
+                            detail = repr(error)
+                        print(f"    TOKEN {family.name}: {detail}", file=sys.stderr)
+                    if outcome == "task":
+                        counts["task:" + zoo.task_type(session)] += 1
                 counts[outcome] += 1
-            rows.append(row(family.name, counts, args.n, "token"))
+            n = sum(counts[k] for k in ("token", "task", "denied", "none"))
+            if not n:
+                continue
+            rows.append(row(family.name, counts, n, "token"))
             r = rows[-1]
             print(
                 f"  {family.name:40s} token {r['token']:3d}/{r['n']} task {r['task']:3d} denied {r['denied']:3d} "
                 f"none {r['none']:2d}  upper95 {r['upper95']:.1%}  ({time.monotonic() - started:.0f} s)",
                 file=sys.stderr,
             )
+            if args.json:
+                partial = args.json.with_suffix(".partial.json")
+                partial.write_text(json.dumps({"bots": rows}, indent=2))
     return rows
 
 
@@ -115,14 +175,19 @@ def run_people(
     from bench.bots.people import Desktop, Person
 
     desktop = Desktop.start()
+    DESKTOPS.append(desktop)
     os.environ["DISPLAY"] = desktop.display  # headed bot families share this screen
     keyring = server.keyring()
     rng = random.Random(args.seed + 1)
     person = Person(desktop, approaches, rng)
-    results: dict[str, list[dict[str, Any]]] = {"pointer": [], "keyboard": []}
+    results: dict[str, list[dict[str, Any]]] = {"pointer": [], "keyboard": [], "audio": []}
     recordings: list[dict[str, Any]] = []
-    RECORDINGS.mkdir(parents=True, exist_ok=True)
-    kinds = ["pointer"] * args.people + ["keyboard"] * args.keyboard_people
+    args.recordings.mkdir(parents=True, exist_ok=True)
+    kinds = (
+        ["pointer"] * args.people
+        + ["keyboard"] * args.keyboard_people
+        + ["audio"] * args.audio_people
+    )
     for kind in kinds:
         session, url = harness.new(f"people/{kind}")
         try:
@@ -131,7 +196,7 @@ def run_people(
             result = {"outcome": "none", "final": None, "tasks": 0, "error": repr(error)}
         results[kind].append(result)
         zoo.save_recording(
-            RECORDINGS / f"people__{kind}.jsonl", f"people/{kind}", session, result["outcome"]
+            args.recordings / f"people__{kind}.jsonl", f"people/{kind}", session, result["outcome"]
         )
         recordings.append({"telemetry": session.telemetry()})
         print(f"  people/{kind}: {result}", file=sys.stderr)
@@ -143,15 +208,20 @@ def run_people(
         counts = Counter(r["outcome"] for r in items)
         r = row(f"people/{kind}", counts, len(items), "token")
         r["final_token"] = sum(1 for i in items if i["final"] == "token")
-        r["within_two_tasks"] = sum(1 for i in items if i["final"] == "token" and i["tasks"] <= 2)
+        # Tasks answered (taking a task's audio alternative is the same task, in another form).
+        r["within_two_tasks"] = sum(
+            1 for i in items if i["final"] == "token" and i.get("answered", i["tasks"]) <= 2
+        )
+        r["audio_answered"] = sum(i.get("audio", 0) for i in items)
         rows.append(r)
     return rows, zoo.copied_telemetry(recordings)
 
 
 def table(bots: list[dict[str, Any]], people: list[dict[str, Any]]) -> str:
     lines = [
-        "| who | sessions | token, no task | task shown | denied | no outcome | token rate | 95% upper | target | verdict |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| who | sessions | token, no task | task shown | denied | no outcome | token rate | 95% upper | target | verdict "
+        "| tasks by type | with red team (est.) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|",
     ]
     for r in people:
         ok = r["rate"] >= 0.97 if r["family"] == "people/pointer" else None
@@ -163,13 +233,16 @@ def table(bots: list[dict[str, Any]], people: list[dict[str, Any]]) -> str:
         )
         lines.append(
             f"| {r['family']} | {r['n']} | {r['token']} | {r['task']} | {r['denied']} | {r['none']} | {r['rate']:.1%} "
-            f"| — | {target} | {verdict} (final token {r['final_token']}/{r['n']}, within two tasks {r['within_two_tasks']}) |"
+            f"| — | {target} | {verdict} (final token {r['final_token']}/{r['n']}, within two tasks {r['within_two_tasks']}"
+            f"{', audio tasks answered ' + str(r['audio_answered']) if r['family'] == 'people/audio' else ''}) | | |"
         )
     for r in bots:
         verdict = "pass" if r["rate"] <= 0.05 else "FAIL"
         lines.append(
             f"| {r['family']} | {r['n']} | {r['token']} | {r['task']} | {r['denied']} | {r['none']} | {r['rate']:.1%} "
-            f"| {r['upper95']:.1%} | <= 5% | {verdict} |"
+            f"| {r['upper95']:.1%} | <= 5% | {verdict} "
+            f"| {', '.join(f'{t} {c}' for t, c in sorted(r['task_types'].items())) or '—'} "
+            f"| {r['redteam_est']:.0%} |"
         )
     return "\n".join(lines)
 
@@ -187,8 +260,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keyboard-people", type=int, default=None, help="keyboard-only people (20; quick 1)"
     )
+    parser.add_argument(
+        "--audio-people",
+        type=int,
+        default=None,
+        help="keyboard people who take the audio alternative of a task (10; quick 0)",
+    )
+    parser.add_argument(
+        "--serve-only", type=Path, help="start the server, write how to reach it here, wait"
+    )
+    parser.add_argument("--attach", type=Path, help="use the server a --serve-only run wrote")
+    parser.add_argument("--list", action="store_true", help="print the families and exit")
+    parser.add_argument("--verbose", action="store_true", help="print why sessions were denied")
     parser.add_argument("--seed", type=int, default=20261207)
     parser.add_argument("--json", type=Path, help="write the rows here")
+    parser.add_argument(
+        "--recordings", type=Path, default=RECORDINGS, help="where sessions' telemetry goes"
+    )
     parser.add_argument("--record", action="store_true", help="prepend to bench/RESULTS.md")
     parser.add_argument("--label", default="")
     args = parser.parse_args(argv)
@@ -197,23 +285,46 @@ def main(argv: list[str] | None = None) -> int:
     args.keyboard_people = (
         args.keyboard_people if args.keyboard_people is not None else (1 if args.quick else 20)
     )
+    args.audio_people = (
+        args.audio_people if args.audio_people is not None else (0 if args.quick else 10)
+    )
     every = zoo.families()
     patterns = [p for p in args.families.split(",") if p] or (
         list(zoo.QUICK) if args.quick else ["*"]
     )
     chosen = [f for f in every if any(fnmatch.fnmatch(f.name, p) for p in patterns)]
+    if args.list:
+        print("\n".join(f.name for f in chosen))
+        return 0
 
+    # A run stopped with SIGTERM still stops its server, Xvfb and browsers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
-    server = HaechiServer()
+    if args.attach:
+        # Another run's server (--serve-only): several processes share one fresh server.
+        info = json.loads(args.attach.read_text())
+        server = HaechiServer(Path(info["dir"]))
+        server.port, server.url = info["port"], info["url"]
+        server.start = server.stop = server.cleanup = lambda: None  # type: ignore[method-assign]
+        sitekey, offered = info["sitekey"], info["offered"]
+    else:
+        server = HaechiServer()
     server.start()
     try:
-        sitekey, _secret = server.site()
-        # The quick run waits for the first task band's type only (audio alone takes a minute).
-        offered = server.wait_for_pools(POOL_TYPES[:1] if args.quick else POOL_TYPES, 300)
+        if not args.attach:
+            sitekey, _secret = server.site()
+            # The quick run waits for the first task band's type only (audio alone: a minute).
+            offered = server.wait_for_pools(POOL_TYPES[:1] if args.quick else POOL_TYPES, 600)
         print(
             f"haechi at {server.url}; offered after {time.monotonic() - started:.0f} s: {offered}",
             file=sys.stderr,
         )
+        if args.serve_only:
+            info = {"dir": str(server.dir), "port": server.port, "url": server.url,
+                    "sitekey": sitekey, "offered": offered}  # fmt: skip
+            args.serve_only.write_text(json.dumps(info))
+            while True:  # until SIGTERM
+                time.sleep(3600)
         harness = Harness(server.url, sitekey)
         subjects = final_subjects()
         approaches = paths.human_approaches(subjects)
@@ -224,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         bot_rows = asyncio.run(run_bots(args, harness, server, chosen, approaches, copied))
         harness.close()
     finally:
+        for desktop in DESKTOPS:
+            desktop.stop()
         server.stop()
         server.cleanup()
     text = table(bot_rows, people_rows)
