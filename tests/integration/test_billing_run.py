@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from haechi.core.crypto import Keyring
 from haechi.core.db import create_engine, migrate, session_factory
-from haechi.core.settings import BillingSettings
+from haechi.core.settings import BillingSettings, Settings
 from haechi.dev.fake_toss import TEST_SECRET_KEY, FakeToss, create_app
 from haechi.platform.billing import service
-from haechi.platform.billing.models import Charge, Subscription
+from haechi.platform.billing.models import Charge, Invoice, Subscription
 from haechi.platform.billing.providers.toss import TossClient
 from haechi.platform.orgs.models import Organisation
 from tests.conftest import POSTGRES_URL, _create_database, _drop_database, unavailable, unique
@@ -32,7 +32,7 @@ from tests.conftest import POSTGRES_URL, _create_database, _drop_database, unava
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)
-PRO = 29_000
+PRO = 49_000  # the settings catalogue's Pro
 
 
 class Crash(Exception):
@@ -46,6 +46,17 @@ class World:
     toss: FakeToss
     http: httpx.AsyncClient
     keyring: Keyring
+    settings: Settings
+
+    @property
+    def ctx(self) -> service.Billing:
+        return service.Billing(client=self.client, keyring=self.keyring, settings=self.settings)
+
+    async def run(self, now: datetime, fault: service.Fault | None = None) -> service.ChargeRun:
+        ctx = self.ctx
+        if fault is not None:
+            ctx.fault = fault
+        return await service.charge_due(sessions=self.sessions, ctx=ctx, now=now)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -68,8 +79,9 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         http=http,
     )
     keyring = Keyring({"k1": secrets.token_bytes(32)}, "k1")
+    settings = Settings(env="test", data_dir=tmp_path, plans={"enabled": True})
     try:
-        yield World(session_factory(engine), client, app.state.toss, http, keyring)
+        yield World(session_factory(engine), client, app.state.toss, http, keyring, settings)
     finally:
         await http.aclose()
         await engine.dispose()
@@ -95,16 +107,23 @@ async def subscribe(w: World, n: int, card: str = "4330123412341234") -> list[Or
                 },
             )
             auth_key = parse_qs(urlsplit(reply.headers["location"]).query)["authKey"][0]
-            await service.subscribe(
-                db,
-                org_id=org.id,
-                client=w.client,
-                keyring=w.keyring,
-                auth_key=auth_key,
-                customer_key=customer,
-                plan="pro",
-                amount=PRO,
-                now=NOW,
+            issued = await w.client.issue_billing_key(auth_key=auth_key, customer_key=customer)
+            db.add(
+                Subscription(
+                    org_id=org.id,
+                    customer_key=customer,
+                    billing_key=w.keyring.seal(
+                        service.BILLING_KEY_PURPOSE, issued.billing_key.encode()
+                    ),
+                    card_company=issued.card_company,
+                    card_number=issued.card_number,
+                    plan="pro",
+                    amount=PRO,
+                    status="active",
+                    renews_at=NOW,
+                    next_charge_at=NOW,
+                    created_at=NOW,
+                )
             )
             orgs.append(org)
         await db.commit()
@@ -130,16 +149,8 @@ async def test_a_killed_run_charges_each_org_once(world: World) -> None:
     await subscribe(world, n)
     for step, nth in (("charged", n // 4), ("recorded", n // 6), ("charged", 1)):
         with pytest.raises(Crash):
-            await service.charge_due(
-                sessions=world.sessions,
-                client=world.client,
-                keyring=world.keyring,
-                now=NOW,
-                fault=crash_on(step, nth),
-            )
-    await service.charge_due(
-        sessions=world.sessions, client=world.client, keyring=world.keyring, now=NOW
-    )
+            await world.run(NOW, crash_on(step, nth))
+    await world.run(NOW)
     orders = Counter(p["orderId"] for p in world.toss.payments.values())
     assert len(orders) == n and set(orders.values()) == {1}
     # the runs killed after Toss charged asked again with the same key and got a replay
@@ -148,19 +159,17 @@ async def test_a_killed_run_charges_each_org_once(world: World) -> None:
         charges = (await db.scalars(sa.select(Charge))).all()
         assert len(charges) == n and {c.status for c in charges} == {"done"}
         assert {c.payment_key for c in charges} == set(world.toss.payments)
+        # one invoice per paid charge, numbered without gaps although runs died mid-charge
+        invoices = (await db.scalars(sa.select(Invoice))).all()
+        assert sorted(i.number for i in invoices) == [f"HAE-2026-{k:06d}" for k in range(1, n + 1)]
+        assert all(i.total == PRO and i.supply + i.vat == PRO for i in invoices)
+        assert {i.vat for i in invoices} == {4_455}  # 49,000 / 11 = 4,454.5 -> 4,455
         subs = (await db.scalars(sa.select(Subscription))).all()
         assert {s.next_charge_at for s in subs} == {datetime(2027, 1, 1, 0, 30, tzinfo=UTC)}
     # a rerun charges nothing more; next month charges everyone once more
-    again = await service.charge_due(
-        sessions=world.sessions, client=world.client, keyring=world.keyring, now=NOW
-    )
+    again = await world.run(NOW)
     assert again.charged == 0 and len(world.toss.payments) == n
-    later = await service.charge_due(
-        sessions=world.sessions,
-        client=world.client,
-        keyring=world.keyring,
-        now=NOW + timedelta(days=31),
-    )
+    later = await world.run(NOW + timedelta(days=31))
     assert later.charged == n and len(world.toss.payments) == 2 * n
 
 
@@ -168,12 +177,7 @@ async def test_a_declined_renewal_is_retried_then_downgraded(world: World) -> No
     (org,) = await subscribe(world, 1, card="4330123412340002")
     # renewal, then the retries 1, 3 and 5 days after it
     for day, status in ((0, "past_due"), (1, "past_due"), (3, "past_due"), (5, "canceled")):
-        run = await service.charge_due(
-            sessions=world.sessions,
-            client=world.client,
-            keyring=world.keyring,
-            now=NOW + timedelta(days=day, minutes=1),
-        )
+        run = await world.run(NOW + timedelta(days=day, minutes=1))
         assert run.declined == 1, day
         async with world.sessions() as db:
             sub = await db.get(Subscription, org.id)
@@ -185,12 +189,7 @@ async def test_a_declined_renewal_is_retried_then_downgraded(world: World) -> No
         assert charge.failure_code == "REJECT_CARD_PAYMENT"
     assert world.toss.payments == {}
     # nothing more is tried once downgraded
-    run = await service.charge_due(
-        sessions=world.sessions,
-        client=world.client,
-        keyring=world.keyring,
-        now=NOW + timedelta(days=40),
-    )
+    run = await world.run(NOW + timedelta(days=40))
     assert run.declined == 0 and run.charged == 0
 
 

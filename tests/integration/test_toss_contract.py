@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from haechi.core.settings import BillingSettings
-from haechi.dev.fake_toss import TEST_SECRET_KEY, FakeToss, create_app
-from haechi.platform.billing.providers.toss import RELIED_ON, TossClient, TossError
+from haechi.dev.fake_toss import CARD_DECLINES, ERRORS, TEST_SECRET_KEY, FakeToss, create_app
+from haechi.platform.billing.providers.toss import DECLINES, RELIED_ON, TossClient, TossError
 
 pytestmark = pytest.mark.integration
 
@@ -169,7 +169,7 @@ async def test_wrong_secret_key_is_401_with_toss_error_shape(toss: Any) -> None:
 
 
 async def test_every_relied_on_field_is_in_the_answers(toss: Any) -> None:
-    client, _, http = toss
+    client, state, http = toss
     auth_key = await register(http, "org_4")
     reply = await http.post(
         "/v1/billing/authorizations/issue",
@@ -186,6 +186,33 @@ async def test_every_relied_on_field_is_in_the_answers(toss: Any) -> None:
     assert set(RELIED_ON["payment"]) <= set(payment.json())
     error = await http.get("/v1/payments/none", headers=client._headers)
     assert set(RELIED_ON["error"]) <= set(error.json())
+    (event,) = state.events
+    assert set(RELIED_ON["webhook"]) <= set(event)
+    assert set(RELIED_ON["webhook.data"]) <= set(event["data"])
+    assert event["eventType"] == "PAYMENT_STATUS_CHANGED"
+
+
+@pytest.mark.parametrize("suffix", sorted(CARD_DECLINES))
+async def test_each_documented_decline(toss: Any, suffix: str) -> None:
+    """The test cards decline with Toss's codes, each with its documented HTTP status, and the
+    client counts each as a card refusal (retried by dunning), not as a request error."""
+    client, _, http = toss
+    customer = f"org_d{suffix}"
+    auth_key = await register(http, customer, card="433012341234" + suffix)
+    billing = await client.issue_billing_key(auth_key=auth_key, customer_key=customer)
+    with pytest.raises(TossError) as declined:
+        await client.charge(
+            billing_key=billing.billing_key,
+            customer_key=customer,
+            amount=1000,
+            order_id=f"order-d{suffix}",
+            order_name="x",
+            idempotency_key=f"d{suffix}",
+        )
+    code = CARD_DECLINES[suffix]
+    assert declined.value.code == code and declined.value.declined
+    assert declined.value.status == ERRORS[code][0] and declined.value.trace_id
+    assert code in DECLINES
 
 
 def test_refused_in_production() -> None:

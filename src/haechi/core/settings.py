@@ -384,6 +384,13 @@ class BillingSettings(BaseModel):
     toss_api_url: str = "https://api.tosspayments.com"
     toss_secret_key: str = ""
     toss_timeout_seconds: float = Field(default=30.0, gt=0, le=120)
+    # The public client key the dashboard's Toss SDK opens the card-registration window with.
+    toss_client_key: str = ""
+    # Invoices: numbered PREFIX-YEAR-000001 (gap-free per year), issued by the seller below.
+    invoice_prefix: str = Field(default="HAE", pattern=r"^[A-Z0-9]{1,12}$")
+    seller_name: str = "Haechi"
+    seller_registration_number: str = ""  # 사업자등록번호
+    seller_address: str = ""
 
 
 class PlanSpec(BaseModel):

@@ -1,24 +1,37 @@
 """A loopback Toss Payments server for tests and the demo (``haechi dev fake-toss``).
 
 It speaks the documented billing-key (자동결제) endpoints with their fields, Basic auth with the
-secret key, ``Idempotency-Key`` replays and the ``{code, message}`` error shape, and serves a
-card-registration page that redirects like Toss's billing-auth window. Test cards: a number
-ending in ``0002`` is declined on every charge (``REJECT_CARD_PAYMENT``), one ending in ``0010``
-is refused at registration. State is in memory, per app.
+secret key, ``Idempotency-Key`` replays and the ``{code, message}`` error shape, serves a
+card-registration page that redirects like Toss's billing-auth window, and delivers webhooks
+(``PAYMENT_STATUS_CHANGED``) to a configured URL with Toss's behaviour: retried with backoff
+until answered 200, and optionally delivered twice or out of order (``Webhooks``).
+
+Test cards (``CARD_DECLINES``): a number ending in ``0002`` is declined on every charge with
+``REJECT_CARD_PAYMENT``, ``0003`` ``REJECT_CARD_COMPANY``, ``0004`` ``INVALID_CARD_EXPIRATION``,
+``0005`` ``INVALID_STOPPED_CARD``, ``0006`` ``EXCEED_MAX_DAILY_PAYMENT_COUNT``; one ending in
+``0010`` is refused at registration (``INVALID_CARD_NUMBER``). ``FakeToss.decline(billing_key,
+code)`` makes a registered card decline from then on (a card that expires). State is in memory,
+per app.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import html
+import logging
+import random
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -45,9 +58,42 @@ ERRORS: dict[str, tuple[int, str]] = {
     "ALREADY_CANCELED_PAYMENT": (400, "이미 취소된 결제 입니다."),
     "NOT_CANCELABLE_AMOUNT": (400, "취소 할 수 없는 금액 입니다."),
     "REJECT_CARD_PAYMENT": (403, "한도초과 혹은 잔액부족으로 결제에 실패했습니다."),
+    "REJECT_CARD_COMPANY": (403, "결제 승인이 거절되었습니다."),
+    "INVALID_CARD_EXPIRATION": (400, "카드 정보를 다시 확인해주세요. (유효기간)"),
+    "INVALID_STOPPED_CARD": (400, "정지된 카드 입니다."),
+    "EXCEED_MAX_DAILY_PAYMENT_COUNT": (400, "하루 결제 가능 횟수를 초과했습니다."),
+    "NOT_FOUND_BILLING": (404, "존재하지 않는 빌링 정보입니다."),
     "INVALID_CARD_NUMBER": (400, "카드번호를 다시 확인해주세요."),
     "IDEMPOTENT_REQUEST_PROCESSING": (409, "이전 멱등 요청이 처리중입니다."),
 }
+
+
+# Card number suffix -> the decline every charge of that card gets.
+CARD_DECLINES = {
+    "0002": "REJECT_CARD_PAYMENT",
+    "0003": "REJECT_CARD_COMPANY",
+    "0004": "INVALID_CARD_EXPIRATION",
+    "0005": "INVALID_STOPPED_CARD",
+    "0006": "EXCEED_MAX_DAILY_PAYMENT_COUNT",
+}
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Webhooks:
+    """Webhook delivery like Toss's: POST the event as JSON to ``url``; anything but a 2xx
+    within ``timeout`` seconds is retried after ``backoff`` x 2^n seconds, ``retries`` times
+    (Toss retries up to 7 times over about three days; the fake keeps the count and shortens
+    the waits). ``duplicates`` extra deliveries of each event and ``shuffle`` (a batch delivered
+    in random order) play the at-least-once, unordered delivery Toss documents."""
+
+    url: str | None = None
+    retries: int = 7
+    backoff: float = 0.5
+    timeout: float = 10.0
+    duplicates: int = 0
+    shuffle: bool = False
+    seed: int | None = None
 
 
 class TossError(Exception):
@@ -77,6 +123,60 @@ class FakeToss:
     events: list[dict[str, Any]] = field(default_factory=list)
     charge_calls: int = 0  # charges processed (a replay is not one)
     charge_requests: int = 0  # charge requests received, replays included
+    # billingKey -> the decline its next charges get (set with ``decline``).
+    declines: dict[str, str] = field(default_factory=dict)
+    webhooks: Webhooks = field(default_factory=Webhooks)
+    # (eventType, paymentKey, payment status, HTTP status or 0 for no answer) per delivery try.
+    deliveries: list[tuple[str, str, str, int]] = field(default_factory=list)
+
+    def decline(self, billing_key: str, code: str) -> None:
+        """From now on, charges of this card are declined with ``code``."""
+        if code not in ERRORS:
+            raise ValueError(code)
+        self.declines[billing_key] = code
+
+    async def deliver_pending(self, http: httpx.AsyncClient | None = None) -> int:
+        """Deliver the queued events to ``webhooks.url`` (duplicated, shuffled and retried as
+        configured); returns how many events were answered 2xx. Without a URL they stay
+        queued (tests deliver them by hand)."""
+        config = self.webhooks
+        if config.url is None or not self.events:
+            return 0
+        batch, self.events = self.events, []
+        batch = [e for e in batch for _ in range(1 + config.duplicates)]
+        if config.shuffle:
+            random.Random(config.seed).shuffle(batch)
+        own = http is None
+        client = http or httpx.AsyncClient(timeout=config.timeout)
+        delivered = 0
+        try:
+            for event in batch:
+                delivered += await self._deliver(client, config, event)
+        finally:
+            if own:
+                await client.aclose()
+        return delivered
+
+    async def _deliver(
+        self, client: httpx.AsyncClient, config: Webhooks, event: dict[str, Any]
+    ) -> int:
+        assert config.url is not None
+        data = event.get("data") or {}
+        for attempt in range(config.retries + 1):
+            try:
+                reply = await client.post(config.url, json=event)
+                status = reply.status_code
+            except httpx.HTTPError:
+                status = 0
+            self.deliveries.append(
+                (event["eventType"], data.get("paymentKey", ""), data.get("status", ""), status)
+            )
+            if 200 <= status < 300:
+                return 1
+            if attempt < config.retries:
+                await asyncio.sleep(config.backoff * 2**attempt)
+        log.warning("fake Toss: gave up on %s after %d tries", event["eventType"], attempt + 1)
+        return 0
 
     def check_auth(self, request: Request) -> None:
         header = request.headers.get("authorization", "")
@@ -117,7 +217,7 @@ class FakeToss:
         self.charge_calls += 1
         found = self.billing.get(billing_key)
         if found is None:
-            raise TossError("NOT_FOUND", "존재하지 않는 빌링키 입니다.")
+            raise TossError("NOT_FOUND_BILLING")
         amount, order_id = body.get("amount"), body.get("orderId")
         name, customer_key = body.get("orderName"), body.get("customerKey")
         if not (
@@ -133,8 +233,9 @@ class FakeToss:
             raise TossError("NOT_MATCHES_CUSTOMER_KEY")
         if order_id in self.orders:
             raise TossError("DUPLICATED_ORDER_ID")
-        if found[1].endswith("0002"):
-            raise TossError("REJECT_CARD_PAYMENT")
+        refusal = self.declines.get(billing_key) or CARD_DECLINES.get(found[1][-4:])
+        if refusal is not None:
+            raise TossError(refusal)
         payment_key = "tgen_" + secrets.token_hex(12)
         vat = round(amount / 11)
         payment = {
@@ -334,8 +435,32 @@ async def billing_auth(request: Request) -> Response:
     return RedirectResponse(f"{success}{'&' if '?' in success else '?'}{query}", 302)
 
 
-def create_app(secret_key: str = TEST_SECRET_KEY) -> Starlette:
+def create_app(
+    secret_key: str = TEST_SECRET_KEY, webhooks: Webhooks | None = None, *, every: float = 0.5
+) -> Starlette:
+    """The fake's app. With ``webhooks.url`` set, a background task delivers queued events
+    every ``every`` seconds while the app runs (under uvicorn: its lifespan)."""
+    toss = FakeToss(secret_key=secret_key, webhooks=webhooks or Webhooks())
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    await toss.deliver_pending()
+                except Exception:  # keep delivering; a test reads ``deliveries``
+                    log.exception("fake Toss: webhook delivery failed")
+
+        task = asyncio.create_task(loop()) if toss.webhooks.url else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/v1/billing/authorizations/issue", issue, methods=["POST"]),
             Route("/v1/billing/{billing_key}", charge, methods=["POST"]),
@@ -343,7 +468,7 @@ def create_app(secret_key: str = TEST_SECRET_KEY) -> Starlette:
             Route("/v1/payments/{payment_key}", payment, methods=["GET"]),
             Route("/v1/payments/{payment_key}/cancel", cancel, methods=["POST"]),
             Route("/fake/billing-auth", billing_auth, methods=["GET", "POST"]),
-        ]
+        ],
     )
-    app.state.toss = FakeToss(secret_key=secret_key)
+    app.state.toss = toss
     return app

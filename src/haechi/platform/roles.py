@@ -23,6 +23,10 @@ LEAST_ROLE: dict[str, str] = {
     "org:write": "admin",
     "org:delete": "owner",
     "org:transfer": "owner",
+    # Billing (docs/usage-and-billing.md): admins read plans, history and invoices; only owners
+    # register cards, change or cancel the subscription.
+    "billing:read": "admin",
+    "billing:write": "owner",
 }
 ALL_PERMISSIONS = frozenset(LEAST_ROLE)
 

@@ -15,10 +15,15 @@ async def charge_subscriptions(ctx: JobContext) -> int:
         return 0
     client = TossClient(ctx.settings.billing)
     try:
+        runtime = ctx.resources["runtime"]
         run = await service.charge_due(
             sessions=ctx.resources["sessions"],
-            client=client,
-            keyring=ctx.resources["runtime"].keyring,
+            ctx=service.Billing(
+                client=client,
+                keyring=runtime.keyring,
+                settings=ctx.settings,
+                jobs=getattr(runtime, "jobs", None),
+            ),
             now=utcnow(),
         )
     finally:

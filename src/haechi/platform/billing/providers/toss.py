@@ -28,6 +28,9 @@ RELIED_ON = {
         "cancels",
     ),
     "error": ("code", "message"),
+    # the webhook body (haechi.platform.billing.router): the payment's key, then fetched back
+    "webhook": ("eventType", "createdAt", "data"),
+    "webhook.data": ("paymentKey", "orderId", "status"),
 }
 
 
