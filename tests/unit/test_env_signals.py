@@ -22,6 +22,9 @@ FIRST_TASK_BAND = PolicySettings().bands[0].max_risk + 1
         ({"no_ui": True}, "no-browser-ui"),
         ({"untrusted": 1}, "untrusted-input"),
         ({"untrusted": 40}, "untrusted-input"),
+        # Measured: Playwright's page.mouse on Chromium/X11, 30 moves, 21 off the grid.
+        ({"clock_n": 30, "clock_off": 21}, "synthetic-input-clock"),
+        ({"clock_n": 4, "clock_off": 3}, "synthetic-input-clock"),
     ],
 )
 def test_each_check_alone_means_a_task_not_a_block(hints: dict[str, object], rule: str) -> None:
@@ -43,6 +46,21 @@ def test_checks_add_up_to_a_block_with_other_evidence() -> None:
     result = score(telemetry(approach(), hints=hints))
     assert result.risk >= BLOCK
     assert set(result.reasons) == {"ua-mismatch", "worker-mismatch"}
+
+
+@pytest.mark.parametrize(
+    "hints",
+    [
+        {"clock_n": 278, "clock_off": 0},  # the system's own input (xdotool, measured)
+        {"clock_n": 3, "clock_off": 3},  # too few events to judge
+        {"clock_n": 30, "clock_off": 2},  # a stray few: not enough
+        {"clock_n": 300, "clock_off": 60},  # under a third
+        {"clock_off": 20},  # no count: not judged (not Chromium/X11)
+    ],
+)
+def test_the_input_clock_needs_enough_events_off_the_grid(hints: dict[str, object]) -> None:
+    result = score(telemetry(approach(), hints=hints))
+    assert (result.risk, result.reasons) == (5, ())
 
 
 def test_the_hints_are_read_and_bad_values_are_anomalies() -> None:

@@ -306,6 +306,21 @@ export function waitForInput(signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The input clock (docs/telemetry.md, Hints, `clock_n`/`clock_off`): Chromium on X11 stamps
+ *  the system's input in the X server's whole milliseconds, so a page's trusted mouse events
+ *  share one fraction of a millisecond; input sent through the DevTools protocol (Playwright,
+ *  Puppeteer, Selenium) is stamped on arrival and falls anywhere. Two counts, nothing else. */
+export const clock = { base: -1, n: 0, off: 0 };
+export function noteClock(stamp: number): void {
+  const d = Math.abs((stamp % 1) - (clock.base < 0 ? (clock.base = stamp % 1) : clock.base));
+  if (d > 0.15 && d < 0.85) clock.off++;
+  clock.n++;
+}
+
+/** Chromium on X11 (not ChromeOS or Android). Under Wayland the same agent stamps input on
+ *  arrival, and a Wayland window never learns its position: a window at (0, 0) is not judged. */
+export const msInputClock = (nav: Nav, x: number, y: number): boolean => /X11; Linux.* Chrome\//.test(nav.userAgent) && !!(x || y);
+
 export const noteWorkerEnv = (facts: string): void => {
   workerEnv = facts;
 };
@@ -341,7 +356,7 @@ export function uaMismatch(nav: Nav): boolean | undefined {
 /** Cheap environment observations (docs/telemetry.md, Hints); absent ones are left out. */
 export function collectHints(): Record<string, boolean | number> {
   const hints: Record<string, boolean | number> = {};
-  const nav = navigator as Nav & { deviceMemory?: number };
+  const nav = navigator as Nav;
   const put = (name: string, value: unknown, max?: number): void => {
     if (typeof value === "boolean") hints[name] = value;
     else if (typeof value === "number" && Number.isFinite(value) && (max === undefined || (value >= -max && value <= max)))
@@ -355,23 +370,18 @@ export function collectHints(): Record<string, boolean | number> {
   } catch {
     put("in_iframe", true);
   }
-  put("cookies", nav.cookieEnabled);
-  put("pdf_viewer", (nav as Navigator & { pdfViewerEnabled?: boolean }).pdfViewerEnabled);
   put("languages", nav.languages?.length, 100);
-  put("cores", nav.hardwareConcurrency, 4096);
   put("touch_points", nav.maxTouchPoints, 256);
-  put("plugins", nav.plugins?.length, 1024);
-  put("color_depth", screen.colorDepth, 64);
-  put("tz_offset", new Date().getTimezoneOffset(), 1440);
-  put("memory", nav.deviceMemory, 4096);
   put("dpr", Math.round(devicePixelRatio * 100) / 100, 16);
-  put("screen_w", screen.width, 1e5);
-  put("screen_h", screen.height, 1e5);
   put("ua_mismatch", uaMismatch(nav));
   if (workerEnv !== undefined) put("worker_mismatch", workerEnv !== envFacts(nav));
   // A desktop window with no browser interface around the page: headless, or a kiosk.
   put("no_ui", outerWidth === innerWidth && outerHeight === innerHeight && !nav.maxTouchPoints);
   put("untrusted", untrusted, 1e6);
+  if (clock.n && msInputClock(nav, screenX, screenY)) {
+    put("clock_n", clock.n, 1e6);
+    put("clock_off", clock.off, 1e6);
+  }
   return hints;
 }
 
@@ -384,7 +394,10 @@ export function startRecorder(): Recorder {
   const opts = { capture: true, passive: true };
   const onPointer = (e: PointerEvent): void => {
     if (!e.isTrusted) untrusted++;
-    else if (e.type !== "pointerup" && e.type !== "pointercancel") noteInput(e.timeStamp, e.type === "pointerdown", false);
+    else {
+      if (e.pointerType !== "touch") noteClock(e.timeStamp);
+      if (e.type !== "pointerup" && e.type !== "pointercancel") noteInput(e.timeStamp, e.type === "pointerdown", false);
+    }
     rec.pointer(e);
   };
   // A click made by a script (element.click(), dispatchEvent) has no pointer events behind it.

@@ -43,3 +43,18 @@ test("the worker's facts differ when a stealth patch changed only the page", () 
   assert.notEqual(envFacts(page), envFacts(worker));
   assert.equal(envFacts(page), envFacts(nav(CHROME_WIN_131, "Win32", { brands: brands("156"), platform: "Windows" })));
 });
+
+test("the input clock: the system's input shares one fraction of a millisecond, the DevTools protocol's does not", async () => {
+  const { clock, noteClock, msInputClock } = await import("../src/telemetry");
+  // Measured (Chromium 156, Xvfb): xdotool moves at 4107.8, 4143.8, ...; Playwright's at 661.3, 682.8, 722.6, 747.5, ...
+  for (const t of [4107.799999999988, 4143.799999999988, 4419.800000000012, 5004.799999999988]) noteClock(t);
+  assert.deepEqual({ n: clock.n, off: clock.off }, { n: 4, off: 0 });
+  Object.assign(clock, { base: -1, n: 0, off: 0 });
+  for (const t of [661.2999999999884, 682.7999999999884, 722.5999999999767, 747.5, 769.4000000000233, 789.9000000000233]) noteClock(t);
+  assert.deepEqual({ n: clock.n, off: clock.off }, { n: 6, off: 4 });
+  // Judged only for Chromium on X11 in a window that knows its position (not Wayland's (0, 0)).
+  assert.equal(msInputClock(nav(CHROME_LINUX, "Linux x86_64"), 10, 10), true);
+  assert.equal(msInputClock(nav(CHROME_LINUX, "Linux x86_64"), 0, 0), false);
+  assert.equal(msInputClock(nav(CHROME_WIN_131, "Win32"), 10, 10), false);
+  assert.equal(msInputClock(nav(FIREFOX_WIN, "Win32"), 10, 10), false);
+});

@@ -47,6 +47,7 @@ POINTS: Final[dict[str, int]] = {
     "worker-mismatch": 45,
     "untrusted-input": 45,
     "no-browser-ui": 20,
+    "synthetic-input-clock": 45,
 }
 # Boolean hints that add points when true, by rule name.
 ENV_HINTS: Final[tuple[tuple[str, str], ...]] = (
@@ -54,6 +55,14 @@ ENV_HINTS: Final[tuple[tuple[str, str], ...]] = (
     ("worker_mismatch", "worker-mismatch"),
     ("no_ui", "no-browser-ui"),
 )
+# The input clock (docs/telemetry.md, Hints): on Chromium/X11 the system's input shares one
+# fraction of a millisecond (0 of n off the grid, measured with xdotool); input dispatched
+# through the DevTools protocol is stamped on arrival, about 70% of it off the grid (one grid
+# step of 0.1 ms either side of the first counts as on it). The system's clock gives no stray
+# off-grid event (0 of 278 xdotool events, window at (37, 52)), so a few events suffice: the
+# widget often solves 1.2 s after the first move, with only a handful recorded.
+CLOCK_MIN_EVENTS: Final = 4
+CLOCK_MIN_OFF: Final = 3
 # A hand on a canvas: a word takes longer than this, and the pen is slower than this on average.
 MIN_DRAWING_MS = 300.0
 MAX_PEN_SPEED = 4.0  # px/ms over the strokes (a fast hand is about 1)
@@ -263,6 +272,14 @@ def no_approach(facts: PointerFacts, tele: Telemetry, *, judged: bool) -> bool:
     return facts.approach == 0 or (not judged and facts.approach < MIN_APPROACH_MOVES)
 
 
+def synthetic_clock(n: object, off: object) -> bool:
+    """Mouse input stamped off the system's millisecond clock: at least ``CLOCK_MIN_OFF`` of at
+    least ``CLOCK_MIN_EVENTS`` events, and a third of them (the system's own input: none)."""
+    if type(n) is not int or type(off) is not int or n < CLOCK_MIN_EVENTS:
+        return False
+    return off >= CLOCK_MIN_OFF and 3 * off >= n
+
+
 def request_signals(
     tele: Telemetry,
     facts: PointerFacts,
@@ -296,6 +313,8 @@ def request_signals(
         untrusted = hints.get("untrusted")
         if type(untrusted) is int and untrusted >= 1:
             fired.append(("untrusted-input", POINTS["untrusted-input"]))
+        if synthetic_clock(hints.get("clock_n"), hints.get("clock_off")):
+            fired.append(("synthetic-input-clock", POINTS["synthetic-input-clock"]))
     rate_points = rate_rule(ip_rate)
     if rate_points:
         fired.append(("ip-rate", rate_points))

@@ -105,6 +105,10 @@ HINTS: Final[dict[str, tuple[type, float, float]]] = {
     "worker_mismatch": (bool, 0, 1),
     "no_ui": (bool, 0, 1),
     "untrusted": (int, 0, 1_000_000),
+    # The input clock (widget 2026-12-08): trusted mouse/pen events seen on Chromium/X11, and
+    # how many left the first one's millisecond grid (DevTools-protocol input does).
+    "clock_n": (int, 0, 1_000_000),
+    "clock_off": (int, 0, 1_000_000),
 }
 
 _NO_HINTS: Final[Mapping[str, HintValue]] = MappingProxyType({})
