@@ -514,6 +514,13 @@ async def test_usage_counters_reach_the_store(quick_edge: Edge) -> None:
     store = quick_edge.runtime.store
     for event in ("challenges", "solves", "verifies"):
         assert await store.get_counter(f"usage:{hour}:{site.sitekey}:{event}") == 1
+    # the richer counters (haechi.protocol.usage): one of each family for one visit
+    prefix = f"usage:{hour}:{site.sitekey}:"
+    counted = {k[len(prefix) :]: n for k, n in (await store.peek_counters(prefix)).items()}
+    for family in ("c.", "p.", "r.", "t.", "h.", "a."):
+        assert sum(n for e, n in counted.items() if e.startswith(family)) == 1, (family, counted)
+    assert counted["s.token"] == counted["v.native"] == counted["k.invisible"] == 1
+    assert not any(e.startswith(("f.", "x.")) for e in counted)
 
 
 async def test_no_secret_in_logs_or_database(

@@ -35,7 +35,7 @@ from haechi.protocol import pow as pow_
 from haechi.protocol.dialects import test_sitekey_token
 from haechi.protocol.messages import PROTOCOL_VERSION, ChallengeRequest, SolveRequest
 from haechi.protocol.sites import SiteCache, SiteInfo
-from haechi.protocol.usage import usage_key
+from haechi.protocol.usage import TopNames, risk_label, time_label, usage_key
 from haechi.risk.attack import AttackMonitor
 from haechi.risk.policy import TEST_LEVEL, Plan, Policy, allows_test_level
 from haechi.risk.scoring import (
@@ -145,6 +145,9 @@ class ProtocolService:
         self._token_ttl = settings.protocol.token_ttl_seconds
         # Sites at the ``test`` level get proof-of-work alone; in production only when allowed.
         self._test_level = allows_test_level(settings)
+        # Hostnames and actions counted by name, bounded (haechi.protocol.usage.TopNames).
+        self._hosts = TopNames()
+        self._actions = TopNames()
         # The least risk that gets a visual task (an over-quota org in step-up mode).
         self._visual_risk = next(
             (b.max_risk for b in settings.policy.bands if b.challenges and not b.block), 100
@@ -296,6 +299,9 @@ class ProtocolService:
         if self.attack is not None:
             self.attack.record(site.sitekey, "challenge", now)
         task = body["task"]
+        sitekey = site.sitekey
+        self.counters.add(usage_key(sitekey, "c." + (task["type"] if task else "none"), now))
+        self.counters.add(usage_key(sitekey, f"p.{plan.band}", now))
         if task is None and AWAITING_INPUT in risk.reasons and self._input_matters(site, plan):
             body["await_input"] = True
         self.metrics.count(
@@ -403,11 +409,14 @@ class ProtocolService:
         )
         if outcome.kind == "fail":
             self.metrics.count(self.metrics.challenges_failed, site_label, outcome.body["code"])
+            if site_label:
+                self.counters.add(usage_key(site_label, "f." + outcome.body["code"], now))
             if self.attack is not None:
                 self.attack.record_failure(site_label, outcome.body["code"], now)
         else:
             self.metrics.count(self.metrics.challenges_solved, site_label, outcome.kind)
             self.counters.add(usage_key(site_label, "solves", now))
+            self.counters.add(usage_key(site_label, "s." + outcome.kind, now))
             if self.attack is not None and outcome.kind == "token":
                 self.attack.record(site_label, "solved", now)
         return outcome
@@ -511,6 +520,14 @@ class ProtocolService:
         )
 
     def _issue_token(self, data: dict[str, Any], *, risk: int, now: float) -> str:
+        sitekey = data["sk"]
+        counters = self.counters
+        counters.add(usage_key(sitekey, risk_label(risk), now))
+        counters.add(usage_key(sitekey, time_label(now - data["iat"]), now))
+        counters.add(usage_key(sitekey, "h." + self._hosts.pick(sitekey, data["h"], now), now))
+        counters.add(usage_key(sitekey, "a." + self._actions.pick(sitekey, data["a"], now), now))
+        passed = "k.invisible" if data["ty"] is None and data["st"] == 0 else "k.stepped"
+        counters.add(usage_key(sitekey, passed, now))
         payload = {
             "id": _new_id(),
             "sk": data["sk"],

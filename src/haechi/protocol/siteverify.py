@@ -110,6 +110,7 @@ async def verify(
             return _repeat(stored, request.idempotency_key, data, opened)
     # expiry
     if now >= data["exp"]:
+        service.counters.add(usage_key(site.sitekey, "x.expired", now))
         return Verdict.fail(Failure.EXPIRED, **opened)
     # replay
     record = _NO_KEY if request.idempotency_key is None else b"=" + request.idempotency_key.encode()
@@ -129,8 +130,12 @@ async def verify(
         return Verdict.fail(Failure.INTERNAL)
     if first is None:
         service.counters.add(usage_key(site.sitekey, "verifies", now))
+        service.counters.add(usage_key(site.sitekey, "v." + (opened["api"] or "native"), now))
         return Verdict(success=True, risk=int(data["r"]), **opened)
-    return _repeat(first, request.idempotency_key, data, opened)
+    verdict = _repeat(first, request.idempotency_key, data, opened)
+    if not verdict.success:
+        service.counters.add(usage_key(site.sitekey, "x.duplicate", now))
+    return verdict
 
 
 # What a spent token's key holds: ``-`` when it was verified without an idempotency key, else

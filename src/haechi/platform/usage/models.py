@@ -18,7 +18,7 @@ class UsageHourly(Base):
 
     sitekey: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    event: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    event: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
     count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
@@ -28,7 +28,7 @@ class UsageDaily(Base):
 
     sitekey: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
-    event: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    event: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
     count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
