@@ -307,6 +307,7 @@ class ProtocolService:
         self.metrics.count(
             self.metrics.challenges_issued, site.sitekey, task["type"] if task else "none"
         )
+        self.metrics.observe_risk(site.sitekey, risk.risk)
         return body
 
     async def _seal_challenge(
