@@ -38,15 +38,49 @@ def dev() -> None:
     show_default=True,
     help="The secret key clients must send (HAECHI_BILLING__TOSS_SECRET_KEY on their side).",
 )
-def fake_toss(host: str, port: int, secret_key: str) -> None:
-    """A loopback Toss Payments server (billing keys, charges, payments, cancels) for tests and
-    the demo; point HAECHI_BILLING__TOSS_API_URL at it."""
+@click.option(
+    "--webhook-url",
+    default=None,
+    help="Deliver PAYMENT_STATUS_CHANGED events here, e.g. "
+    "http://127.0.0.1:8080/api/v1/billing/webhooks/toss (none: events are not delivered).",
+)
+@click.option("--webhook-retries", default=7, show_default=True, type=click.IntRange(0, 20))
+@click.option(
+    "--webhook-backoff", default=0.5, show_default=True, type=float, help="First retry wait (s)."
+)
+@click.option(
+    "--webhook-duplicates",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 5),
+    help="Extra deliveries of every event.",
+)
+@click.option("--webhook-shuffle", is_flag=True, help="Deliver each batch in random order.")
+def fake_toss(
+    host: str,
+    port: int,
+    secret_key: str,
+    webhook_url: str | None,
+    webhook_retries: int,
+    webhook_backoff: float,
+    webhook_duplicates: int,
+    webhook_shuffle: bool,
+) -> None:
+    """A loopback Toss Payments server (billing keys, charges, payments, cancels, webhooks) for
+    tests and the demo; point HAECHI_BILLING__TOSS_API_URL at it."""
     import uvicorn
 
-    from haechi.dev.fake_toss import create_app
+    from haechi.dev.fake_toss import Webhooks, create_app
 
+    hooks = Webhooks(
+        url=webhook_url,
+        retries=webhook_retries,
+        backoff=webhook_backoff,
+        duplicates=webhook_duplicates,
+        shuffle=webhook_shuffle,
+    )
     click.echo(f"fake Toss on http://{host}:{port} (card registration: /fake/billing-auth)")
-    uvicorn.run(create_app(secret_key), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(secret_key, hooks), host=host, port=port, log_level="warning")
 
 
 @dev.command("fake-oidc")

@@ -374,6 +374,66 @@ def admin_mail(action: str, mail_id: str | None, status: str, as_json: bool) -> 
     _print(_run(work), as_json)
 
 
+# ---------------------------------------------------------------------------- billing
+
+
+@click.group()
+def billing() -> None:
+    """Billing: operators' credits (docs/usage-and-billing.md)."""
+
+
+@billing.command("grant-credit")
+@click.argument("org_id")
+@click.option("--amount", required=True, type=int, help="KRW; negative corrects a grant down.")
+@click.option("--reason", required=True)
+@JSON
+def billing_grant_credit(org_id: str, amount: int, reason: str, as_json: bool) -> None:
+    """Credit an organisation: taken off its next charges (audited as billing.credit-grant)."""
+    from haechi.core.db import utcnow
+    from haechi.platform.billing import service
+
+    async def work(runtime: Any, db: AsyncSession) -> dict[str, Any]:
+        org = _uuid(org_id)
+        credit = await service.grant_credit(
+            db, org_id=org, amount=amount, reason=reason, actor=_actor(), now=utcnow()
+        )
+        return {
+            "id": str(credit.id),
+            "amount": credit.amount,
+            "reason": credit.reason,
+            "balance": await service.credit_balance(db, org),
+        }
+
+    _print(_run(work), as_json)
+
+
+@billing.command("credits")
+@click.argument("org_id")
+@JSON
+def billing_credits(org_id: str, as_json: bool) -> None:
+    """An organisation's credit balance and ledger (grants and what charges used)."""
+    import sqlalchemy as sa
+
+    from haechi.platform.billing import service
+    from haechi.platform.billing.models import Credit
+
+    async def work(runtime: Any, db: AsyncSession) -> dict[str, Any]:
+        org = _uuid(org_id)
+        rows = (
+            await db.scalars(
+                sa.select(Credit).where(Credit.org_id == org).order_by(Credit.created_at)
+            )
+        ).all()
+        return {
+            "balance": await service.credit_balance(db, org),
+            "data": [
+                {"amount": c.amount, "reason": c.reason, "created_at": c.created_at} for c in rows
+            ],
+        }
+
+    _print(_run(work), as_json)
+
+
 @click.command("openapi")
 @click.option("--output", type=click.Path(dir_okay=False), default=None)
 def openapi(output: str | None) -> None:
@@ -388,4 +448,4 @@ def openapi(output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-COMMANDS: tuple[click.Command, ...] = (users, orgs, api_keys, admin, openapi)
+COMMANDS: tuple[click.Command, ...] = (users, orgs, api_keys, admin, billing, openapi)

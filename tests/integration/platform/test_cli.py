@@ -50,6 +50,13 @@ def test_cli_parity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run(runner, "orgs", "unsuspend", org["id"], "--json")["suspended_at"] is None
     assert run(runner, "users", "list", "--json")["data"][0]["is_operator"]
     assert run(runner, "admin", "mail", "list", "--json") == {"data": []}
+    credit = run(runner, "billing", "grant-credit", org["id"], "--amount", "5000", "--reason",
+                 "goodwill", "--json")  # fmt: skip
+    assert credit["balance"] == 5_000
+    assert run(runner, "billing", "credits", org["id"], "--json")["balance"] == 5_000
+    below = runner.invoke(main, ["billing", "grant-credit", org["id"], "--amount", "-6000",
+                                 "--reason", "typo"])  # fmt: skip
+    assert below.exit_code != 0 and "credit-below-zero" in below.output
     missing = runner.invoke(main, ["admin", "grant", "nobody@example.com"])
     assert missing.exit_code != 0 and "no account" in missing.output
     # the sites command keeps working beside them
