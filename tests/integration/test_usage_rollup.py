@@ -92,7 +92,9 @@ async def count(b: Backends, n: int, *, sitekey: str = "sk_a", at: float = T0) -
 async def totals(b: Backends, model: type[UsageHourly] | type[UsageDaily]) -> dict[str, int]:
     async with b.sessions() as db:
         rows = await db.execute(
-            sa.select(model.event, sa.func.sum(model.count)).group_by(model.event)
+            sa.select(model.event, sa.func.sum(model.count))
+            .where(model.sitekey != rollup.ALL_SITES, ~model.sitekey.startswith(rollup.ORG_PREFIX))
+            .group_by(model.event)
         )
         return {event: int(total) for event, total in rows.all()}
 
@@ -134,6 +136,12 @@ async def test_rolls_up_per_hour_and_per_day(backends: Backends) -> None:
     assert hourly[("sk_b", datetime(2026, 12, 8, 10, tzinfo=UTC), "solves")] == 6
     assert daily[("sk_a", date(2026, 12, 7), "challenges")] == 14
     assert daily[("sk_b", date(2026, 12, 8), "verifies")] == 3
+    # beside each site's rows, the all-sites aggregate (no Site rows here: no org aggregate)
+    everything = {k: n for k, n in hourly.items() if k[0] == rollup.ALL_SITES}
+    assert everything[(rollup.ALL_SITES, h10, "challenges")] == 10
+    assert sum(everything.values()) == result.total
+    hourly = {k: n for k, n in hourly.items() if k[0] != rollup.ALL_SITES}
+    daily = {k: n for k, n in daily.items() if k[0] != rollup.ALL_SITES}
     assert len(hourly) == 9 and len(daily) == 6
     assert await left_in_store(backends) == {}
     # More counts later add to the same rows.

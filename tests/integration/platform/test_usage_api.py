@@ -164,3 +164,41 @@ async def test_operators_see_every_org(api: Api) -> None:
     for path in ("/admin/usage", "/admin/usage/live"):
         reply = await api.call("GET", path, token=w["tokens"]["alice"])
         assert reply.status_code in (403, 404), path
+
+
+async def test_breakdown_of_the_richer_counters(api: Api) -> None:
+    w = await _world(api)
+    at = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
+    key = w["site"].sitekey
+    richer = {
+        "c.none": 80, "c.grid": 20, "p.0": 80, "p.1": 20, "s.token": 90, "s.step_up": 5,
+        "f.denied": 4, "f.wrong-answer": 6, "k.invisible": 70, "k.stepped": 20,
+        "v.native": 60, "v.recaptcha": 10, "x.duplicate": 2,
+        "r.0": 50, "r.10": 30, "r.40": 10, "t.1": 10, "t.2": 40, "t.5": 39, "t.inf": 1,
+        "h.shop.example.com": 85, "h.~other": 5, "a.login": 60, "a.signup": 30,
+    }  # fmt: skip
+    async with api.db() as db:
+        await rollup.apply_flush(
+            db,
+            flush_id="b" * 32,
+            counts={usage_key(key, e, at): n for e, n in richer.items()}
+            | {usage_key(w["site_b"].sitekey, "c.grid", at): 999},  # never A's
+        )
+    alice = w["tokens"]["alice"]
+    for path in (f"/orgs/{w['org_a']}/usage", f"/orgs/{w['org_a']}/sites/{w['site'].id}/usage"):
+        body = await api.ok("GET", f"{path}?range=24h", token=alice)
+        b = body["breakdown"]
+        assert b["challenge_types"] == {"none": 80, "grid": 20}
+        assert b["failures"] == {"denied": 4, "wrong-answer": 6}
+        assert b["dialects"] == {"native": 60, "recaptcha": 10}
+        assert b["top_hostnames"][0] == {"name": "shop.example.com", "count": 85}
+        assert [a["name"] for a in b["top_actions"]] == ["login", "signup"]
+        assert [r["count"] for r in b["risk"]][:5] == [50, 30, 0, 0, 10]
+        assert (b["solve_seconds_p50"], b["solve_seconds_p90"], b["solve_seconds_p99"]) == (
+            2,
+            5,
+            None,
+        )
+        assert b["risk_p50"] == 10.0
+        challenges = body["totals"]["challenges"]  # the core totals of _world's last 30 min
+        assert b["shares"]["blocked"] == round(4 / challenges, 4)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from haechi.core.db import utcnow, write_session
 from haechi.core.store import Store
+from haechi.platform.sites.models import Site
 from haechi.platform.usage.models import UsageDaily, UsageFlush, UsageHourly
 from haechi.protocol.usage import USAGE_PREFIX, UsageKey
 
@@ -32,6 +33,9 @@ SEAL_PREFIX = "usage-seal:"
 # A seal outlives any run that could still be moving counters into its flush.
 SEAL_TTL_SECONDS = 7 * 86400.0
 _CHUNK = 500
+# Aggregate rows beside the sites' (``_add_aggregates``): never a real sitekey (base62).
+ORG_PREFIX = "org:"
+ALL_SITES = "*"
 
 # Called with each step's name as it completes; tests crash the run there.
 Fault = Callable[[str], None]
@@ -139,6 +143,7 @@ async def apply_flush(db: AsyncSession, *, flush_id: str, counts: dict[str, int]
         hourly[hour_key] = hourly.get(hour_key, 0) + n
         day_key = (parsed.sitekey, parsed.hour.date(), parsed.event)
         daily[day_key] = daily.get(day_key, 0) + n
+    await _add_aggregates(db, hourly, daily)
     await _add_counts(
         db,
         UsageHourly.__table__,
@@ -152,6 +157,38 @@ async def apply_flush(db: AsyncSession, *, flush_id: str, counts: dict[str, int]
         [{"sitekey": s, "day": d, "event": e, "count": n} for (s, d, e), n in daily.items()],
     )
     return True
+
+
+def org_key(org_id: Any) -> str:
+    """The roll-up rows' "sitekey" of an organisation's aggregate (beside its sites' rows)."""
+    return f"{ORG_PREFIX}{org_id}"
+
+
+async def _add_aggregates(
+    db: AsyncSession,
+    hourly: dict[tuple[str, datetime, str], int],
+    daily: dict[tuple[str, date, str], int],
+) -> None:
+    """Add each count to its organisation's aggregate row and to the all-sites row too, in the
+    same transaction, so an org's or an operator's range reads one row per bucket and event
+    (not one per site). A sitekey no site has (deleted) counts only in the all-sites row."""
+    sitekeys = sorted({key[0] for key in daily})
+    orgs: dict[str, str] = {}
+    for start in range(0, len(sitekeys), _CHUNK):
+        found = await db.execute(
+            sa.select(Site.sitekey, Site.org_id).where(
+                Site.sitekey.in_(sitekeys[start : start + _CHUNK])
+            )
+        )
+        orgs.update({sitekey: org_key(org_id) for sitekey, org_id in found.all()})
+    for table in (hourly, daily):
+        extra: dict[Any, int] = {}
+        for (sitekey, when, event), n in table.items():
+            for owner in (orgs.get(sitekey), ALL_SITES):
+                if owner is not None:
+                    extra[(owner, when, event)] = extra.get((owner, when, event), 0) + n
+        for key, n in extra.items():
+            table[key] = table.get(key, 0) + n
 
 
 async def _add_counts(

@@ -35,6 +35,7 @@ class UsageSeriesPublic(BaseModel):
     end: datetime
     points: list[UsagePoint]
     totals: UsageTotals
+    breakdown: UsageBreakdown
 
 
 class LiveSite(UsageCounts):
@@ -52,3 +53,53 @@ class UsageLivePublic(BaseModel):
     at: datetime
     data: list[LiveSite]
     count: int
+
+
+class NameCount(BaseModel):
+    name: str
+    count: int
+
+
+class BucketCount(BaseModel):
+    # The bucket's lower bound (risk 0-90, by tens) or upper bound in seconds (solve time;
+    # None: above the last bound).
+    bound: float | None
+    count: int
+
+
+class UsageShares(BaseModel):
+    """Per challenge issued (docs/usage-and-billing.md): passed with no task and no step-up,
+    given a visual task or stepped up, refused as too risky (``denied``). None without
+    challenges."""
+
+    invisible: float | None = None
+    stepped_up: float | None = None
+    blocked: float | None = None
+
+
+class UsageBreakdown(BaseModel):
+    """The range's richer counters (fixed buckets, so any range sums and its percentiles are
+    read from the bucket bounds)."""
+
+    challenge_types: dict[str, int] = {}
+    bands: dict[str, int] = {}
+    outcomes: dict[str, int] = {}
+    failures: dict[str, int] = {}
+    passed: dict[str, int] = {}
+    dialects: dict[str, int] = {}
+    refusals: dict[str, int] = {}
+    shares: UsageShares = UsageShares()
+    risk: list[BucketCount] = []
+    solve_seconds: list[BucketCount] = []
+    # Upper bounds of the buckets holding the 50th/90th/99th percentile (None: no tokens, or
+    # above the last bound).
+    solve_seconds_p50: float | None = None
+    solve_seconds_p90: float | None = None
+    solve_seconds_p99: float | None = None
+    risk_p50: float | None = None
+    risk_p90: float | None = None
+    top_hostnames: list[NameCount] = []
+    top_actions: list[NameCount] = []
+
+
+UsageSeriesPublic.model_rebuild()

@@ -17,7 +17,8 @@ from haechi.core.store import Store
 from haechi.platform.sites.models import Site
 from haechi.platform.usage import schemas
 from haechi.platform.usage.models import UsageDaily, UsageHourly
-from haechi.protocol.usage import EVENTS, USAGE_PREFIX, UsageKey
+from haechi.platform.usage.rollup import ALL_SITES, org_key
+from haechi.protocol.usage import EVENTS, RISK_LABELS, TIME_LABELS, USAGE_PREFIX, UsageKey
 from haechi.risk.attack import LEVELS_KEY
 
 # range -> (length, bucket)
@@ -67,6 +68,24 @@ def _month_start(end: datetime, months: int) -> datetime:
     return end.replace(year=year, month=month, day=1)
 
 
+async def _series_rows(
+    db: AsyncSession, *, key: str, bucket: schemas.Granularity, start: datetime
+) -> list[tuple[datetime, str, int]]:
+    """(bucket start, event, count) of one roll-up key (a site's sitekey, an org's aggregate
+    ``org:<id>`` or ``*`` for every site) since ``start``: one row per hour or day and event,
+    read from the primary key's range whatever the number of sites."""
+    model: Any = UsageHourly if bucket == "hour" else UsageDaily
+    when = model.hour if bucket == "hour" else model.day
+    since: Any = start if bucket == "hour" else start.date()
+    stmt = sa.select(when, model.event, model.count).where(model.sitekey == key, when >= since)
+    out = []
+    for t, event, total in (await db.execute(stmt)).all():
+        if not isinstance(t, datetime):
+            t = datetime(t.year, t.month, t.day, tzinfo=UTC)
+        out.append((_floor(t, bucket), str(event), int(total)))
+    return out
+
+
 async def _rows(
     db: AsyncSession,
     *,
@@ -77,7 +96,7 @@ async def _rows(
     by_site: bool,
 ) -> list[tuple[datetime, str, str, int]]:
     """(bucket start or day, sitekey, event, count) rows of the org's sites (every org's, for
-    None) since ``start``."""
+    None) since ``start``: the sites' own rows (the CSV export)."""
     model: Any = UsageHourly if bucket == "hour" else UsageDaily
     when = model.hour if bucket == "hour" else model.day
     since: Any = start if bucket == "hour" else start.date()
@@ -85,7 +104,7 @@ async def _rows(
     stmt = (
         sa.select(when, site_column, model.event, sa.func.sum(model.count))
         .join(Site, Site.sitekey == model.sitekey)
-        .where(when >= since)
+        .where(when >= since, model.event.in_(EVENTS))
         .group_by(when, *([model.sitekey] if by_site else []), model.event)
     )
     if org_id is not None:
@@ -100,6 +119,73 @@ async def _rows(
     return out
 
 
+def _top(counts: dict[str, int], n: int = 10) -> list[schemas.NameCount]:
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
+    return [schemas.NameCount(name=name, count=count) for name, count in ranked]
+
+
+def _percentile(buckets: list[schemas.BucketCount], q: float, upper: bool) -> float | None:
+    total = sum(b.count for b in buckets)
+    if not total:
+        return None
+    seen = 0
+    for index, b in enumerate(buckets):
+        seen += b.count
+        if seen >= q * total:
+            if upper:
+                return b.bound
+            # risk buckets hold [bound, bound + 10)
+            return min(100.0, (b.bound or 0) + 10) if index < len(buckets) else None
+    return None
+
+
+def breakdown(events: dict[str, int], challenges: int) -> schemas.UsageBreakdown:
+    """The richer counters of a range (haechi.protocol.usage), summed by event."""
+    families: dict[str, dict[str, int]] = {}
+    for event, n in events.items():
+        family, dot, name = event.partition(".")
+        if dot:
+            group = families.setdefault(family, {})
+            group[name] = group.get(name, 0) + n
+    risk = families.get("r", {})
+    times = families.get("t", {})
+    out = schemas.UsageBreakdown(
+        challenge_types=families.get("c", {}),
+        bands=families.get("p", {}),
+        outcomes=families.get("s", {}),
+        failures=families.get("f", {}),
+        passed=families.get("k", {}),
+        dialects=families.get("v", {}),
+        refusals=families.get("x", {}),
+        risk=[
+            schemas.BucketCount(bound=float(label[2:]), count=risk.get(label[2:], 0))
+            for label in RISK_LABELS
+        ],
+        solve_seconds=[
+            schemas.BucketCount(
+                bound=None if label == "t.inf" else float(label[2:]),
+                count=times.get(label[2:], 0),
+            )
+            for label in TIME_LABELS
+        ],
+        top_hostnames=_top(families.get("h", {})),
+        top_actions=_top(families.get("a", {})),
+    )
+    out.solve_seconds_p50 = _percentile(out.solve_seconds, 0.5, True)
+    out.solve_seconds_p90 = _percentile(out.solve_seconds, 0.9, True)
+    out.solve_seconds_p99 = _percentile(out.solve_seconds, 0.99, True)
+    out.risk_p50 = _percentile(out.risk, 0.5, False)
+    out.risk_p90 = _percentile(out.risk, 0.9, False)
+    if challenges:
+        visual = sum(n for name, n in out.challenge_types.items() if name != "none")
+        out.shares = schemas.UsageShares(
+            invisible=round(out.passed.get("invisible", 0) / challenges, 4),
+            stepped_up=round((visual + out.outcomes.get("step_up", 0)) / challenges, 4),
+            blocked=round(out.failures.get("denied", 0) / challenges, 4),
+        )
+    return out
+
+
 async def get_series(
     db: AsyncSession,
     *,
@@ -108,14 +194,19 @@ async def get_series(
     sitekey: str | None = None,
     now: datetime | None = None,
 ) -> schemas.UsageSeriesPublic:
+    """The series of one site (``sitekey``), one org (``org_id``) or every site (neither)."""
     bucket, start, end, buckets = _buckets(period, now or datetime.now(UTC))
+    key = sitekey if sitekey is not None else (org_key(org_id) if org_id else ALL_SITES)
     points = {t: schemas.UsagePoint(t=t) for t in buckets}
-    for t, _, event, n in await _rows(
-        db, org_id=org_id, sitekey=sitekey, bucket=bucket, start=start, by_site=False
-    ):
+    events: dict[str, int] = {}
+    for t, event, n in await _series_rows(db, key=key, bucket=bucket, start=start):
         point = points.get(t)
-        if point is not None and event in EVENTS:
+        if point is None:
+            continue
+        if event in EVENTS:
             setattr(point, event, getattr(point, event) + n)
+        else:
+            events[event] = events.get(event, 0) + n
     totals = schemas.UsageTotals()
     for point in points.values():
         for event in EVENTS:
@@ -129,6 +220,7 @@ async def get_series(
         end=end,
         points=list(points.values()),
         totals=totals,
+        breakdown=breakdown(events, totals.challenges),
     )
 
 
