@@ -10,7 +10,7 @@ import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,6 +27,8 @@ from haechi.platform.billing import service
 from haechi.platform.billing.models import Charge, Invoice, Subscription
 from haechi.platform.billing.providers.toss import TossClient
 from haechi.platform.orgs.models import Organisation
+from haechi.platform.sites.models import Site
+from haechi.platform.usage.models import UsageDaily
 from tests.conftest import POSTGRES_URL, _create_database, _drop_database, unavailable, unique
 
 pytestmark = pytest.mark.integration
@@ -204,3 +206,44 @@ async def test_the_billing_key_is_sealed_at_rest(world: World) -> None:
     assert base64.urlsafe_b64encode(billing_key.encode()).decode()[:20] not in stored
     opened = world.keyring.open(service.BILLING_KEY_PURPOSE, stored).decode()
     assert opened == billing_key
+
+
+async def test_overage_credit_and_a_downgrade_on_the_renewal_invoice(world: World) -> None:
+    """In "overage" mode the renewal bills the last whole month's verified tokens over the
+    quota (per started 1,000, at the plan's rate), then takes credit off; a scheduled
+    downgrade prices the new period, while the overage is at the old plan's rate."""
+    world.settings.plans.over_quota = "overage"
+    (org,) = await subscribe(world, 1)
+    await world.run(NOW)  # 2026-12 paid, renews 2027-01-01
+    async with world.sessions() as db:
+        site = Site(org_id=org.id, name="shop", sitekey=unique("sk"),
+                    secret_digest=unique("d"), hostnames=["shop.example"])  # fmt: skip
+        db.add(site)
+        await db.flush()
+        # Pro: 500,000 a month. December: 512,345 verified (12,345 over -> 13 started
+        # thousands x 100 KRW); a November row and a January row are not this renewal's.
+        for day, count in ((date(2026, 11, 30), 900_000), (date(2026, 12, 1), 500_000),
+                           (date(2026, 12, 31), 12_345), (date(2027, 1, 1), 777)):  # fmt: skip
+            db.add(UsageDaily(sitekey=site.sitekey, day=day, event="verifies", count=count))
+        sub = await db.get(Subscription, org.id)
+        assert sub is not None
+        sub.pending_plan = "pro"  # unchanged plan: same price
+        await service.grant_credit(
+            db, org_id=org.id, amount=3_000, reason="test", now=NOW,
+            actor=service.SYSTEM,
+        )  # fmt: skip
+        await db.commit()
+    run = await world.run(datetime(2027, 1, 1, 0, 31, tzinfo=UTC))
+    assert run.charged == 1
+    async with world.sessions() as db:
+        charge = await db.scalar(sa.select(Charge).where(Charge.period == "2027-01"))
+        assert charge is not None
+        kinds = [(x["kind"], x["amount"]) for x in charge.lines or []]
+        assert kinds == [("plan", PRO), ("overage", 1_300), ("credit", -3_000)]
+        assert charge.amount == PRO + 1_300 - 3_000 and charge.credit_applied == 3_000
+        invoice = await db.scalar(sa.select(Invoice).where(Invoice.charge_id == charge.id))
+        assert invoice is not None and invoice.total == charge.amount
+        assert invoice.supply + invoice.vat == invoice.total
+        assert await service.credit_balance(db, org.id) == 0
+    paid = [p for p in world.toss.payments.values() if p["orderId"] == charge.order_id]
+    assert paid[0]["totalAmount"] == PRO + 1_300 - 3_000

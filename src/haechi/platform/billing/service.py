@@ -19,7 +19,7 @@ import hmac
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +39,8 @@ from haechi.platform.billing.providers.toss import Payment, TossClient, TossErro
 from haechi.platform.email import service as email
 from haechi.platform.orgs.models import Membership, Organisation
 from haechi.platform.plans import service as plans
+from haechi.platform.sites.models import Site
+from haechi.platform.usage.models import UsageDaily
 
 BILLING_KEY_PURPOSE = "billing-key"
 # Days after a declined renewal at which it is tried again; after the last, the org is
@@ -562,15 +564,57 @@ async def charge_due(
     return run
 
 
+async def _overage_line(
+    db: AsyncSession, ctx: Billing, org_id: uuid.UUID, plan_key: str, renewal: datetime
+) -> dict[str, Any] | None:
+    """With ``plans.over_quota = "overage"``: the verified tokens over the plan's quota in the
+    last whole UTC month before the renewal's month, billed per started 1,000 at the plan's
+    rate. Each month is billed by one renewal only (one renewal per period)."""
+    settings = ctx.settings.plans
+    if not settings.enabled or settings.over_quota != "overage":
+        return None
+    plan = await plans.get_plan(db, settings, plan_key)
+    if plan is None or plan.monthly_quota is None or plan.overage_krw_per_1000 <= 0:
+        return None
+    end = renewal.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = (end - timedelta(days=1)).replace(day=1)
+    used = await db.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(UsageDaily.count), 0))
+        .join(Site, Site.sitekey == UsageDaily.sitekey)
+        .where(
+            Site.org_id == org_id,
+            UsageDaily.event == "verifies",
+            UsageDaily.day >= start.date(),
+            UsageDaily.day < end.date(),
+        )
+    )
+    over = int(used or 0) - plan.monthly_quota
+    if over <= 0:
+        return None
+    amount = -(-over // 1000) * plan.overage_krw_per_1000
+    return {
+        "kind": "overage",
+        "description": (
+            f"Overage {period_of(start)}: {over:,} verified tokens over {plan.monthly_quota:,}"
+        ),
+        "amount": amount,
+    }
+
+
 async def _renewal_row(
-    db: AsyncSession, ctx: Billing, sub: Subscription, period: str, now: datetime
+    db: AsyncSession,
+    ctx: Billing,
+    sub: Subscription,
+    period: str,
+    now: datetime,
+    overage: dict[str, Any] | None = None,
 ) -> Charge:
     found = await db.scalar(
         sa.select(Charge).where(Charge.org_id == sub.org_id, Charge.period == period)
     )
     plan = await plans.get_plan(db, ctx.settings.plans, sub.plan)
     name = plan.name if plan is not None else sub.plan
-    line = {"kind": "plan", "description": f"{name} {period}", "amount": sub.amount}
+    line: dict[str, Any] = {"kind": "plan", "description": f"{name} {period}", "amount": sub.amount}
     if found is not None:
         if found.status == "failed" and found.plan != sub.plan:
             # A new subscription in a period whose renewal failed: the next try is a new key.
@@ -579,6 +623,8 @@ async def _renewal_row(
             await _use_credit(db, found, sub.amount, now)
         return found
     compact = period.replace("-", "")
+    lines = [line, overage] if overage is not None else [line]
+    gross = sum(int(x["amount"]) for x in lines)
     charge = Charge(
         id=uuid.uuid4(),
         org_id=sub.org_id,
@@ -587,16 +633,16 @@ async def _renewal_row(
         plan=sub.plan,
         order_id=f"haechi-{compact}-{sub.org_id.hex}",
         idempotency_key=f"haechi-{sub.org_id.hex}-{compact}",
-        amount=sub.amount,
+        amount=gross,
         status="pending",
         attempts=0,
-        lines=[line],
+        lines=lines,
         created_at=now,
         updated_at=now,
     )
     db.add(charge)
     await db.flush()
-    await _use_credit(db, charge, sub.amount, now)
+    await _use_credit(db, charge, gross, now)
     return charge
 
 
@@ -626,7 +672,11 @@ async def charge_subscription(
     existing = await db.scalar(
         sa.select(Charge.id).where(Charge.org_id == org_id, Charge.period == period)
     )
+    overage = None
     if existing is None:
+        if not first:
+            # the plan of the month that ended, before a scheduled downgrade applies
+            overage = await _overage_line(db, ctx, org_id, sub.plan, sub.renews_at)
         if sub.cancel_at_period_end:
             await _end(db, ctx, sub)
             await txn.commit(db)
@@ -640,7 +690,7 @@ async def charge_subscription(
                 return "ended"
             sub.plan, sub.amount = plan.key, plan.price_krw
     try:
-        charge = await _renewal_row(db, ctx, sub, period, now)
+        charge = await _renewal_row(db, ctx, sub, period, now, overage)
         await txn.commit(db)
     except IntegrityError:  # another run recorded it first
         await db.rollback()
