@@ -68,7 +68,7 @@ class Desktop:
     def env(self) -> dict[str, str]:
         return {**os.environ, "DISPLAY": self.display}
 
-    def open(self, url: str) -> None:
+    def open(self, url: str, browser: str = "chromium") -> None:
         """Close the previous window and open ``url`` in a fresh Chromium (as a person opening
         a link): no remote debugging, no automation switches. ``--no-sandbox`` only because the
         harness runs as root; ``--password-store=basic`` keeps it from prompting for a keyring."""
@@ -77,12 +77,27 @@ class Desktop:
         # old one (reusing its path raised FileExistsError in CI's smoke run).
         shutil.rmtree(self.profile, ignore_errors=True)
         self.profile = Path(tempfile.mkdtemp(prefix="haechi-person-"))
-        self.browser = subprocess.Popen(
-            [
+        if browser == "firefox":
+            # Firefox ESR the same way: a new profile with the first-run pages turned off.
+            (self.profile / "user.js").write_text(
+                'user_pref("browser.aboutwelcome.enabled", false);\n'
+                'user_pref("datareporting.policy.firstRunURL", "");\n'
+                'user_pref("browser.startup.homepage_override.mstone", "ignore");\n'
+                'user_pref("trailhead.firstrun.didSeeAboutWelcome", true);\n'
+                'user_pref("browser.shell.checkDefaultBrowser", false);\n'
+            )
+            command = [
+                "firefox-esr", "--no-remote", "--new-instance", "--profile", str(self.profile),
+                "--width", str(DISPLAY_SIZE[0]), "--height", str(DISPLAY_SIZE[1]), url,
+            ]  # fmt: skip
+        else:
+            command = [
                 "chromium", "--no-sandbox", "--no-first-run", "--no-default-browser-check",
                 "--password-store=basic", f"--user-data-dir={self.profile}",
                 "--window-position=0,0", f"--window-size={DISPLAY_SIZE[0]},{DISPLAY_SIZE[1]}", url,
-            ],
+            ]  # fmt: skip
+        self.browser = subprocess.Popen(
+            command,
             env=self.env(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -185,12 +200,12 @@ class Person:
     ) -> dict[str, Any]:
         self.audio_answered = 0
         self.notes: list[str] = []
-        self.desktop.open(url)
+        self.desktop.open(url, "firefox" if kind == "firefox" else "chromium")
         if not session.wait(lambda: (session.layout() or {}).get("box"), 40):
             return {"outcome": "none", "final": None, "tasks": 0, "error": "page did not load"}
         time.sleep(self.rng.uniform(0.8, 1.6))  # reading the page
         layout = session.layout() or {}
-        if kind == "pointer":
+        if kind in ("pointer", "firefox"):
             script = (
                 self.approach_script(layout, layout["email"])
                 + "sleep 0.3\n"
@@ -211,8 +226,20 @@ class Person:
         first = session.wait(session.outcome, 40)
         answered = 0
         while session.final() is None and answered < max_tasks + 1:
-            if not session.wait(lambda: (session.layout() or {}).get("dialog"), 20):
-                break
+            if not session.wait(lambda: (session.layout() or {}).get("dialog"), 12):
+                # A task waiting for the visitor's request (the checkbox says so): a person
+                # ticks the checkbox again.
+                layout = session.layout() or {}
+                if session.final() is not None or not layout.get("box"):
+                    break
+                self.notes.append("ticked the checkbox again for the waiting task")
+                self.desktop.xdo(
+                    self.approach_script(layout, layout["box"])
+                    if kind in ("pointer", "firefox")
+                    else self.key_script("space")
+                )
+                if not session.wait(lambda: (session.layout() or {}).get("dialog"), 20):
+                    break
             time.sleep(self.rng.uniform(1.0, 2.0))  # looking at the task
             self.answer(session, kind, keyring)
             answered += 1
@@ -237,25 +264,6 @@ class Person:
             return
         opened = json.loads(keyring.open(CHALLENGE_PURPOSE, challenge["challenge"]))
         task = challenge["task"]
-        if task.get("kind") == "select":
-            ids = [c["id"] for c in task["cells"]]
-            wanted = [ids.index(i) for i in opened["ans"] if i in ids]
-            if kind == "pointer":
-                script = "".join(
-                    self.approach_script(layout, layout["cells"][i]) + "sleep 0.25\n"
-                    for i in wanted
-                )
-                script += self.approach_script(layout, layout["verify"])
-            else:
-                keys: list[str] = []
-                at = 0
-                for i in sorted(wanted):
-                    keys += ["Right"] * (i - at) + ["space"]
-                    at = i
-                keys += ["Tab"] * (4 if layout.get("alt") else 3) + ["Return"]
-                script = self.key_script(*keys)
-            self.desktop.xdo(script)
-            return
         if kind == "audio" and task.get("kind") != "audio" and not layout.get("alt"):
             self.notes.append(
                 f"no audio alternative on a {task.get('type')} task "
@@ -277,12 +285,31 @@ class Person:
             time.sleep(self.rng.uniform(3.0, 5.0))  # listening
             self.answer(session, kind, keyring)
             return
+        if task.get("kind") == "select":
+            ids = [c["id"] for c in task["cells"]]
+            wanted = [ids.index(i) for i in opened["ans"] if i in ids]
+            if kind in ("pointer", "firefox"):
+                script = "".join(
+                    self.approach_script(layout, layout["cells"][i]) + "sleep 0.25\n"
+                    for i in wanted
+                )
+                script += self.approach_script(layout, layout["verify"])
+            else:
+                keys: list[str] = []
+                at = 0
+                for i in sorted(wanted):
+                    keys += ["Right"] * (i - at) + ["space"]
+                    at = i
+                keys += ["Tab"] * (4 if layout.get("alt") else 3) + ["Return"]
+                script = self.key_script(*keys)
+            self.desktop.xdo(script)
+            return
         if task.get("kind") == "draw" and layout.get("alt"):
             # The audio alternative: a new (audio) challenge comes; answered on the next round.
             before = session.last_challenge()
             self.desktop.xdo(
                 self.approach_script(layout, layout["alt"])
-                if kind == "pointer"
+                if kind in ("pointer", "firefox")
                 else self.key_script("Tab", "Tab", "Tab", "Return")
             )
             session.wait(
@@ -298,7 +325,7 @@ class Person:
             digits = str(opened["ans"])
             self.audio_answered += 1
             layout = session.layout() or {}
-            if kind == "pointer" and layout.get("input"):
+            if kind in ("pointer", "firefox") and layout.get("input"):
                 self.desktop.xdo(self.approach_script(layout, layout["input"]))
             else:
                 # Tab from the player to the answer field, one stop at a time, as the focus

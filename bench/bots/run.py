@@ -112,57 +112,80 @@ async def run_bots(
                 )
             return drivers[kind]
 
-        for family in chosen:
-            counts: Counter[str] = Counter()
+        counts: dict[str, Counter[str]] = {f.name: Counter() for f in chosen}
+        spent: Counter[str] = Counter()
+        broken: set[str] = set()
+
+        async def one(family: zoo.Family) -> None:
             started = time.monotonic()
-            for _ in range(args.n):
-                if family.framework == "http":
-                    try:
-                        outcome = await zoo.http_session(
-                            family, server.url, harness.sitekey, copied, rng
-                        )
-                    except Exception as error:  # a refused or broken exchange is no token
-                        print(f"    http session failed: {error!r}", file=sys.stderr)
-                        outcome = "denied"
-                else:
-                    try:
-                        bots = await driver(family.framework)
-                    except Exception as error:  # a framework that cannot start here
-                        print(f"  {family.name}: cannot start: {error!r}", file=sys.stderr)
-                        break
-                    session = await bots.session(family)
-                    outcome = session.outcome() or "none"
-                    zoo.save_recording(
-                        args.recordings / (family.name.replace("/", "__") + ".jsonl"),
-                        family.name,
-                        session,
-                        outcome,
+            if family.framework == "http":
+                try:
+                    outcome = await zoo.http_session(
+                        family, server.url, harness.sitekey, copied, rng
                     )
-                    if outcome == "denied" and args.verbose:
-                        errors = [e["v"] for e in session.events if e["k"] == "error"]
-                        print(f"    denied {family.name}: {errors[:1]}", file=sys.stderr)
-                    if outcome == "token":
-                        try:
-                            detail: Any = await zoo.decision(session)
-                        except Exception as error:
-                            detail = repr(error)
-                        print(f"    TOKEN {family.name}: {detail}", file=sys.stderr)
-                    if outcome == "task":
-                        counts["task:" + zoo.task_type(session)] += 1
-                counts[outcome] += 1
-            n = sum(counts[k] for k in ("token", "task", "denied", "none"))
+                except Exception as error:  # a refused or broken exchange is no token
+                    print(f"    http session failed: {error!r}", file=sys.stderr)
+                    outcome = "denied"
+            else:
+                try:
+                    bots = await driver(family.framework)
+                except Exception as error:  # a framework that cannot start here
+                    print(f"  {family.name}: cannot start: {error!r}", file=sys.stderr)
+                    broken.add(family.name)
+                    return
+                session = await bots.session(family)
+                outcome = session.outcome() or "none"
+                zoo.save_recording(
+                    args.recordings / (family.name.replace("/", "__") + ".jsonl"),
+                    family.name,
+                    session,
+                    outcome,
+                )
+                if outcome == "denied" and args.verbose:
+                    errors = [e["v"] for e in session.events if e["k"] == "error"]
+                    print(f"    denied {family.name}: {errors[:1]}", file=sys.stderr)
+                if outcome == "token":
+                    try:
+                        detail: Any = await zoo.decision(session)
+                    except Exception as error:
+                        detail = repr(error)
+                    print(f"    TOKEN {family.name}: {detail}", file=sys.stderr)
+                if outcome == "task":
+                    counts[family.name]["task:" + zoo.task_type(session)] += 1
+            counts[family.name][outcome] += 1
+            spent[family.name] += time.monotonic() - started
+
+        def report(family: zoo.Family) -> None:
+            c = counts[family.name]
+            n = sum(c[k] for k in ("token", "task", "denied", "none"))
             if not n:
-                continue
-            rows.append(row(family.name, counts, n, "token"))
-            r = rows[-1]
+                return
+            r = row(family.name, c, n, "token")
+            rows[:] = [x for x in rows if x["family"] != family.name] + [r]
             print(
-                f"  {family.name:40s} token {r['token']:3d}/{r['n']} task {r['task']:3d} denied {r['denied']:3d} "
-                f"none {r['none']:2d}  upper95 {r['upper95']:.1%}  ({time.monotonic() - started:.0f} s)",
+                f"  {family.name:40s} token {r['token']:3d}/{r['n']} task {r['task']:3d} "
+                f"denied {r['denied']:3d} none {r['none']:2d}  upper95 {r['upper95']:.1%}  "
+                f"({spent[family.name]:.0f} s)",
                 file=sys.stderr,
             )
             if args.json:
                 partial = args.json.with_suffix(".partial.json")
                 partial.write_text(json.dumps({"bots": rows}, indent=2))
+
+        if args.interleave:
+            # Round-robin: stopped early, every family has about as many sessions.
+            for _ in range(args.n):
+                for family in chosen:
+                    if family.name not in broken:
+                        await one(family)
+                        report(family)
+        else:
+            for family in chosen:
+                for _ in range(args.n):
+                    if family.name in broken:
+                        break
+                    await one(family)
+                report(family)
     return rows
 
 
@@ -180,13 +203,19 @@ def run_people(
     keyring = server.keyring()
     rng = random.Random(args.seed + 1)
     person = Person(desktop, approaches, rng)
-    results: dict[str, list[dict[str, Any]]] = {"pointer": [], "keyboard": [], "audio": []}
+    results: dict[str, list[dict[str, Any]]] = {
+        "pointer": [],
+        "keyboard": [],
+        "audio": [],
+        "firefox": [],
+    }
     recordings: list[dict[str, Any]] = []
     args.recordings.mkdir(parents=True, exist_ok=True)
     kinds = (
         ["pointer"] * args.people
         + ["keyboard"] * args.keyboard_people
         + ["audio"] * args.audio_people
+        + ["firefox"] * args.firefox_people
     )
     for kind in kinds:
         session, url = harness.new(f"people/{kind}")
@@ -224,7 +253,7 @@ def table(bots: list[dict[str, Any]], people: list[dict[str, Any]]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|",
     ]
     for r in people:
-        ok = r["rate"] >= 0.97 if r["family"] == "people/pointer" else None
+        ok = r["rate"] >= 0.97 if r["family"] in ("people/pointer", "people/firefox") else None
         target = ">= 97% no task" if ok is not None else "token within two tasks"
         verdict = (
             ("pass" if ok else "FAIL")
@@ -270,8 +299,14 @@ def main(argv: list[str] | None = None) -> int:
         "--serve-only", type=Path, help="start the server, write how to reach it here, wait"
     )
     parser.add_argument("--attach", type=Path, help="use the server a --serve-only run wrote")
+    parser.add_argument(
+        "--interleave", action="store_true", help="one session of each family in turn"
+    )
     parser.add_argument("--list", action="store_true", help="print the families and exit")
     parser.add_argument("--verbose", action="store_true", help="print why sessions were denied")
+    parser.add_argument(
+        "--firefox-people", type=int, default=0, help="pointer people in Firefox ESR (0)"
+    )
     parser.add_argument("--seed", type=int, default=20261207)
     parser.add_argument("--json", type=Path, help="write the rows here")
     parser.add_argument(

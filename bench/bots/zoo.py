@@ -102,14 +102,15 @@ def families() -> list[Family]:
     # A person's telemetry from an earlier run (recordings/people__pointer.jsonl): the server
     # has never seen it, so its repeat detection cannot catch the first use.
     out.append(Family("http/copied-unseen", "http", "copy-unseen"))
+    # This run's people's telemetry, every event moved by up to a pixel and a millisecond:
+    # what an exact digest of the events (the repeat detection) no longer matches.
+    out.append(Family("http/copied-perturbed", "http", "copy-perturbed"))
     return out
 
 
 QUICK = (
-    "pw-headless-desktopua/none",
     "pw-headed/teleport",
     "pptr-stealth-headed/ghost",
-    "sel-headed/bezier",
     "http/copied-telemetry",
 )
 
@@ -456,6 +457,8 @@ async def http_session(
     if family.strategy.startswith("copy") and copied:
         pick = rng.choice(copied)
         tele_challenge, tele_solve = pick.get("challenge"), pick.get("solve")
+        if family.strategy == "copy-perturbed" and tele_solve is not None:
+            tele_solve = perturb(tele_solve, rng)
     headers = {"origin": "http://localhost", "user-agent": DESKTOP_UA}
     async with httpx.AsyncClient(base_url=haechi_url, headers=headers, timeout=30) as http:
         body: dict[str, Any] = {"v": 1, "sitekey": sitekey}
@@ -481,7 +484,35 @@ async def http_session(
     return "denied"
 
 
+def perturb(telemetry: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """A copy of v2 telemetry (docs/telemetry.md) with every event's x and y moved by up to
+    1 px (whole pixels, as a mouse reports them) and its time by up to 1 ms (in order)."""
+    import base64
+    import struct
+
+    out = json.loads(json.dumps(telemetry))
+    events = out.get("events")
+    if not isinstance(events, dict) or not events.get("k"):
+        return out
+    n = len(events["k"])
+    raw = base64.b64decode(events["d"])
+    ts = list(struct.unpack_from(f"<{n}I", raw, 0))
+    xs = list(struct.unpack_from(f"<{n}i", raw, 4 * n))
+    ys = list(struct.unpack_from(f"<{n}i", raw, 8 * n))
+    last = 0
+    for i in range(n):
+        ts[i] = max(last, ts[i] + rng.randint(-1, 1))
+        last = ts[i]
+        if events["k"][i] in "mdu":
+            xs[i] += 100 * rng.randint(-1, 1)
+            ys[i] += 100 * rng.randint(-1, 1)
+    packed = struct.pack(f"<{n}I{n}i{n}i", *ts, *xs, *ys) + raw[12 * n :]
+    events["d"] = base64.b64encode(packed).decode()
+    return dict(out)
+
+
 _UNSEEN: list[dict[str, Any]] = []
+_STARTED = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def unseen_telemetry(rng: random.Random) -> list[dict[str, Any]]:
@@ -489,7 +520,9 @@ def unseen_telemetry(rng: random.Random) -> list[dict[str, Any]]:
     if not _UNSEEN:
         found = HERE / "recordings" / "people__pointer.jsonl"
         lines = [json.loads(x) for x in found.read_text().splitlines() if x.strip()]
-        _UNSEEN.extend(copied_telemetry([x for x in lines if x.get("outcome") == "token"]))
+        # Recorded before this run started: this run's people are on this server already.
+        lines = [x for x in lines if x.get("outcome") == "token" and x["recorded_at"] < _STARTED]
+        _UNSEEN.extend(copied_telemetry(lines))
         rng.shuffle(_UNSEEN)
     return [_UNSEEN.pop()] if _UNSEEN else []
 
