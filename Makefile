@@ -142,6 +142,9 @@ redteam: install ## Red team: bots against a live server per type, ≥1,000 chal
 bench-platform: install ## Sign-in under brute force: 10,000 attempts on one account, unknown-vs-known timing (about an hour on 2 cores)
 	$(BIN)/python bench/platform/login.py $(BENCH_ARGS)
 
+bench-billing: install ## A month's charge run over 1,000 subscribed orgs, killed three times midway and rerun, on SQLite and PostgreSQL: each org charged once, invoices gap-free (BILLING_ORGS=1000)
+	HAECHI_TEST_BILLING_ORGS=$(or $(BILLING_ORGS),1000) HAECHI_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_billing_run.py -k killed_run
+
 fuzz-api: install ## Schemathesis over /api as an org owner and a viewer on a live server (FUZZ_ARGS="--max-examples 100"; default 25, minutes)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/platform/fuzz.py $(FUZZ_ARGS)
 
@@ -193,7 +196,7 @@ cluster-soak: install-test ## 30 minutes of the cluster under load: RSS of each 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build/compiled
 
-.PHONY: help install install-test serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench bench-peers train train-smoke \
+.PHONY: help install install-test serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench bench-peers bench-billing train train-smoke \
 	dashboard dashboard-test dashboard-client-check \
 	bench-smoke redteam redteam-smoke soak bench-bots bench-bots-smoke \
 	deploy-tools deploy-check image image-smoke cluster cluster-smoke cluster-soak
