@@ -187,6 +187,9 @@ image-smoke: install-test ## Run `haechi serve` from the built image's filesyste
 cluster: install compile ## Two edges, platform, worker on private PostgreSQL/Redis + S3 behind HAProxy, Prometheus: 1 vs 2 edges and faults
 	$(BIN)/python bench/cluster/run.py $(CLUSTER_ARGS)
 
+fault-blobs: install-test ## Fault: the fs blob store's disk fills (tmpfs; root): clear errors, no corruption, HaechiBlobDiskFilling fires (FAULT_ARGS="--record")
+	$(BIN)/python bench/cluster/blobfull.py $(FAULT_ARGS)
+
 cluster-smoke: install-test ## The cluster's CI run: start it, full flows through the balancer, kill an edge (HaechiTargetDown must fire)
 	$(BIN)/python bench/cluster/run.py --smoke
 
@@ -199,4 +202,4 @@ clean: ## Remove the virtualenv and caches
 .PHONY: help install install-test serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench bench-peers bench-billing train train-smoke \
 	dashboard dashboard-test dashboard-client-check \
 	bench-smoke redteam redteam-smoke soak bench-bots bench-bots-smoke \
-	deploy-tools deploy-check image image-smoke cluster cluster-smoke cluster-soak
+	deploy-tools deploy-check image image-smoke cluster cluster-smoke cluster-soak fault-blobs
