@@ -40,9 +40,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Haechi]:
         server.stop()
 
 
-REGISTER = """async ([token]) => {
+REGISTER = """async ([token, password]) => {
   const auth = {"authorization": "Bearer " + token, "content-type": "application/json"};
-  const begun = await fetch("/api/v1/me/passkeys/options", {method: "POST", headers: auth});
+  const begun = await fetch("/api/v1/me/passkeys/options", {method: "POST", headers: auth,
+    body: JSON.stringify({current_password: password})});
   const {options} = await begun.json();
   const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(options);
   const credential = await navigator.credentials.create({publicKey});
@@ -94,7 +95,7 @@ def test_register_and_sign_in_with_chromiums_virtual_authenticator(
         },
     )["authenticatorId"]
     try:
-        registered = page.evaluate(REGISTER, [token])
+        registered = page.evaluate(REGISTER, [token, PASSWORD])
         assert registered["status"] == 201, registered
         assert registered["body"]["name"] == "Chromium"
         stored = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})

@@ -23,6 +23,7 @@ from haechi.dev.fake_oidc import TEST_CLIENT_ID, TEST_CLIENT_SECRET, FakeOidc, c
 from haechi.platform.accounts.models import User
 from haechi.platform.audit.models import AuditEvent
 from haechi.platform.auth import google
+from tests.integration.platform.authenticator import Authenticator
 from tests.integration.platform.driver import Api
 
 pytestmark = pytest.mark.integration
@@ -135,10 +136,21 @@ async def test_a_new_account_is_created_verified_and_signed_in(
             await db.scalars(sa.select(AuditEvent.action).where(AuditEvent.actor_id == me["id"]))
         )
     assert {"account.create-google", "auth.google-link", "auth.google-login"} <= actions
-    # The account has no password: unlinking its only way in is refused.
+    # The account has no password: unlinking its only way in is refused...
     identity = linked["data"][0]["id"]
     refused = await api.call("DELETE", f"/me/google/{identity}", token=token)
     assert refused.status_code == 409 and refused.json()["code"] == "last-sign-in-method"
+    # ... until it has a passkey, which a fresh session adds without a password.
+    device = Authenticator("https://dash.example.com")
+    options = (await api.ok("POST", "/me/passkeys/options", token=token, json={}))["options"]
+    added = await api.call(
+        "POST", "/me/passkeys", token=token, json={"credential": device.create(options)}
+    )
+    assert added.status_code == 201, added.text
+    assert (await api.call("DELETE", f"/me/google/{identity}", token=token)).status_code == 204
+    passkey = added.json()["id"]
+    last = await api.call("DELETE", f"/me/passkeys/{passkey}", token=token)
+    assert last.status_code == 409 and last.json()["code"] == "last-sign-in-method"
 
 
 @ONE_BACKEND

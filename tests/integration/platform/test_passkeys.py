@@ -10,16 +10,18 @@ import pytest
 import sqlalchemy as sa
 
 from haechi.platform.audit.models import AuditEvent
+from tests.factories import PASSWORD
 from tests.integration.platform.authenticator import Authenticator, b64
 from tests.integration.platform.driver import Api
 
 pytestmark = pytest.mark.integration
 ORIGIN = "https://dash.example.com"  # the fixtures' public_url
+REAUTH = {"current_password": PASSWORD}
 ONE_BACKEND = pytest.mark.parametrize("api", ["sqlite+memory"], indirect=True)
 
 
 async def register(api: Api, token: str, device: Authenticator, name: str | None = None) -> dict:
-    options = (await api.ok("POST", "/me/passkeys/options", token=token))["options"]
+    options = (await api.ok("POST", "/me/passkeys/options", token=token, json=REAUTH))["options"]
     assert options["rp"]["id"] == "dash.example.com"
     assert options["authenticatorSelection"]["userVerification"] == "required"
     assert options["authenticatorSelection"]["residentKey"] == "required"
@@ -99,7 +101,9 @@ async def test_challenges_are_single_use_and_bound(api: Api) -> None:
     replayed = await api.call("POST", "/auth/passkeys/login", json={"credential": assertion})
     assert replayed.status_code == 401 and replayed.json()["code"] == "bad-challenge"
     # A registration challenge cannot sign in, and a sign-in challenge cannot register.
-    reg_options = (await api.ok("POST", "/me/passkeys/options", token=token))["options"]
+    reg_options = (await api.ok("POST", "/me/passkeys/options", token=token, json=REAUTH))[
+        "options"
+    ]
     crossed = device.get({"rpId": reg_options["rp"]["id"], "challenge": reg_options["challenge"]})
     refused = await api.call("POST", "/auth/passkeys/login", json={"credential": crossed})
     assert refused.status_code == 401 and refused.json()["code"] == "bad-challenge"
@@ -125,14 +129,14 @@ async def test_user_verification_origin_and_clones_are_refused(api: Api) -> None
     token = await api.user("strict@example.com")
     # No user verification (presence only): refused at registration.
     lazy = Authenticator(ORIGIN, verify_user=False)
-    options = (await api.ok("POST", "/me/passkeys/options", token=token))["options"]
+    options = (await api.ok("POST", "/me/passkeys/options", token=token, json=REAUTH))["options"]
     reply = await api.call(
         "POST", "/me/passkeys", token=token, json={"credential": lazy.create(options)}
     )
     assert reply.status_code == 400 and reply.json()["code"] == "bad-credential"
     # Another origin (a phishing page relaying the challenge): refused.
     device = Authenticator(ORIGIN)
-    options = (await api.ok("POST", "/me/passkeys/options", token=token))["options"]
+    options = (await api.ok("POST", "/me/passkeys/options", token=token, json=REAUTH))["options"]
     phished = device.create(options, origin="https://dash.example.com.evil.example")
     reply = await api.call("POST", "/me/passkeys", token=token, json={"credential": phished})
     assert reply.status_code == 400
@@ -184,3 +188,15 @@ async def test_malformed_credentials_are_4xx(api: Api) -> None:
         ).status_code == 400
     # The only way in of an account without a password cannot be deleted: covered in
     # test_google; here a password exists, so deleting the last passkey is fine.
+
+
+@ONE_BACKEND
+async def test_adding_a_passkey_needs_the_password_and_options_are_limited(api: Api) -> None:
+    token = await api.user("reauth@example.com")
+    for body in ({}, {"current_password": "not the password"}):
+        reply = await api.call("POST", "/me/passkeys/options", token=token, json=body)
+        assert reply.status_code == 401 and reply.json()["code"] == "wrong-password"
+    for _ in range(30):
+        await login_options(api)
+    limited = await api.call("POST", "/auth/passkeys/options", json={})
+    assert limited.status_code == 429 and limited.headers["retry-after"]

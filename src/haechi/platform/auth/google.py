@@ -237,9 +237,12 @@ async def _verify_id_token(
         except ValueError:
             raise FlowError("the ID token is malformed", code="bad-id-token") from None
     claims: dict[str, Any] = dict(token.claims)
+    issuers = [provider["issuer"]]
+    if provider["issuer"] == "https://accounts.google.com":
+        issuers.append("accounts.google.com")  # Google signs either form (its docs)
     registry = jwt.JWTClaimsRegistry(
         leeway=60,
-        iss={"essential": True, "value": provider["issuer"]},
+        iss={"essential": True, "values": issuers},
         aud={"essential": True, "value": settings.google_client_id},
         sub={"essential": True},
         exp={"essential": True},

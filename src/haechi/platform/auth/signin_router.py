@@ -10,14 +10,26 @@ import httpx
 from fastapi import APIRouter, Cookie, Query, Response
 from fastapi.responses import RedirectResponse
 
-from haechi.core.errors import Unauthorized
+from haechi.core.db import utcnow
+from haechi.core.errors import RateLimited, Unauthorized, Unavailable
+from haechi.core.net import ip_bucket
+from haechi.core.store import Store
+from haechi.platform.accounts import service as accounts
 from haechi.platform.accounts.models import User
 from haechi.platform.audit import service as audit
 from haechi.platform.auth import google, passkeys, service, totp
 from haechi.platform.auth import signin_schemas as schemas
 from haechi.platform.auth.credential_models import Passkey
+from haechi.platform.auth.models import AuthSession
 from haechi.platform.auth.schemas import AccessToken
-from haechi.platform.deps import ClientInfo, CurrentActor, CurrentUser, DbSession, RuntimeDep
+from haechi.platform.deps import (
+    ClientInfo,
+    CurrentActor,
+    CurrentPrincipal,
+    CurrentUser,
+    DbSession,
+    RuntimeDep,
+)
 from haechi.platform.http import actor, set_refresh_cookie
 
 methods = APIRouter(tags=["auth"])
@@ -27,6 +39,18 @@ passkeys_router = APIRouter(tags=["passkeys"])
 REDIRECT: dict[int | str, dict[str, Any]] = {
     302: {"description": "A redirect (to the provider, or back to the dashboard)"}
 }
+
+
+# Flows begun per client IP (IPv6 by /64) a minute: each one keeps a record in the store.
+FLOWS_PER_MINUTE = 30
+# Without a password, adding a passkey needs a session this recent (signed in again).
+REAUTH_SECONDS = 600
+
+
+async def _limit_flows(store: Store, ip: str) -> None:
+    decision = await store.hit(f"platform:signin-flows:{ip_bucket(ip)}", FLOWS_PER_MINUTE, 60.0)
+    if not decision.allowed:
+        raise RateLimited("too many sign-in attempts; wait a minute", retry_after=60.0)
 
 
 def _answer(issued: service.Issued, expires_in: int) -> AccessToken:
@@ -51,13 +75,18 @@ async def sign_in_methods(runtime: RuntimeDep) -> schemas.Methods:
     response_class=RedirectResponse,
     responses=REDIRECT,
 )
-async def google_start(runtime: RuntimeDep) -> RedirectResponse:
+async def google_start(runtime: RuntimeDep, info: ClientInfo) -> RedirectResponse:
     """Open this in the browser (a navigation, not a fetch): it redirects to Google with state,
     nonce and a PKCE challenge, and binds the flow to this browser with a short-lived cookie.
     404 ``google-disabled`` when Google sign-in is not configured."""
     settings = runtime.settings.platform
-    async with httpx.AsyncClient() as http:
-        url, binding = await google.begin(http, runtime.store, settings)
+    if google.enabled(settings):
+        await _limit_flows(runtime.store, info.ip)
+    try:
+        async with httpx.AsyncClient() as http:
+            url, binding = await google.begin(http, runtime.store, settings)
+    except google.FlowError as error:
+        raise Unavailable(error.message, code=error.code) from None
     response = RedirectResponse(url, status_code=302)
     response.set_cookie(
         google.BINDING_COOKIE,
@@ -223,14 +252,31 @@ def _passkey(passkey: Passkey) -> schemas.PasskeyPublic:
 
 @passkeys_router.post("/me/passkeys/options", operation_id="passkeys_register_options")
 async def passkey_register_options(
-    user: CurrentUser, db: DbSession, runtime: RuntimeDep
-) -> schemas.WebAuthnOptions:
+    body: schemas.PasskeyBegin,
+    principal: CurrentPrincipal,
+    user: CurrentUser,
+    db: DbSession,
+    runtime: RuntimeDep,
+) -> schemas.PasskeyOptions:
     """Options for ``navigator.credentials.create`` (a discoverable credential, user
-    verification required); the challenge works once, for five minutes."""
+    verification required); the challenge works once, for five minutes. A stolen access token
+    alone cannot add a passkey: an account with a password sends it (401 ``wrong-password``);
+    one without must have signed in within ten minutes (401 ``reauth-required``)."""
+    if user.password_hash is not None:
+        accounts.require_password(user, body.current_password or "")
+    else:
+        sid = principal.session_id
+        session = await db.get(AuthSession, sid) if sid is not None else None
+        age = (utcnow() - session.created_at).total_seconds() if session is not None else None
+        if age is None or age > REAUTH_SECONDS:
+            raise Unauthorized(
+                "sign in again (with Google or a passkey) to add a passkey",
+                code="reauth-required",
+            )
     options = await passkeys.registration_options(
         db, store=runtime.store, settings=runtime.settings.platform, user=user
     )
-    return schemas.WebAuthnOptions(options=options)
+    return schemas.PasskeyOptions(options=options)
 
 
 @passkeys_router.post("/me/passkeys", status_code=201, operation_id="passkeys_create")
@@ -311,13 +357,15 @@ async def passkey_delete(
 
 @passkeys_router.post("/auth/passkeys/options", operation_id="passkeys_login_options")
 async def passkey_login_options(
-    body: schemas.PasskeyLoginOptions, db: DbSession, runtime: RuntimeDep
-) -> schemas.WebAuthnOptions:
-    """Options for ``navigator.credentials.get``: usernameless without ``email``."""
+    body: schemas.PasskeyLoginOptions, db: DbSession, runtime: RuntimeDep, info: ClientInfo
+) -> schemas.PasskeyOptions:
+    """Options for ``navigator.credentials.get``: usernameless without ``email``. At most 30
+    a minute per client IP (429)."""
+    await _limit_flows(runtime.store, info.ip)
     options = await passkeys.login_options(
         db, store=runtime.store, settings=runtime.settings.platform, email=body.email
     )
-    return schemas.WebAuthnOptions(options=options)
+    return schemas.PasskeyOptions(options=options)
 
 
 @passkeys_router.post("/auth/passkeys/login", operation_id="passkeys_login")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from haechi.platform.accounts.schemas import Email
+from haechi.platform.accounts.schemas import Email, Password
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
@@ -44,7 +44,14 @@ class GoogleIdentities(BaseModel):
     data: list[GoogleIdentity]
 
 
-class WebAuthnOptions(BaseModel):
+class PasskeyBegin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Required when the account has a password (a stolen access token cannot add a passkey).
+    current_password: Password | None = None
+
+
+class PasskeyOptions(BaseModel):
     """Pass ``options`` to ``PublicKeyCredential.parseCreationOptionsFromJSON`` (register) or
     ``parseRequestOptionsFromJSON`` (sign in); binary fields are base64url."""
 
