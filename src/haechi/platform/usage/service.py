@@ -70,20 +70,28 @@ def _month_start(end: datetime, months: int) -> datetime:
 
 async def _series_rows(
     db: AsyncSession, *, key: str, bucket: schemas.Granularity, start: datetime
-) -> list[tuple[datetime, str, int]]:
-    """(bucket start, event, count) of one roll-up key (a site's sitekey, an org's aggregate
-    ``org:<id>`` or ``*`` for every site) since ``start``: one row per hour or day and event,
-    read from the primary key's range whatever the number of sites."""
+) -> tuple[list[tuple[datetime, str, int]], dict[str, int]]:
+    """For one roll-up key (a site's sitekey, an org's aggregate ``org:<id>`` or ``*`` for
+    every site) since ``start``: the core counters' (bucket start, event, count) rows, and the
+    richer counters summed over the range by event (in SQL: one row each). Both read a range
+    of the primary key, whatever the number of sites."""
     model: Any = UsageHourly if bucket == "hour" else UsageDaily
     when = model.hour if bucket == "hour" else model.day
     since: Any = start if bucket == "hour" else start.date()
-    stmt = sa.select(when, model.event, model.count).where(model.sitekey == key, when >= since)
+    mine = (model.sitekey == key, when >= since)
+    core = sa.select(when, model.event, model.count).where(*mine, model.event.in_(EVENTS))
     out = []
-    for t, event, total in (await db.execute(stmt)).all():
+    for t, event, total in (await db.execute(core)).all():
         if not isinstance(t, datetime):
             t = datetime(t.year, t.month, t.day, tzinfo=UTC)
         out.append((_floor(t, bucket), str(event), int(total)))
-    return out
+    richer = (
+        sa.select(model.event, sa.func.sum(model.count))
+        .where(*mine, model.event.not_in(EVENTS))
+        .group_by(model.event)
+    )
+    events = {str(event): int(total) for event, total in (await db.execute(richer)).all()}
+    return out, events
 
 
 async def _rows(
@@ -198,15 +206,11 @@ async def get_series(
     bucket, start, end, buckets = _buckets(period, now or datetime.now(UTC))
     key = sitekey if sitekey is not None else (org_key(org_id) if org_id else ALL_SITES)
     points = {t: schemas.UsagePoint(t=t) for t in buckets}
-    events: dict[str, int] = {}
-    for t, event, n in await _series_rows(db, key=key, bucket=bucket, start=start):
+    rows, events = await _series_rows(db, key=key, bucket=bucket, start=start)
+    for t, event, n in rows:
         point = points.get(t)
-        if point is None:
-            continue
-        if event in EVENTS:
+        if point is not None:
             setattr(point, event, getattr(point, event) + n)
-        else:
-            events[event] = events.get(event, 0) + n
     totals = schemas.UsageTotals()
     for point in points.values():
         for event in EVENTS:
