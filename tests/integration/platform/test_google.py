@@ -123,6 +123,7 @@ async def test_a_new_account_is_created_verified_and_signed_in(
     token = reply.json()["access_token"]
     me = await api.ok("GET", "/me", token=token)
     assert me["email"] == "new.person@example.com" and me["email_verified"] is True
+    assert me["has_password"] is False
     linked = await api.ok("GET", "/me/google", token=token)
     assert [i["email"] for i in linked["data"]] == ["new.person@example.com"]
     # The ticket works once.

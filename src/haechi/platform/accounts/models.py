@@ -37,6 +37,11 @@ class User(TimestampMixin, Base):
     def two_factor(self) -> bool:
         return self.totp_enabled_at is not None
 
+    @property
+    def has_password(self) -> bool:
+        """False for an account made from Google that never set one."""
+        return self.password_hash is not None
+
     def __repr__(self) -> str:
         return f"User(id={self.id!s})"
 

@@ -46,6 +46,8 @@ class UserPublic(BaseModel):
     email: str
     email_verified: bool
     two_factor: bool = False
+    # False for an account made from Google that never set a password.
+    has_password: bool = True
     locale: str
     is_operator: bool
     created_at: datetime
