@@ -6,7 +6,10 @@ linking by verified address only; two-factor sign-in still asked; the attacks re
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -301,3 +304,32 @@ async def test_off_unless_configured(api: Api) -> None:
     assert (await api.ok("GET", "/auth/methods"))["google"] is False
     reply = await api.call("GET", "/auth/google/start")
     assert reply.status_code == 404 and reply.json()["code"] == "google-disabled"
+
+
+def test_the_fake_provider_runs_from_the_cli_and_is_refused_in_production() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAECHI_")}
+    command = [sys.executable, "-m", "haechi.cli", "dev", "fake-oidc", "--port", str(port)]
+    refused = subprocess.run(
+        command, env=env | {"HAECHI_ENV": "production"}, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode != 0 and "refused" in refused.stderr
+    served = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                document = httpx.get(f"{url}/.well-known/openid-configuration", timeout=1).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert document["issuer"] == url and document["code_challenge_methods_supported"] == [
+            "S256"
+        ]
+        keys = httpx.get(document["jwks_uri"]).json()["keys"]
+        assert keys[0]["kty"] == "RSA" and "d" not in keys[0]
+    finally:
+        served.terminate()
+        served.wait(timeout=15)
