@@ -94,7 +94,8 @@ class Desktop:
             command = [
                 "chromium", "--no-sandbox", "--no-first-run", "--no-default-browser-check",
                 "--password-store=basic", f"--user-data-dir={self.profile}",
-                "--window-position=0,0", f"--window-size={DISPLAY_SIZE[0]},{DISPLAY_SIZE[1]}", url,
+                # Not at the corner: a window at (0, 0) is not judged by the input clock.
+                "--window-position=8,8", f"--window-size={DISPLAY_SIZE[0]},{DISPLAY_SIZE[1]}", url,
             ]  # fmt: skip
         self.browser = subprocess.Popen(
             command,

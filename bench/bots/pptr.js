@@ -24,8 +24,8 @@ let current = null; // {context, page}
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const rand = (a, b) => a + Math.random() * (b - a);
 
-async function browser(kind, headless) {
-  const key = `${kind}/${headless}`;
+async function browser(kind, headless, at00) {
+  const key = `${kind}/${headless}/${!!at00}`;
   if (!browsers.has(key)) {
     const launched =
       kind === "firefox"
@@ -38,7 +38,11 @@ async function browser(kind, headless) {
         : stealth.launch({
             executablePath: "/usr/bin/chromium",
             headless,
-            args: ["--no-sandbox", "--disable-blink-features=AutomationControlled"],
+            args: [
+              "--no-sandbox",
+              "--disable-blink-features=AutomationControlled",
+              ...(at00 ? ["--window-position=0,0"] : []),
+            ],
           });
     browsers.set(key, await launched);
   }
@@ -51,7 +55,7 @@ const BOX =
   ".find((el) => el.shadowRoot).shadowRoot.querySelector('.box')";
 
 async function open(req) {
-  const b = await browser(req.browser, req.headless);
+  const b = await browser(req.browser, req.headless, req.at00);
   const context = await b.createBrowserContext();
   const page = await context.newPage();
   if (req.ua) await page.setUserAgent(req.ua);

@@ -59,6 +59,9 @@ class Family:
     ua: str = (
         "own"  # own | desktop (Chrome/131 on Windows) | same (own version, "Headless" removed)
     )
+    # The window at the screen's corner (--window-position=0,0): where a Wayland window would
+    # be, so the widget does not judge the input clock (docs/telemetry.md, clock_n/clock_off).
+    at00: bool = False
 
 
 PATHS = (*paths.STRATEGIES, "replay", "warped")
@@ -79,6 +82,12 @@ def families() -> list[Family]:
     out.append(
         Family("pptr-stealth-headless-desktopua/ghost", "puppeteer", "ghost", True, "desktop")
     )
+    for strategy in ("bezier", "eased", "warped"):
+        out.append(Family(f"pw-headed-at00/{strategy}", "playwright", strategy, False, at00=True))
+    for strategy in ("ghost", "warped"):
+        out.append(
+            Family(f"pptr-stealth-headed-at00/{strategy}", "puppeteer", strategy, False, at00=True)
+        )
     for strategy in ("none", "keyboard", "teleport", "ghost", "windmouse", "replay", "warped"):
         out.append(Family(f"ff-pptr-headless/{strategy}", "firefox", strategy, True))
         out.append(Family(f"ff-pptr-headed/{strategy}", "firefox", strategy, False))
@@ -229,7 +238,9 @@ class PuppeteerBots(Driver):
     async def open(self, family: Family, url: str) -> None:
         ua = DESKTOP_UA if family.ua == "desktop" else None
         browser = "firefox" if family.framework == "firefox" else "chrome"
-        await self.call("open", browser=browser, headless=family.headless, ua=ua, url=url)
+        await self.call(
+            "open", browser=browser, headless=family.headless, ua=ua, url=url, at00=family.at00
+        )
 
     async def act(self, family: Family, start: tuple[float, float], target: tuple[float, float],
                   steps: paths.Path_, dwell: float) -> None:  # fmt: skip
@@ -365,7 +376,7 @@ class PlaywrightBots:
         self.approaches = approaches
         self.rng = random.Random(seed)
         self._pw: Any = None
-        self._browsers: dict[bool, Any] = {}
+        self._browsers: dict[tuple[bool, bool], Any] = {}
 
     async def __aenter__(self) -> PlaywrightBots:
         from playwright.async_api import async_playwright
@@ -378,17 +389,19 @@ class PlaywrightBots:
             await browser.close()
         await self._pw.stop()
 
-    async def browser(self, headless: bool) -> Any:
-        if headless not in self._browsers:
-            self._browsers[headless] = await self._pw.chromium.launch(
+    async def browser(self, headless: bool, at00: bool = False) -> Any:
+        key = (headless, at00)
+        if key not in self._browsers:
+            args = ["--disable-blink-features=AutomationControlled", "--no-sandbox"]
+            self._browsers[key] = await self._pw.chromium.launch(
                 executable_path="/usr/bin/chromium",
                 headless=headless,
-                args=["--disable-blink-features=AutomationControlled", "--no-sandbox"],
+                args=[*args, "--window-position=0,0"] if at00 else args,
             )
-        return self._browsers[headless]
+        return self._browsers[key]
 
     async def session(self, family: Family) -> Session:
-        browser = await self.browser(family.headless)
+        browser = await self.browser(family.headless, family.at00)
         ua: str | None = None
         if family.ua == "desktop":
             ua = DESKTOP_UA
