@@ -132,7 +132,7 @@ class RiskEngine:
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
         # Risk without telemetry by (model name, rate points): at most 61 points values a name.
-        self._missing: dict[tuple[str, int], RiskResult] = {}
+        self._missing: dict[tuple[str, int, tuple[str, ...]], RiskResult] = {}
         self._missing_of: CombinedScorer | None = None
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -161,7 +161,7 @@ class RiskEngine:
             # rate's points alone, so it is computed once per points value and model name.
             if self._missing_of is not scorer:  # a scorer replaced (tests) starts afresh
                 self._missing, self._missing_of = {}, scorer
-            key = (scorer.model, scorer.ip_rate_rule(inp.ip_rate))
+            key = (scorer.model, scorer.ip_rate_rule(inp.ip_rate), inp.request_rules)
             result = self._missing.get(key)
             if result is None:
                 result = self._missing[key] = scorer.combine(inp, scorer.facts(inp.telemetry), None)

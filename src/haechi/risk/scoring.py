@@ -54,6 +54,7 @@ from typing import Final, Literal, Protocol
 from haechi.risk.signals import (
     HINT_FLOOR,
     MIN_APPROACH_MOVES,
+    POINTS,
     SPARSE_MOVES,
     SPARSE_RATE,
     SPARSE_SPAN_MS,
@@ -107,6 +108,8 @@ class RiskInput:
     stage: Literal["challenge", "solve"] = "challenge"
     # How the visitor answered a visual task, at /v1/solve (``CheckResult.signals``).
     task_signals: dict[str, float] | None = None
+    # Rules the edge found in the request itself (``signals.header_mismatch``), by name.
+    request_rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,6 +462,8 @@ class CombinedScorer:
         )
         fired += extra
         fired += task_signals(inp.task_signals)
+        for rule in inp.request_rules:
+            fired.append((rule, POINTS[rule]))
         total = base + sum(points for _, points in fired)
         # Main contributors first: the base (the model's reasons) and each rule by its weight.
         parts = [(base, base_reasons), *((points, (reason,)) for reason, points in fired)]

@@ -48,6 +48,7 @@ POINTS: Final[dict[str, int]] = {
     "untrusted-input": 45,
     "no-browser-ui": 20,
     "synthetic-input-clock": 45,
+    "header-mismatch": 45,
 }
 # Boolean hints that add points when true, by rule name.
 ENV_HINTS: Final[tuple[tuple[str, str], ...]] = (
@@ -278,6 +279,67 @@ def synthetic_clock(n: object, off: object) -> bool:
     if type(n) is not int or type(off) is not int or n < CLOCK_MIN_EVENTS:
         return False
     return off >= CLOCK_MIN_OFF and 3 * off >= n
+
+
+# What a Chromium agent's platform token says ``Sec-CH-UA-Platform`` is (the first token found).
+_CH_PLATFORMS: Final = (
+    ("Android", '"Android"'),
+    ("CrOS", '"Chrome OS"'),
+    ("Windows", '"Windows"'),
+    ("Macintosh", '"macOS"'),
+    ("Linux", '"Linux"'),
+)
+_LOOPBACK: Final = ("127.", "localhost", "[::1]")
+
+
+def _major(ua: str, token: str) -> int:
+    """The major version after ``token`` in the agent string; -1 when absent or not a number."""
+    at = ua.find(token)
+    if at < 0:
+        return -1
+    start = at + len(token)
+    end = ua.find(".", start)
+    digits = ua[start:end] if end > start else ""
+    return int(digits) if len(digits) < 5 and digits.isdigit() else -1
+
+
+def header_mismatch(
+    ua: str | None,
+    ch_ua: str | None,
+    ch_platform: str | None,
+    fetch_mode: str | None,
+    origin: str | None,
+    host: str | None,
+) -> bool:
+    """The request's headers contradict the browser its ``User-Agent`` names (docs/risk-model.md,
+    Serving): a browser's fetch to a secure URL (an ``https`` page, or this server on a loopback
+    address) always carries Fetch Metadata (Chromium 76+, Firefox 90+), and Chromium 90+ sends
+    its low-entropy Client Hints with it, one brand at the agent's major version and the
+    agent's platform. An HTTP client that copied a browser's agent, or a browser whose agent was
+    replaced, sends something else. Android WebViews (``; wv)``) and agents that name neither
+    browser are not judged; a few string searches, no regular expression."""
+    if not ua:
+        return False
+    secure = (origin is not None and origin.startswith("https://")) or (
+        host is not None and host.startswith(_LOOPBACK)
+    )
+    chrome = _major(ua, " Chrome/")
+    if chrome >= 90 and "; wv)" not in ua:
+        if ch_ua is None:
+            return secure or fetch_mode is not None
+        if f'v="{chrome}"' not in ch_ua:
+            return True
+        if ch_platform is not None:
+            for token, platform in _CH_PLATFORMS:
+                if token in ua:
+                    # Android's "desktop site" sends a Linux agent with the Android platform.
+                    return ch_platform != platform and not (
+                        platform == '"Linux"' and ch_platform == '"Android"'
+                    )
+        return False
+    if _major(ua, " Firefox/") >= 90 or chrome >= 80:
+        return secure and fetch_mode is None
+    return False
 
 
 def request_signals(
