@@ -30,6 +30,7 @@ from haechi.core.settings import Settings
 from haechi.core.store import Store, StoreUnavailable, create_store
 from haechi.core.store.counters import CounterBuffer
 from haechi.core.store.memory import MemoryStore
+from haechi.protocol.iprules import IpRuleSet
 from haechi.protocol.service import ProtocolService
 from haechi.protocol.sites import SiteCache, SiteInfo
 from haechi.risk.attack import AttackMonitor
@@ -76,7 +77,7 @@ def resolve_keys(settings: Settings) -> tuple[Keyring, bytes]:
     )
 
 
-def site_info(site: Any, *, suspended: bool = False) -> SiteInfo:
+def site_info(site: Any, *, suspended: bool = False, ip_rules: IpRuleSet | None = None) -> SiteInfo:
     expires = site.previous_secret_expires_at
     return SiteInfo(
         id=str(site.id),
@@ -89,6 +90,7 @@ def site_info(site: Any, *, suspended: bool = False) -> SiteInfo:
         previous_secret_digest=site.previous_secret_digest,
         previous_secret_expires_at=expires.timestamp() if expires is not None else None,
         suspended=suspended,
+        ip_rules=ip_rules,
     )
 
 
@@ -183,6 +185,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings, *, store: Store | None = None) -> Runtime:
+        from haechi.platform.iprules import service as ip_rule_service
         from haechi.platform.plans.quota import edge_flags
         from haechi.platform.sites import service as site_service
 
@@ -202,7 +205,8 @@ class Runtime:
                 info, quota = None, ""
                 if site is not None:
                     suspended, quota = await edge_flags(session, settings.plans, site.org_id)
-                    info = site_info(site, suspended=suspended)
+                    rules = await ip_rule_service.edge_rules(session, site=site, now=db.utcnow())
+                    info = site_info(site, suspended=suspended, ip_rules=rules)
             if info is not None and quota:
                 info = dataclasses.replace(info, quota=quota)
             if info is not None and info.security_level == TEST_LEVEL:

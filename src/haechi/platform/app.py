@@ -114,6 +114,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
     from haechi.platform.auth.signin_router import google_router, passkeys_router
     from haechi.platform.auth.signin_router import methods as signin_methods
     from haechi.platform.billing.router import router as billing
+    from haechi.platform.iprules.router import router as ip_rules
     from haechi.platform.orgs.router import invitations, members
     from haechi.platform.orgs.router import me as me_delete
     from haechi.platform.orgs.router import router as orgs
@@ -140,7 +141,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
         v1.include_router(router)
     routers = (accounts, account_links, me, me_delete, auth, sessions, orgs, members, invitations)
     routers = (*routers, plans)
-    for router in (*routers, two_factor, sites, usage, billing, api_keys, audit, admin):
+    for router in (*routers, two_factor, sites, ip_rules, usage, billing, api_keys, audit, admin):
         v1.include_router(router)
     app.include_router(v1)
     return app

@@ -1,6 +1,6 @@
-"""``haechi users | orgs | api-keys | admin | openapi``: the platform from the server's shell,
-on the same services as the API (``haechi sites`` lives in ``haechi.cli``). Every command
-takes ``--json``; actions are written to the audit log as the ``cli`` actor."""
+"""``haechi users | orgs | api-keys | ip-rules | admin | openapi``: the platform from the
+server's shell, on the same services as the API (``haechi sites`` lives in ``haechi.cli``).
+Every command takes ``--json``; actions are written to the audit log as the ``cli`` actor."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from haechi.core.errors import HaechiError
+from haechi.platform.iprules.cli import ip_rules
 
 T = TypeVar("T")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -448,4 +449,4 @@ def openapi(output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-COMMANDS: tuple[click.Command, ...] = (users, orgs, api_keys, admin, billing, openapi)
+COMMANDS: tuple[click.Command, ...] = (users, orgs, api_keys, ip_rules, admin, billing, openapi)

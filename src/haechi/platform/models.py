@@ -9,6 +9,7 @@ from haechi.platform.auth.credential_models import OidcIdentity, Passkey
 from haechi.platform.auth.models import AuthSession, RefreshToken
 from haechi.platform.billing.models import Charge, Subscription
 from haechi.platform.email.models import Mail
+from haechi.platform.iprules.models import IpRule, SiteIpPolicy
 from haechi.platform.orgs.models import Invitation, Membership
 from haechi.platform.plans.models import OrgPlan, PlanRecord
 from haechi.platform.sites.models import Organisation, Site
@@ -21,6 +22,7 @@ __all__ = [
     "Charge",
     "EmailToken",
     "Invitation",
+    "IpRule",
     "Mail",
     "Membership",
     "OidcIdentity",
@@ -30,6 +32,7 @@ __all__ = [
     "Passkey",
     "RefreshToken",
     "Site",
+    "SiteIpPolicy",
     "Subscription",
     "UsageDaily",
     "UsageFlush",

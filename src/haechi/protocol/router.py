@@ -162,7 +162,8 @@ def edge_endpoint(
         try:
             body = await handler(request, runtime, gate)
         except HaechiError as error:
-            if not gate.counted:
+            # An address the site blocks costs no store round trip either.
+            if not gate.counted and error.code != "ip-blocked":
                 try:
                     await gate.check()
                 except HaechiError as limited:
@@ -188,13 +189,14 @@ async def _challenge(request: EdgeRequest, runtime: Runtime, gate: IpGate) -> di
     raw_size, body = await _json_body(request, runtime.settings.protocol.max_body_bytes)
     parsed = messages.parse_challenge(body)
     hostname = _hostname(request)
-    site = await runtime.protocol.authorize(parsed.sitekey, hostname)
+    ip = request.client_ip
+    site = await runtime.protocol.authorize(parsed.sitekey, hostname, ip)
     # The site's limit counts only requests the site would serve, so nobody can spend a site's
     # budget from a page that is not the site's; it shares the IP's round trip.
     ip_rate = await gate.check((f"rl:sk:{site.sitekey}", runtime.settings.rate_limit.per_sitekey))
     size = _telemetry_size(runtime, raw_size, parsed.telemetry)
     return await runtime.protocol.issue(
-        parsed, hostname=hostname, site=site, telemetry_size=size, ip_rate=ip_rate
+        parsed, hostname=hostname, site=site, telemetry_size=size, ip_rate=ip_rate, ip=ip
     )
 
 
@@ -205,7 +207,11 @@ async def _solve(request: EdgeRequest, runtime: Runtime, gate: IpGate) -> dict[s
     # The IP is counted with the challenge's spend; a solve that fails before it is counted
     # alone (and answers 429 when the IP is over its limit).
     outcome = await runtime.protocol.solve(
-        parsed, hostname=_hostname(request), telemetry_size=size, spend=gate.spend
+        parsed,
+        hostname=_hostname(request),
+        telemetry_size=size,
+        spend=gate.spend,
+        ip=request.client_ip,
     )
     if not gate.counted:
         await gate.check()

@@ -33,6 +33,7 @@ from haechi.core.store.base import StaleEpoch, StoreUnavailable
 from haechi.core.store.counters import CounterBuffer
 from haechi.protocol import pow as pow_
 from haechi.protocol.dialects import test_sitekey_token
+from haechi.protocol.iprules import ALLOW, DENY
 from haechi.protocol.messages import PROTOCOL_VERSION, ChallengeRequest, SolveRequest
 from haechi.protocol.sites import SiteCache, SiteInfo
 from haechi.protocol.usage import TopNames, risk_label, time_label, usage_key
@@ -70,6 +71,10 @@ ANSWER_WIDTH = 256  # a multiple of this: every answer of an ordinary size takes
 # in the same store round trip.
 Spender = Callable[[str, float, bytes, str | None], Awaitable[tuple[bytes | None, float | None]]]
 _SYSTEM_RNG = random.SystemRandom()
+# What an address on a site's allow list gets when the site's IP policy says so: no scoring,
+# no visual task, the least proof-of-work (as a test sitekey).
+NO_FRICTION = Plan(0, 0, pow_bits=1, pow_count=1, challenge=None, block=False)
+IP_ALLOWED = RiskResult(risk=0, reasons=("ip-allowed",), model="ip-rule")
 # SiteInfo.quota of an organisation past its quota and grace (docs/usage-and-billing.md).
 QUOTA_STEP_UP = "step-up"
 QUOTA_BLOCK = "block"
@@ -231,6 +236,13 @@ class ProtocolService:
             may_block=may_block,
         )
 
+    def ip_skips_friction(self, site: SiteInfo, ip: str | None, now: float) -> bool:
+        """Whether ``ip`` is on the site's allow list and its policy lets that skip friction."""
+        rules = site.ip_rules
+        if rules is None or ip is None or not rules.allow_skips_friction:
+            return False
+        return rules.match(ip, now) == ALLOW
+
     async def site_for_request(self, sitekey: str) -> SiteInfo:
         try:
             site = await self.sites.get_by_sitekey(sitekey)
@@ -259,9 +271,15 @@ class ProtocolService:
 
     # ------------------------------------------------------------------ challenge
 
-    async def authorize(self, sitekey: str, hostname: str | None) -> SiteInfo:
-        """The site a challenge is asked for, when it exists and the page may use it."""
+    async def authorize(
+        self, sitekey: str, hostname: str | None, ip: str | None = None
+    ) -> SiteInfo:
+        """The site a challenge is asked for, when it exists, the client's address ``ip`` is not
+        on its deny list (403 ``ip-blocked``) and the page may use it."""
         site = await self.site_for_request(sitekey)
+        rules = site.ip_rules
+        if rules is not None and ip is not None and rules.match(ip, self.clock()) == DENY:
+            raise Forbidden("requests from this address are blocked", code="ip-blocked")
         self.check_hostname(site, hostname)
         return site
 
@@ -274,14 +292,19 @@ class ProtocolService:
         telemetry_size: int | None = None,
         now: float | None = None,
         ip_rate: float | None = None,
+        ip: str | None = None,
     ) -> dict[str, Any]:
         """Issue a challenge; ``site`` is the result of ``authorize`` when the caller has it.
-        ``ip_rate`` is the caller's requests per second, when the edge knows it."""
+        ``ip_rate`` is the caller's requests per second, when the edge knows it; ``ip`` its
+        address (for the site's IP rules)."""
         if site is None:
-            site = await self.authorize(request.sitekey, hostname)
-        risk = await self._score(request.telemetry, "challenge", telemetry_size, ip_rate)
-        plan = self._plan(site, risk)
+            site = await self.authorize(request.sitekey, hostname, ip)
         now = self.clock() if now is None else now
+        if self.ip_skips_friction(site, ip, now):
+            risk, plan = IP_ALLOWED, NO_FRICTION
+        else:
+            risk = await self._score(request.telemetry, "challenge", telemetry_size, ip_rate)
+            plan = self._plan(site, risk)
         body = await self._seal_challenge(
             site=site,
             hostname=hostname or "",
@@ -390,9 +413,10 @@ class ProtocolService:
         now: float | None = None,
         ip_rate: float | None = None,
         spend: Spender | None = None,
+        ip: str | None = None,
     ) -> Outcome:
         """Check a solution. ``spend``, when given, replaces the store's spend of the challenge
-        (and its request rate replaces ``ip_rate``)."""
+        (and its request rate replaces ``ip_rate``); ``ip`` is the client's address."""
         now = self.clock() if now is None else now
         try:
             data = orjson.loads(self.keyring.open(CHALLENGE_PURPOSE, request.challenge))
@@ -407,6 +431,7 @@ class ProtocolService:
             now=now,
             ip_rate=ip_rate,
             spend=spend,
+            ip=ip,
         )
         if outcome.kind == "fail":
             self.metrics.count(self.metrics.challenges_failed, site_label, outcome.body["code"])
@@ -432,6 +457,7 @@ class ProtocolService:
         now: float,
         ip_rate: float | None = None,
         spend: Spender | None = None,
+        ip: str | None = None,
     ) -> Outcome:
         if now >= data["exp"]:
             return Outcome.fail("expired")
@@ -444,6 +470,12 @@ class ProtocolService:
             return Outcome.fail("invalid-sitekey")
         if site.suspended:
             return Outcome.fail("site-suspended")
+        skip_friction = False
+        if ip is not None and site.ip_rules is not None:
+            verdict = site.ip_rules.match(ip, now)
+            if verdict == DENY:
+                return Outcome.fail("ip-blocked")
+            skip_friction = verdict == ALLOW and site.ip_rules.allow_skips_friction
         # Solving must come from the page that asked, and that page must still be allowed.
         try:
             self.check_hostname(site, hostname)
@@ -482,12 +514,20 @@ class ProtocolService:
             if not checked.ok:
                 return Outcome.fail("wrong-answer")
             task_signals = checked.signals or None
-        risk = await self._score(request.telemetry, "solve", telemetry_size, ip_rate, task_signals)
-        # A step-up's own solve may resend the first one's telemetry: only the visit's first.
-        if data["ty"] is None and data["st"] == 0 and await self._replayed(request.telemetry):
-            risk = RiskResult(max(risk.risk, REPLAY_RISK), (*risk.reasons, REPLAYED), risk.model)
-        final_risk = max(risk.risk, data["r"]) if data["ty"] is None else risk.risk
-        plan = self._plan(site, risk)
+        if skip_friction:
+            risk, plan = IP_ALLOWED, NO_FRICTION
+            final_risk = 0
+        else:
+            risk = await self._score(
+                request.telemetry, "solve", telemetry_size, ip_rate, task_signals
+            )
+            # A step-up's own solve may resend the first one's telemetry: only the visit's first.
+            if data["ty"] is None and data["st"] == 0 and await self._replayed(request.telemetry):
+                risk = RiskResult(
+                    max(risk.risk, REPLAY_RISK), (*risk.reasons, REPLAYED), risk.model
+                )
+            final_risk = max(risk.risk, data["r"]) if data["ty"] is None else risk.risk
+            plan = self._plan(site, risk)
         if plan.block:
             return Outcome.fail("denied")
         if data["ty"] is None and data["st"] == 0 and _needs_more(plan, data):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from haechi.core.crypto import constant_time_equal
 from haechi.protocol.dialects import test_sitekey_behaviour
+from haechi.protocol.iprules import IpRuleSet
 
 log = logging.getLogger("haechi.sites")
 
@@ -43,6 +44,8 @@ class SiteInfo:
     # Its organisation is past its quota and grace period (haechi.platform.plans.quota):
     # "step-up" (a visual task for everyone) or "block" (quota-exceeded); "" otherwise.
     quota: str = ""
+    # Its own and its organisation's IP rules (haechi.protocol.iprules); None when there are none.
+    ip_rules: IpRuleSet | None = None
 
     def secret_matches(self, digest: str, now: float) -> bool:
         """Constant-time check of a secret digest against the current and grace secrets."""

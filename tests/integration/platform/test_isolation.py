@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from haechi.core.db import utcnow
 from haechi.platform.app import openapi_document as build_openapi
 from haechi.platform.orgs.models import Organisation
 from tests import factories
@@ -24,6 +25,10 @@ BODIES: dict[str, Any] = {
     "sites_create": {"name": "New", "hostnames": ["new.example.com"]},
     "sites_update": {"name": "Renamed"},
     "api_keys_create": {"name": "k", "scopes": ["read"]},
+    "ip_rules_create": {"action": "deny", "cidr": "192.0.2.0/24"},
+    "ip_rules_create_for_site": {"action": "allow", "cidr": "2001:db8::/48"},
+    "ip_rules_update": {"note": "changed"},
+    "ip_rules_set_policy": {"allow_skips_friction": True},
 }
 
 
@@ -77,6 +82,16 @@ async def _world(api: Api) -> dict[str, Any]:
 
         org = await db.get(Organisation, org_a.id)
         assert org is not None
+        from haechi.platform.iprules import service as ip_rules
+        from haechi.platform.iprules.schemas import IpRuleCreate
+
+        rule = await ip_rules.create(
+            db,
+            org_id=org_a.id,
+            site_id=site.site.id,
+            data=IpRuleCreate(action="deny", cidr="203.0.113.0/24"),
+            now=utcnow(),
+        )
         invitation = await orgs.invite(
             db,
             org=org,
@@ -92,6 +107,7 @@ async def _world(api: Api) -> dict[str, Any]:
         "site_id": str(site.site.id),
         "key_id": str(key.row.id),
         "invitation_id": str(invitation.id),
+        "rule_id": str(rule.id),
         "user_id": str(vic.id),
         "session_id": "",
         "tokens": tokens,
@@ -105,6 +121,7 @@ def _fill(path: str, org_id: str, w: dict[str, Any]) -> str:
         site_id=w["site_id"],
         key_id=w["key_id"],
         invitation_id=w["invitation_id"],
+        rule_id=w["rule_id"],
         user_id=w["user_id"],
     )
 
