@@ -128,6 +128,14 @@ bench: install compile ## Protocol throughput under wrk (compiled hot path), emb
 bench-smoke: install ## A 1-second-per-scenario run of the protocol benchmark (CI): it works, answers are correct
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/protocol/run.py --quick
 
+usage-exact: install ## Issue 21's acceptance: 60 s of load through the edge (test-level site) on PostgreSQL + a private AOF Redis, the roll-up process SIGKILLed 3 times, Redis restarted once; SQL totals == tokens verified (counts in build/usage-exact.txt for bench/RESULTS.md)
+	HAECHI_USAGE_LOAD_SECONDS=60 HAECHI_USAGE_RECORD=build/usage-exact.txt HAECHI_TEST_REQUIRE_SERVICES=1 \
+		$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/integration/test_usage_exact.py
+	@cat build/usage-exact.txt
+
+bench-analytics: install ## Analytics answers over 1,000 sites x 90 days of hourly roll-ups on PostgreSQL (p50/p99 per range, per site and per org; bar: 90 d p99 < 100 ms)
+	$(BIN)/python bench/platform/analytics.py $(BENCH_ARGS)
+
 bench-peers: install compile ## Haechi beside Cap (@cap.js/server) and ALTCHA (altcha-lib), one process each: issue, solve + verify (PEERS_ARGS="--record")
 	cd bench/peers && npm ci --no-audit --no-fund
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/peers/run.py $(PEERS_ARGS)
@@ -201,5 +209,5 @@ clean: ## Remove the virtualenv and caches
 
 .PHONY: help install install-test serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench bench-peers bench-billing train train-smoke \
 	dashboard dashboard-test dashboard-client-check \
-	bench-smoke redteam redteam-smoke soak bench-bots bench-bots-smoke \
+	bench-smoke redteam redteam-smoke soak bench-bots bench-bots-smoke usage-exact bench-analytics \
 	deploy-tools deploy-check image image-smoke cluster cluster-smoke cluster-soak fault-blobs
