@@ -11,6 +11,7 @@
 import { Route as rootRouteImport } from './routes/__root'
 import { Route as IndexRouteImport } from './routes/index'
 import { Route as AccountRouteImport } from './routes/account'
+import { Route as AdminRouteRouteImport } from './routes/admin/route'
 import { Route as ConfirmEmailRouteImport } from './routes/confirm-email'
 import { Route as ForgotPasswordRouteImport } from './routes/forgot-password'
 import { Route as OnboardingRouteImport } from './routes/onboarding'
@@ -21,15 +22,22 @@ import { Route as SigninRouteImport } from './routes/signin'
 import { Route as SignupRouteImport } from './routes/signup'
 import { Route as VerifyEmailRouteImport } from './routes/verify-email'
 import { Route as AdminIndexRouteImport } from './routes/admin/index'
+import { Route as AdminMailRouteImport } from './routes/admin/mail'
+import { Route as AdminTrafficRouteImport } from './routes/admin/traffic'
+import { Route as AdminUsersRouteImport } from './routes/admin/users'
 import { Route as DocsIndexRouteImport } from './routes/docs/index'
 import { Route as DocsSplatRouteImport } from './routes/docs/$'
 import { Route as InvitationsAcceptRouteImport } from './routes/invitations/accept'
 import { Route as OrgsIndexRouteImport } from './routes/orgs/index'
 import { Route as OrgsOrgRouteRouteImport } from './routes/orgs/$org/route'
+import { Route as SigninGoogleRouteImport } from './routes/signin_.google'
 import { Route as OrgsOrgAnalyticsRouteImport } from './routes/orgs/$org/analytics'
 import { Route as OrgsOrgApiKeysRouteImport } from './routes/orgs/$org/api-keys'
 import { Route as OrgsOrgAuditRouteImport } from './routes/orgs/$org/audit'
+import { Route as OrgsOrgIpRulesRouteImport } from './routes/orgs/$org/ip-rules'
 import { Route as OrgsOrgTeamRouteImport } from './routes/orgs/$org/team'
+import { Route as OrgsOrgBillingIndexRouteImport } from './routes/orgs/$org/billing/index'
+import { Route as OrgsOrgBillingCardRouteImport } from './routes/orgs/$org/billing/card'
 import { Route as OrgsOrgSitesIndexRouteImport } from './routes/orgs/$org/sites/index'
 import { Route as OrgsOrgSitesSiteRouteImport } from './routes/orgs/$org/sites/$site'
 
@@ -41,6 +49,11 @@ const IndexRoute = IndexRouteImport.update({
 const AccountRoute = AccountRouteImport.update({
   id: '/account',
   path: '/account',
+  getParentRoute: () => rootRouteImport,
+} as any)
+const AdminRouteRoute = AdminRouteRouteImport.update({
+  id: '/admin',
+  path: '/admin',
   getParentRoute: () => rootRouteImport,
 } as any)
 const ConfirmEmailRoute = ConfirmEmailRouteImport.update({
@@ -89,9 +102,24 @@ const VerifyEmailRoute = VerifyEmailRouteImport.update({
   getParentRoute: () => rootRouteImport,
 } as any)
 const AdminIndexRoute = AdminIndexRouteImport.update({
-  id: '/admin/',
-  path: '/admin/',
-  getParentRoute: () => rootRouteImport,
+  id: '/',
+  path: '/',
+  getParentRoute: () => AdminRouteRoute,
+} as any)
+const AdminMailRoute = AdminMailRouteImport.update({
+  id: '/mail',
+  path: '/mail',
+  getParentRoute: () => AdminRouteRoute,
+} as any)
+const AdminTrafficRoute = AdminTrafficRouteImport.update({
+  id: '/traffic',
+  path: '/traffic',
+  getParentRoute: () => AdminRouteRoute,
+} as any)
+const AdminUsersRoute = AdminUsersRouteImport.update({
+  id: '/users',
+  path: '/users',
+  getParentRoute: () => AdminRouteRoute,
 } as any)
 const DocsIndexRoute = DocsIndexRouteImport.update({
   id: '/docs/',
@@ -118,6 +146,11 @@ const OrgsOrgRouteRoute = OrgsOrgRouteRouteImport.update({
   path: '/$org',
   getParentRoute: () => OrgsRouteRoute,
 } as any)
+const SigninGoogleRoute = SigninGoogleRouteImport.update({
+  id: '/signin_/google',
+  path: '/signin/google',
+  getParentRoute: () => rootRouteImport,
+} as any)
 const OrgsOrgAnalyticsRoute = OrgsOrgAnalyticsRouteImport.update({
   id: '/analytics',
   path: '/analytics',
@@ -133,9 +166,24 @@ const OrgsOrgAuditRoute = OrgsOrgAuditRouteImport.update({
   path: '/audit',
   getParentRoute: () => OrgsOrgRouteRoute,
 } as any)
+const OrgsOrgIpRulesRoute = OrgsOrgIpRulesRouteImport.update({
+  id: '/ip-rules',
+  path: '/ip-rules',
+  getParentRoute: () => OrgsOrgRouteRoute,
+} as any)
 const OrgsOrgTeamRoute = OrgsOrgTeamRouteImport.update({
   id: '/team',
   path: '/team',
+  getParentRoute: () => OrgsOrgRouteRoute,
+} as any)
+const OrgsOrgBillingIndexRoute = OrgsOrgBillingIndexRouteImport.update({
+  id: '/billing/',
+  path: '/billing/',
+  getParentRoute: () => OrgsOrgRouteRoute,
+} as any)
+const OrgsOrgBillingCardRoute = OrgsOrgBillingCardRouteImport.update({
+  id: '/billing/card',
+  path: '/billing/card',
   getParentRoute: () => OrgsOrgRouteRoute,
 } as any)
 const OrgsOrgSitesIndexRoute = OrgsOrgSitesIndexRouteImport.update({
@@ -151,6 +199,7 @@ const OrgsOrgSitesSiteRoute = OrgsOrgSitesSiteRouteImport.update({
 
 export interface FileRoutesByFullPath {
   '/': typeof IndexRoute
+  '/admin': typeof AdminRouteRouteWithChildren
   '/orgs': typeof OrgsRouteRouteWithChildren
   '/account': typeof AccountRoute
   '/confirm-email': typeof ConfirmEmailRoute
@@ -162,16 +211,23 @@ export interface FileRoutesByFullPath {
   '/signup': typeof SignupRoute
   '/verify-email': typeof VerifyEmailRoute
   '/orgs/$org': typeof OrgsOrgRouteRouteWithChildren
+  '/admin/mail': typeof AdminMailRoute
+  '/admin/traffic': typeof AdminTrafficRoute
+  '/admin/users': typeof AdminUsersRoute
   '/docs/$': typeof DocsSplatRoute
   '/invitations/accept': typeof InvitationsAcceptRoute
+  '/signin/google': typeof SigninGoogleRoute
   '/admin/': typeof AdminIndexRoute
   '/docs/': typeof DocsIndexRoute
   '/orgs/': typeof OrgsIndexRoute
   '/orgs/$org/analytics': typeof OrgsOrgAnalyticsRoute
   '/orgs/$org/api-keys': typeof OrgsOrgApiKeysRoute
   '/orgs/$org/audit': typeof OrgsOrgAuditRoute
+  '/orgs/$org/ip-rules': typeof OrgsOrgIpRulesRoute
   '/orgs/$org/team': typeof OrgsOrgTeamRoute
+  '/orgs/$org/billing/card': typeof OrgsOrgBillingCardRoute
   '/orgs/$org/sites/$site': typeof OrgsOrgSitesSiteRoute
+  '/orgs/$org/billing/': typeof OrgsOrgBillingIndexRoute
   '/orgs/$org/sites/': typeof OrgsOrgSitesIndexRoute
 }
 export interface FileRoutesByTo {
@@ -186,21 +242,29 @@ export interface FileRoutesByTo {
   '/signup': typeof SignupRoute
   '/verify-email': typeof VerifyEmailRoute
   '/orgs/$org': typeof OrgsOrgRouteRouteWithChildren
+  '/admin/mail': typeof AdminMailRoute
+  '/admin/traffic': typeof AdminTrafficRoute
+  '/admin/users': typeof AdminUsersRoute
   '/docs/$': typeof DocsSplatRoute
   '/invitations/accept': typeof InvitationsAcceptRoute
+  '/signin/google': typeof SigninGoogleRoute
   '/admin': typeof AdminIndexRoute
   '/docs': typeof DocsIndexRoute
   '/orgs': typeof OrgsIndexRoute
   '/orgs/$org/analytics': typeof OrgsOrgAnalyticsRoute
   '/orgs/$org/api-keys': typeof OrgsOrgApiKeysRoute
   '/orgs/$org/audit': typeof OrgsOrgAuditRoute
+  '/orgs/$org/ip-rules': typeof OrgsOrgIpRulesRoute
   '/orgs/$org/team': typeof OrgsOrgTeamRoute
+  '/orgs/$org/billing/card': typeof OrgsOrgBillingCardRoute
   '/orgs/$org/sites/$site': typeof OrgsOrgSitesSiteRoute
+  '/orgs/$org/billing': typeof OrgsOrgBillingIndexRoute
   '/orgs/$org/sites': typeof OrgsOrgSitesIndexRoute
 }
 export interface FileRoutesById {
   __root__: typeof rootRouteImport
   '/': typeof IndexRoute
+  '/admin': typeof AdminRouteRouteWithChildren
   '/orgs': typeof OrgsRouteRouteWithChildren
   '/account': typeof AccountRoute
   '/confirm-email': typeof ConfirmEmailRoute
@@ -212,22 +276,30 @@ export interface FileRoutesById {
   '/signup': typeof SignupRoute
   '/verify-email': typeof VerifyEmailRoute
   '/orgs/$org': typeof OrgsOrgRouteRouteWithChildren
+  '/admin/mail': typeof AdminMailRoute
+  '/admin/traffic': typeof AdminTrafficRoute
+  '/admin/users': typeof AdminUsersRoute
   '/docs/$': typeof DocsSplatRoute
   '/invitations/accept': typeof InvitationsAcceptRoute
+  '/signin_/google': typeof SigninGoogleRoute
   '/admin/': typeof AdminIndexRoute
   '/docs/': typeof DocsIndexRoute
   '/orgs/': typeof OrgsIndexRoute
   '/orgs/$org/analytics': typeof OrgsOrgAnalyticsRoute
   '/orgs/$org/api-keys': typeof OrgsOrgApiKeysRoute
   '/orgs/$org/audit': typeof OrgsOrgAuditRoute
+  '/orgs/$org/ip-rules': typeof OrgsOrgIpRulesRoute
   '/orgs/$org/team': typeof OrgsOrgTeamRoute
+  '/orgs/$org/billing/card': typeof OrgsOrgBillingCardRoute
   '/orgs/$org/sites/$site': typeof OrgsOrgSitesSiteRoute
+  '/orgs/$org/billing/': typeof OrgsOrgBillingIndexRoute
   '/orgs/$org/sites/': typeof OrgsOrgSitesIndexRoute
 }
 export interface FileRouteTypes {
   fileRoutesByFullPath: FileRoutesByFullPath
   fullPaths:
     | '/'
+    | '/admin'
     | '/orgs'
     | '/account'
     | '/confirm-email'
@@ -239,16 +311,23 @@ export interface FileRouteTypes {
     | '/signup'
     | '/verify-email'
     | '/orgs/$org'
+    | '/admin/mail'
+    | '/admin/traffic'
+    | '/admin/users'
     | '/docs/$'
     | '/invitations/accept'
+    | '/signin/google'
     | '/admin/'
     | '/docs/'
     | '/orgs/'
     | '/orgs/$org/analytics'
     | '/orgs/$org/api-keys'
     | '/orgs/$org/audit'
+    | '/orgs/$org/ip-rules'
     | '/orgs/$org/team'
+    | '/orgs/$org/billing/card'
     | '/orgs/$org/sites/$site'
+    | '/orgs/$org/billing/'
     | '/orgs/$org/sites/'
   fileRoutesByTo: FileRoutesByTo
   to:
@@ -263,20 +342,28 @@ export interface FileRouteTypes {
     | '/signup'
     | '/verify-email'
     | '/orgs/$org'
+    | '/admin/mail'
+    | '/admin/traffic'
+    | '/admin/users'
     | '/docs/$'
     | '/invitations/accept'
+    | '/signin/google'
     | '/admin'
     | '/docs'
     | '/orgs'
     | '/orgs/$org/analytics'
     | '/orgs/$org/api-keys'
     | '/orgs/$org/audit'
+    | '/orgs/$org/ip-rules'
     | '/orgs/$org/team'
+    | '/orgs/$org/billing/card'
     | '/orgs/$org/sites/$site'
+    | '/orgs/$org/billing'
     | '/orgs/$org/sites'
   id:
     | '__root__'
     | '/'
+    | '/admin'
     | '/orgs'
     | '/account'
     | '/confirm-email'
@@ -288,21 +375,29 @@ export interface FileRouteTypes {
     | '/signup'
     | '/verify-email'
     | '/orgs/$org'
+    | '/admin/mail'
+    | '/admin/traffic'
+    | '/admin/users'
     | '/docs/$'
     | '/invitations/accept'
+    | '/signin_/google'
     | '/admin/'
     | '/docs/'
     | '/orgs/'
     | '/orgs/$org/analytics'
     | '/orgs/$org/api-keys'
     | '/orgs/$org/audit'
+    | '/orgs/$org/ip-rules'
     | '/orgs/$org/team'
+    | '/orgs/$org/billing/card'
     | '/orgs/$org/sites/$site'
+    | '/orgs/$org/billing/'
     | '/orgs/$org/sites/'
   fileRoutesById: FileRoutesById
 }
 export interface RootRouteChildren {
   IndexRoute: typeof IndexRoute
+  AdminRouteRoute: typeof AdminRouteRouteWithChildren
   OrgsRouteRoute: typeof OrgsRouteRouteWithChildren
   AccountRoute: typeof AccountRoute
   ConfirmEmailRoute: typeof ConfirmEmailRoute
@@ -315,7 +410,7 @@ export interface RootRouteChildren {
   VerifyEmailRoute: typeof VerifyEmailRoute
   DocsSplatRoute: typeof DocsSplatRoute
   InvitationsAcceptRoute: typeof InvitationsAcceptRoute
-  AdminIndexRoute: typeof AdminIndexRoute
+  SigninGoogleRoute: typeof SigninGoogleRoute
   DocsIndexRoute: typeof DocsIndexRoute
 }
 
@@ -333,6 +428,13 @@ declare module '@tanstack/react-router' {
       path: '/account'
       fullPath: '/account'
       preLoaderRoute: typeof AccountRouteImport
+      parentRoute: typeof rootRouteImport
+    }
+    '/admin': {
+      id: '/admin'
+      path: '/admin'
+      fullPath: '/admin'
+      preLoaderRoute: typeof AdminRouteRouteImport
       parentRoute: typeof rootRouteImport
     }
     '/confirm-email': {
@@ -400,10 +502,31 @@ declare module '@tanstack/react-router' {
     }
     '/admin/': {
       id: '/admin/'
-      path: '/admin'
+      path: '/'
       fullPath: '/admin/'
       preLoaderRoute: typeof AdminIndexRouteImport
-      parentRoute: typeof rootRouteImport
+      parentRoute: typeof AdminRouteRoute
+    }
+    '/admin/mail': {
+      id: '/admin/mail'
+      path: '/mail'
+      fullPath: '/admin/mail'
+      preLoaderRoute: typeof AdminMailRouteImport
+      parentRoute: typeof AdminRouteRoute
+    }
+    '/admin/traffic': {
+      id: '/admin/traffic'
+      path: '/traffic'
+      fullPath: '/admin/traffic'
+      preLoaderRoute: typeof AdminTrafficRouteImport
+      parentRoute: typeof AdminRouteRoute
+    }
+    '/admin/users': {
+      id: '/admin/users'
+      path: '/users'
+      fullPath: '/admin/users'
+      preLoaderRoute: typeof AdminUsersRouteImport
+      parentRoute: typeof AdminRouteRoute
     }
     '/docs/': {
       id: '/docs/'
@@ -440,6 +563,13 @@ declare module '@tanstack/react-router' {
       preLoaderRoute: typeof OrgsOrgRouteRouteImport
       parentRoute: typeof OrgsRouteRoute
     }
+    '/signin_/google': {
+      id: '/signin_/google'
+      path: '/signin/google'
+      fullPath: '/signin/google'
+      preLoaderRoute: typeof SigninGoogleRouteImport
+      parentRoute: typeof rootRouteImport
+    }
     '/orgs/$org/analytics': {
       id: '/orgs/$org/analytics'
       path: '/analytics'
@@ -461,11 +591,32 @@ declare module '@tanstack/react-router' {
       preLoaderRoute: typeof OrgsOrgAuditRouteImport
       parentRoute: typeof OrgsOrgRouteRoute
     }
+    '/orgs/$org/ip-rules': {
+      id: '/orgs/$org/ip-rules'
+      path: '/ip-rules'
+      fullPath: '/orgs/$org/ip-rules'
+      preLoaderRoute: typeof OrgsOrgIpRulesRouteImport
+      parentRoute: typeof OrgsOrgRouteRoute
+    }
     '/orgs/$org/team': {
       id: '/orgs/$org/team'
       path: '/team'
       fullPath: '/orgs/$org/team'
       preLoaderRoute: typeof OrgsOrgTeamRouteImport
+      parentRoute: typeof OrgsOrgRouteRoute
+    }
+    '/orgs/$org/billing/': {
+      id: '/orgs/$org/billing/'
+      path: '/billing'
+      fullPath: '/orgs/$org/billing/'
+      preLoaderRoute: typeof OrgsOrgBillingIndexRouteImport
+      parentRoute: typeof OrgsOrgRouteRoute
+    }
+    '/orgs/$org/billing/card': {
+      id: '/orgs/$org/billing/card'
+      path: '/billing/card'
+      fullPath: '/orgs/$org/billing/card'
+      preLoaderRoute: typeof OrgsOrgBillingCardRouteImport
       parentRoute: typeof OrgsOrgRouteRoute
     }
     '/orgs/$org/sites/': {
@@ -485,12 +636,33 @@ declare module '@tanstack/react-router' {
   }
 }
 
+interface AdminRouteRouteChildren {
+  AdminMailRoute: typeof AdminMailRoute
+  AdminTrafficRoute: typeof AdminTrafficRoute
+  AdminUsersRoute: typeof AdminUsersRoute
+  AdminIndexRoute: typeof AdminIndexRoute
+}
+
+const AdminRouteRouteChildren: AdminRouteRouteChildren = {
+  AdminMailRoute: AdminMailRoute,
+  AdminTrafficRoute: AdminTrafficRoute,
+  AdminUsersRoute: AdminUsersRoute,
+  AdminIndexRoute: AdminIndexRoute,
+}
+
+const AdminRouteRouteWithChildren = AdminRouteRoute._addFileChildren(
+  AdminRouteRouteChildren,
+)
+
 interface OrgsOrgRouteRouteChildren {
   OrgsOrgAnalyticsRoute: typeof OrgsOrgAnalyticsRoute
   OrgsOrgApiKeysRoute: typeof OrgsOrgApiKeysRoute
   OrgsOrgAuditRoute: typeof OrgsOrgAuditRoute
+  OrgsOrgIpRulesRoute: typeof OrgsOrgIpRulesRoute
   OrgsOrgTeamRoute: typeof OrgsOrgTeamRoute
+  OrgsOrgBillingCardRoute: typeof OrgsOrgBillingCardRoute
   OrgsOrgSitesSiteRoute: typeof OrgsOrgSitesSiteRoute
+  OrgsOrgBillingIndexRoute: typeof OrgsOrgBillingIndexRoute
   OrgsOrgSitesIndexRoute: typeof OrgsOrgSitesIndexRoute
 }
 
@@ -498,8 +670,11 @@ const OrgsOrgRouteRouteChildren: OrgsOrgRouteRouteChildren = {
   OrgsOrgAnalyticsRoute: OrgsOrgAnalyticsRoute,
   OrgsOrgApiKeysRoute: OrgsOrgApiKeysRoute,
   OrgsOrgAuditRoute: OrgsOrgAuditRoute,
+  OrgsOrgIpRulesRoute: OrgsOrgIpRulesRoute,
   OrgsOrgTeamRoute: OrgsOrgTeamRoute,
+  OrgsOrgBillingCardRoute: OrgsOrgBillingCardRoute,
   OrgsOrgSitesSiteRoute: OrgsOrgSitesSiteRoute,
+  OrgsOrgBillingIndexRoute: OrgsOrgBillingIndexRoute,
   OrgsOrgSitesIndexRoute: OrgsOrgSitesIndexRoute,
 }
 
@@ -523,6 +698,7 @@ const OrgsRouteRouteWithChildren = OrgsRouteRoute._addFileChildren(
 
 const rootRouteChildren: RootRouteChildren = {
   IndexRoute: IndexRoute,
+  AdminRouteRoute: AdminRouteRouteWithChildren,
   OrgsRouteRoute: OrgsRouteRouteWithChildren,
   AccountRoute: AccountRoute,
   ConfirmEmailRoute: ConfirmEmailRoute,
@@ -535,7 +711,7 @@ const rootRouteChildren: RootRouteChildren = {
   VerifyEmailRoute: VerifyEmailRoute,
   DocsSplatRoute: DocsSplatRoute,
   InvitationsAcceptRoute: InvitationsAcceptRoute,
-  AdminIndexRoute: AdminIndexRoute,
+  SigninGoogleRoute: SigninGoogleRoute,
   DocsIndexRoute: DocsIndexRoute,
 }
 export const routeTree = rootRouteImport

@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { AccountsConfirmEmailData, AccountsConfirmEmailErrors, AccountsConfirmEmailResponses, AccountsCreateData, AccountsCreateErrors, AccountsCreateResponses, AccountsRequestPasswordResetData, AccountsRequestPasswordResetErrors, AccountsRequestPasswordResetResponses, AccountsResetPasswordData, AccountsResetPasswordErrors, AccountsResetPasswordResponses, AccountsVerifyEmailData, AccountsVerifyEmailErrors, AccountsVerifyEmailResponses, AdminDropMailData, AdminDropMailErrors, AdminDropMailResponses, AdminListMailData, AdminListMailErrors, AdminListMailResponses, AdminListOrgsData, AdminListOrgsErrors, AdminListOrgSitesData, AdminListOrgSitesErrors, AdminListOrgSitesResponses, AdminListOrgsResponses, AdminListUsersData, AdminListUsersErrors, AdminListUsersResponses, AdminRetryMailData, AdminRetryMailErrors, AdminRetryMailResponses, AdminSuspendOrgData, AdminSuspendOrgErrors, AdminSuspendOrgResponses, AdminUnsuspendOrgData, AdminUnsuspendOrgErrors, AdminUnsuspendOrgResponses, ApiKeysCreateData, ApiKeysCreateErrors, ApiKeysCreateResponses, ApiKeysGetData, ApiKeysGetErrors, ApiKeysGetResponses, ApiKeysListData, ApiKeysListErrors, ApiKeysListResponses, ApiKeysRevokeData, ApiKeysRevokeErrors, ApiKeysRevokeResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutAllData, AuthLogoutAllErrors, AuthLogoutAllResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, BillingTossWebhookData, BillingTossWebhookErrors, BillingTossWebhookResponses, InvitationsAcceptData, InvitationsAcceptErrors, InvitationsAcceptResponses, InvitationsCreateData, InvitationsCreateErrors, InvitationsCreateResponses, InvitationsDeleteData, InvitationsDeleteErrors, InvitationsDeleteResponses, InvitationsListData, InvitationsListErrors, InvitationsListResponses, MeChangeEmailData, MeChangeEmailErrors, MeChangeEmailResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDeleteData, MeDeleteErrors, MeDeleteResponses, MeGetData, MeGetErrors, MeGetResponses, MembersDeleteData, MembersDeleteErrors, MembersDeleteResponses, MembersListData, MembersListErrors, MembersListResponses, MembersUpdateData, MembersUpdateErrors, MembersUpdateResponses, MeResendVerificationData, MeResendVerificationErrors, MeResendVerificationResponses, MetaGetData, MetaGetErrors, MetaGetResponses, MeUpdateData, MeUpdateErrors, MeUpdateResponses, OrgsCreateData, OrgsCreateErrors, OrgsCreateResponses, OrgsDeleteData, OrgsDeleteErrors, OrgsDeleteResponses, OrgsGetData, OrgsGetErrors, OrgsGetResponses, OrgsLeaveData, OrgsLeaveErrors, OrgsLeaveResponses, OrgsListData, OrgsListErrors, OrgsListResponses, OrgsTransferData, OrgsTransferErrors, OrgsTransferResponses, OrgsUpdateData, OrgsUpdateErrors, OrgsUpdateResponses, SessionsDeleteData, SessionsDeleteErrors, SessionsDeleteResponses, SessionsListData, SessionsListErrors, SessionsListResponses, SitesCreateData, SitesCreateErrors, SitesCreateResponses, SitesDeleteData, SitesDeleteErrors, SitesDeleteResponses, SitesGetData, SitesGetErrors, SitesGetResponses, SitesListData, SitesListErrors, SitesListResponses, SitesRotateSecretData, SitesRotateSecretErrors, SitesRotateSecretResponses, SitesUpdateData, SitesUpdateErrors, SitesUpdateResponses, TotpBeginData, TotpBeginErrors, TotpBeginResponses, TotpConfirmData, TotpConfirmErrors, TotpConfirmResponses, TotpDisableData, TotpDisableErrors, TotpDisableResponses, UsageAllData, UsageAllErrors, UsageAllLiveData, UsageAllLiveErrors, UsageAllLiveResponses, UsageAllResponses, UsageExportData, UsageExportErrors, UsageExportResponses, UsageLiveData, UsageLiveErrors, UsageLiveResponses, UsageOrgData, UsageOrgErrors, UsageOrgResponses, UsageSiteData, UsageSiteErrors, UsageSiteExportData, UsageSiteExportErrors, UsageSiteExportResponses, UsageSiteResponses } from './types.gen';
+import type { AccountsConfirmEmailData, AccountsConfirmEmailErrors, AccountsConfirmEmailResponses, AccountsCreateData, AccountsCreateErrors, AccountsCreateResponses, AccountsRequestPasswordResetData, AccountsRequestPasswordResetErrors, AccountsRequestPasswordResetResponses, AccountsResetPasswordData, AccountsResetPasswordErrors, AccountsResetPasswordResponses, AccountsVerifyEmailData, AccountsVerifyEmailErrors, AccountsVerifyEmailResponses, AdminAssignPlanData, AdminAssignPlanErrors, AdminAssignPlanResponses, AdminDeletePlanData, AdminDeletePlanErrors, AdminDeletePlanResponses, AdminDropMailData, AdminDropMailErrors, AdminDropMailResponses, AdminListMailData, AdminListMailErrors, AdminListMailResponses, AdminListOrgsData, AdminListOrgsErrors, AdminListOrgSitesData, AdminListOrgSitesErrors, AdminListOrgSitesResponses, AdminListOrgsResponses, AdminListUsersData, AdminListUsersErrors, AdminListUsersResponses, AdminRetryMailData, AdminRetryMailErrors, AdminRetryMailResponses, AdminSavePlanData, AdminSavePlanErrors, AdminSavePlanResponses, AdminSuspendOrgData, AdminSuspendOrgErrors, AdminSuspendOrgResponses, AdminUnsuspendOrgData, AdminUnsuspendOrgErrors, AdminUnsuspendOrgResponses, ApiKeysCreateData, ApiKeysCreateErrors, ApiKeysCreateResponses, ApiKeysGetData, ApiKeysGetErrors, ApiKeysGetResponses, ApiKeysListData, ApiKeysListErrors, ApiKeysListResponses, ApiKeysRevokeData, ApiKeysRevokeErrors, ApiKeysRevokeResponses, AuditListData, AuditListErrors, AuditListResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutAllData, AuthLogoutAllErrors, AuthLogoutAllResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthMethodsData, AuthMethodsErrors, AuthMethodsResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, BillingAdminGrantCreditData, BillingAdminGrantCreditErrors, BillingAdminGrantCreditResponses, BillingAdminRefundData, BillingAdminRefundErrors, BillingAdminRefundResponses, BillingCancelData, BillingCancelErrors, BillingCancelResponses, BillingChangePlanData, BillingChangePlanErrors, BillingChangePlanResponses, BillingCreditsData, BillingCreditsErrors, BillingCreditsResponses, BillingGetData, BillingGetErrors, BillingGetInvoiceData, BillingGetInvoiceErrors, BillingGetInvoiceHtmlData, BillingGetInvoiceHtmlErrors, BillingGetInvoiceHtmlResponses, BillingGetInvoicePdfData, BillingGetInvoicePdfErrors, BillingGetInvoicePdfResponses, BillingGetInvoiceResponses, BillingGetResponses, BillingHistoryData, BillingHistoryErrors, BillingHistoryResponses, BillingResumeData, BillingResumeErrors, BillingResumeResponses, BillingStartCardRegistrationData, BillingStartCardRegistrationErrors, BillingStartCardRegistrationResponses, BillingSubscribeData, BillingSubscribeErrors, BillingSubscribeResponses, BillingTossWebhookData, BillingTossWebhookErrors, BillingTossWebhookResponses, GoogleCallbackData, GoogleCallbackErrors, GoogleCompleteData, GoogleCompleteErrors, GoogleCompleteResponses, GoogleDeleteData, GoogleDeleteErrors, GoogleDeleteResponses, GoogleListData, GoogleListErrors, GoogleListResponses, GoogleStartData, GoogleStartErrors, InvitationsAcceptData, InvitationsAcceptErrors, InvitationsAcceptResponses, InvitationsCreateData, InvitationsCreateErrors, InvitationsCreateResponses, InvitationsDeleteData, InvitationsDeleteErrors, InvitationsDeleteResponses, InvitationsListData, InvitationsListErrors, InvitationsListResponses, IpRulesCreateData, IpRulesCreateErrors, IpRulesCreateForSiteData, IpRulesCreateForSiteErrors, IpRulesCreateForSiteResponses, IpRulesCreateResponses, IpRulesDeleteData, IpRulesDeleteErrors, IpRulesDeleteResponses, IpRulesGetData, IpRulesGetErrors, IpRulesGetPolicyData, IpRulesGetPolicyErrors, IpRulesGetPolicyResponses, IpRulesGetResponses, IpRulesListData, IpRulesListErrors, IpRulesListForSiteData, IpRulesListForSiteErrors, IpRulesListForSiteResponses, IpRulesListResponses, IpRulesSetPolicyData, IpRulesSetPolicyErrors, IpRulesSetPolicyResponses, IpRulesUpdateData, IpRulesUpdateErrors, IpRulesUpdateResponses, MeChangeEmailData, MeChangeEmailErrors, MeChangeEmailResponses, MeChangePasswordData, MeChangePasswordErrors, MeChangePasswordResponses, MeDeleteData, MeDeleteErrors, MeDeleteResponses, MeGetData, MeGetErrors, MeGetResponses, MembersDeleteData, MembersDeleteErrors, MembersDeleteResponses, MembersListData, MembersListErrors, MembersListResponses, MembersUpdateData, MembersUpdateErrors, MembersUpdateResponses, MeResendVerificationData, MeResendVerificationErrors, MeResendVerificationResponses, MetaGetData, MetaGetErrors, MetaGetResponses, MeUpdateData, MeUpdateErrors, MeUpdateResponses, OrgsCreateData, OrgsCreateErrors, OrgsCreateResponses, OrgsDeleteData, OrgsDeleteErrors, OrgsDeleteResponses, OrgsGetData, OrgsGetErrors, OrgsGetResponses, OrgsLeaveData, OrgsLeaveErrors, OrgsLeaveResponses, OrgsListData, OrgsListErrors, OrgsListResponses, OrgsTransferData, OrgsTransferErrors, OrgsTransferResponses, OrgsUpdateData, OrgsUpdateErrors, OrgsUpdateResponses, PasskeysCreateData, PasskeysCreateErrors, PasskeysCreateResponses, PasskeysDeleteData, PasskeysDeleteErrors, PasskeysDeleteResponses, PasskeysListData, PasskeysListErrors, PasskeysListResponses, PasskeysLoginData, PasskeysLoginErrors, PasskeysLoginOptionsData, PasskeysLoginOptionsErrors, PasskeysLoginOptionsResponses, PasskeysLoginResponses, PasskeysRegisterOptionsData, PasskeysRegisterOptionsErrors, PasskeysRegisterOptionsResponses, PasskeysUpdateData, PasskeysUpdateErrors, PasskeysUpdateResponses, PlansListData, PlansListErrors, PlansListResponses, PlansOrgGetData, PlansOrgGetErrors, PlansOrgGetResponses, SessionsDeleteData, SessionsDeleteErrors, SessionsDeleteResponses, SessionsListData, SessionsListErrors, SessionsListResponses, SitesCreateData, SitesCreateErrors, SitesCreateResponses, SitesDeleteData, SitesDeleteErrors, SitesDeleteResponses, SitesGetData, SitesGetErrors, SitesGetResponses, SitesListData, SitesListErrors, SitesListResponses, SitesRotateSecretData, SitesRotateSecretErrors, SitesRotateSecretResponses, SitesUpdateData, SitesUpdateErrors, SitesUpdateResponses, TotpBeginData, TotpBeginErrors, TotpBeginResponses, TotpConfirmData, TotpConfirmErrors, TotpConfirmResponses, TotpDisableData, TotpDisableErrors, TotpDisableResponses, UsageAllData, UsageAllErrors, UsageAllLiveData, UsageAllLiveErrors, UsageAllLiveResponses, UsageAllResponses, UsageExportData, UsageExportErrors, UsageExportResponses, UsageLiveData, UsageLiveErrors, UsageLiveResponses, UsageOrgData, UsageOrgErrors, UsageOrgResponses, UsageSiteData, UsageSiteErrors, UsageSiteExportData, UsageSiteExportErrors, UsageSiteExportResponses, UsageSiteResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -86,6 +86,22 @@ export const accountsVerifyEmail = <ThrowOnError extends boolean = false>(option
 });
 
 /**
+ * Refund Charge
+ *
+ * Operators: cancel all or part of a paid charge at Toss
+ * (``POST /v1/payments/{paymentKey}/cancel``); the charge and its invoice are marked
+ * refunded. Audited as ``billing.refund``.
+ */
+export const billingAdminRefund = <ThrowOnError extends boolean = false>(options: Options<BillingAdminRefundData, ThrowOnError>) => (options.client ?? client).post<BillingAdminRefundResponses, BillingAdminRefundErrors, ThrowOnError>({
+    url: '/v1/admin/billing/charges/{charge_id}/refund',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
  * List Mail
  */
 export const adminListMail = <ThrowOnError extends boolean = false>(options?: Options<AdminListMailData, ThrowOnError>) => (options?.client ?? client).get<AdminListMailResponses, AdminListMailErrors, ThrowOnError>({ url: '/v1/admin/mail', ...options });
@@ -106,6 +122,35 @@ export const adminRetryMail = <ThrowOnError extends boolean = false>(options: Op
 export const adminListOrgs = <ThrowOnError extends boolean = false>(options?: Options<AdminListOrgsData, ThrowOnError>) => (options?.client ?? client).get<AdminListOrgsResponses, AdminListOrgsErrors, ThrowOnError>({ url: '/v1/admin/orgs', ...options });
 
 /**
+ * Grant Credit
+ *
+ * Operators: credit (KRW) taken off the org's next charges; a negative amount corrects a
+ * grant down to zero. Audited as ``billing.credit-grant``.
+ */
+export const billingAdminGrantCredit = <ThrowOnError extends boolean = false>(options: Options<BillingAdminGrantCreditData, ThrowOnError>) => (options.client ?? client).post<BillingAdminGrantCreditResponses, BillingAdminGrantCreditErrors, ThrowOnError>({
+    url: '/v1/admin/orgs/{org_id}/billing/credits',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Assign Plan
+ *
+ * Put an organisation on a plan (audited as plan.assign); 404 unknown-plan.
+ */
+export const adminAssignPlan = <ThrowOnError extends boolean = false>(options: Options<AdminAssignPlanData, ThrowOnError>) => (options.client ?? client).put<AdminAssignPlanResponses, AdminAssignPlanErrors, ThrowOnError>({
+    url: '/v1/admin/orgs/{org_id}/plan',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
  * List Org Sites
  */
 export const adminListOrgSites = <ThrowOnError extends boolean = false>(options: Options<AdminListOrgSitesData, ThrowOnError>) => (options.client ?? client).get<AdminListOrgSitesResponses, AdminListOrgSitesErrors, ThrowOnError>({ url: '/v1/admin/orgs/{org_id}/sites', ...options });
@@ -122,6 +167,27 @@ export const adminSuspendOrg = <ThrowOnError extends boolean = false>(options: O
  * Unsuspend Org
  */
 export const adminUnsuspendOrg = <ThrowOnError extends boolean = false>(options: Options<AdminUnsuspendOrgData, ThrowOnError>) => (options.client ?? client).post<AdminUnsuspendOrgResponses, AdminUnsuspendOrgErrors, ThrowOnError>({ url: '/v1/admin/orgs/{org_id}/unsuspend', ...options });
+
+/**
+ * Delete Plan
+ *
+ * Remove a custom plan that no organisation is on (409 plan-in-use otherwise).
+ */
+export const adminDeletePlan = <ThrowOnError extends boolean = false>(options: Options<AdminDeletePlanData, ThrowOnError>) => (options.client ?? client).delete<AdminDeletePlanResponses, AdminDeletePlanErrors, ThrowOnError>({ url: '/v1/admin/plans/{key}', ...options });
+
+/**
+ * Save Plan
+ *
+ * Create or replace a custom plan (audited). A settings plan's key is 409 plan-key-taken.
+ */
+export const adminSavePlan = <ThrowOnError extends boolean = false>(options: Options<AdminSavePlanData, ThrowOnError>) => (options.client ?? client).put<AdminSavePlanResponses, AdminSavePlanErrors, ThrowOnError>({
+    url: '/v1/admin/plans/{key}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
 
 /**
  * All Usage
@@ -141,6 +207,40 @@ export const usageAllLive = <ThrowOnError extends boolean = false>(options?: Opt
  * List Users
  */
 export const adminListUsers = <ThrowOnError extends boolean = false>(options?: Options<AdminListUsersData, ThrowOnError>) => (options?.client ?? client).get<AdminListUsersResponses, AdminListUsersErrors, ThrowOnError>({ url: '/v1/admin/users', ...options });
+
+/**
+ * Google Callback
+ *
+ * Where the provider sends the browser back. Redirects to the dashboard's
+ * ``/signin/google#ticket=…`` (trade it at ``/auth/google/complete``) or
+ * ``/signin/google#error=<code>``.
+ */
+export const googleCallback = <ThrowOnError extends boolean = false>(options?: Options<GoogleCallbackData, ThrowOnError>) => (options?.client ?? client).get<unknown, GoogleCallbackErrors, ThrowOnError>({ url: '/v1/auth/google/callback', ...options });
+
+/**
+ * Google Complete
+ *
+ * Trade the callback's ticket for an access token and the refresh cookie, as password
+ * sign-in answers. With two-factor sign-in on, 401 ``otp-required`` until ``otp`` is sent
+ * (the ticket stays usable); a wrong code spends the ticket.
+ */
+export const googleComplete = <ThrowOnError extends boolean = false>(options: Options<GoogleCompleteData, ThrowOnError>) => (options.client ?? client).post<GoogleCompleteResponses, GoogleCompleteErrors, ThrowOnError>({
+    url: '/v1/auth/google/complete',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Google Start
+ *
+ * Open this in the browser (a navigation, not a fetch): it redirects to Google with state,
+ * nonce and a PKCE challenge, and binds the flow to this browser with a short-lived cookie.
+ * 404 ``google-disabled`` when Google sign-in is not configured.
+ */
+export const googleStart = <ThrowOnError extends boolean = false>(options?: Options<GoogleStartData, ThrowOnError>) => (options?.client ?? client).get<unknown, GoogleStartErrors, ThrowOnError>({ url: '/v1/auth/google/start', ...options });
 
 /**
  * Login
@@ -171,6 +271,43 @@ export const authLogout = <ThrowOnError extends boolean = false>(options?: Optio
  * on every replica (store-backed).
  */
 export const authLogoutAll = <ThrowOnError extends boolean = false>(options?: Options<AuthLogoutAllData, ThrowOnError>) => (options?.client ?? client).post<AuthLogoutAllResponses, AuthLogoutAllErrors, ThrowOnError>({ url: '/v1/auth/logout-all', ...options });
+
+/**
+ * Sign In Methods
+ *
+ * The ways to sign in this server offers.
+ */
+export const authMethods = <ThrowOnError extends boolean = false>(options?: Options<AuthMethodsData, ThrowOnError>) => (options?.client ?? client).get<AuthMethodsResponses, AuthMethodsErrors, ThrowOnError>({ url: '/v1/auth/methods', ...options });
+
+/**
+ * Passkey Login
+ *
+ * Sign in with a passkey: the access token in the body, the refresh token in its cookie
+ * (as password sign-in). User verification was required, so TOTP is not asked.
+ */
+export const passkeysLogin = <ThrowOnError extends boolean = false>(options: Options<PasskeysLoginData, ThrowOnError>) => (options.client ?? client).post<PasskeysLoginResponses, PasskeysLoginErrors, ThrowOnError>({
+    url: '/v1/auth/passkeys/login',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Passkey Login Options
+ *
+ * Options for ``navigator.credentials.get``: usernameless without ``email``. At most 30
+ * a minute per client IP (429).
+ */
+export const passkeysLoginOptions = <ThrowOnError extends boolean = false>(options: Options<PasskeysLoginOptionsData, ThrowOnError>) => (options.client ?? client).post<PasskeysLoginOptionsResponses, PasskeysLoginOptionsErrors, ThrowOnError>({
+    url: '/v1/auth/passkeys/options',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
 
 /**
  * Refresh
@@ -241,6 +378,73 @@ export const meUpdate = <ThrowOnError extends boolean = false>(options: Options<
  */
 export const meChangeEmail = <ThrowOnError extends boolean = false>(options: Options<MeChangeEmailData, ThrowOnError>) => (options.client ?? client).post<MeChangeEmailResponses, MeChangeEmailErrors, ThrowOnError>({
     url: '/v1/me/email',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Google List
+ *
+ * The Google accounts linked to this account.
+ */
+export const googleList = <ThrowOnError extends boolean = false>(options?: Options<GoogleListData, ThrowOnError>) => (options?.client ?? client).get<GoogleListResponses, GoogleListErrors, ThrowOnError>({ url: '/v1/me/google', ...options });
+
+/**
+ * Google Unlink
+ *
+ * Unlink a Google account (409 ``last-sign-in-method`` when nothing else signs in).
+ */
+export const googleDelete = <ThrowOnError extends boolean = false>(options: Options<GoogleDeleteData, ThrowOnError>) => (options.client ?? client).delete<GoogleDeleteResponses, GoogleDeleteErrors, ThrowOnError>({ url: '/v1/me/google/{identity_id}', ...options });
+
+/**
+ * Passkey List
+ */
+export const passkeysList = <ThrowOnError extends boolean = false>(options?: Options<PasskeysListData, ThrowOnError>) => (options?.client ?? client).get<PasskeysListResponses, PasskeysListErrors, ThrowOnError>({ url: '/v1/me/passkeys', ...options });
+
+/**
+ * Passkey Create
+ *
+ * Register the new credential (its attestation is verified; ``none`` is accepted).
+ */
+export const passkeysCreate = <ThrowOnError extends boolean = false>(options: Options<PasskeysCreateData, ThrowOnError>) => (options.client ?? client).post<PasskeysCreateResponses, PasskeysCreateErrors, ThrowOnError>({
+    url: '/v1/me/passkeys',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Passkey Register Options
+ *
+ * Options for ``navigator.credentials.create`` (a discoverable credential, user
+ * verification required); the challenge works once, for five minutes. A stolen access token
+ * alone cannot add a passkey: an account with a password sends it (401 ``wrong-password``);
+ * one without must have signed in within ten minutes (401 ``reauth-required``).
+ */
+export const passkeysRegisterOptions = <ThrowOnError extends boolean = false>(options: Options<PasskeysRegisterOptionsData, ThrowOnError>) => (options.client ?? client).post<PasskeysRegisterOptionsResponses, PasskeysRegisterOptionsErrors, ThrowOnError>({
+    url: '/v1/me/passkeys/options',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Passkey Delete
+ */
+export const passkeysDelete = <ThrowOnError extends boolean = false>(options: Options<PasskeysDeleteData, ThrowOnError>) => (options.client ?? client).delete<PasskeysDeleteResponses, PasskeysDeleteErrors, ThrowOnError>({ url: '/v1/me/passkeys/{passkey_id}', ...options });
+
+/**
+ * Passkey Rename
+ */
+export const passkeysUpdate = <ThrowOnError extends boolean = false>(options: Options<PasskeysUpdateData, ThrowOnError>) => (options.client ?? client).patch<PasskeysUpdateResponses, PasskeysUpdateErrors, ThrowOnError>({
+    url: '/v1/me/passkeys/{passkey_id}',
     ...options,
     headers: {
         'Content-Type': 'application/json',
@@ -397,6 +601,103 @@ export const apiKeysGet = <ThrowOnError extends boolean = false>(options: Option
 export const auditList = <ThrowOnError extends boolean = false>(options: Options<AuditListData, ThrowOnError>) => (options.client ?? client).get<AuditListResponses, AuditListErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/audit', ...options });
 
 /**
+ * Get Billing
+ *
+ * The org's plan, subscription (card, renewal, pending downgrade, cancellation) and
+ * credit balance. Owners and admins.
+ */
+export const billingGet = <ThrowOnError extends boolean = false>(options: Options<BillingGetData, ThrowOnError>) => (options.client ?? client).get<BillingGetResponses, BillingGetErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/billing', ...options });
+
+/**
+ * Start Card Registration
+ *
+ * What the dashboard opens Toss's card-registration (billing-auth) window with. Toss
+ * redirects to ``success_url`` with ``customerKey`` and ``authKey`` (then
+ * ``POST …/billing/subscription``), or to ``fail_url`` with ``code`` and ``message``.
+ */
+export const billingStartCardRegistration = <ThrowOnError extends boolean = false>(options: Options<BillingStartCardRegistrationData, ThrowOnError>) => (options.client ?? client).post<BillingStartCardRegistrationResponses, BillingStartCardRegistrationErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}/billing/card-registration',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Billing Credits
+ */
+export const billingCredits = <ThrowOnError extends boolean = false>(options: Options<BillingCreditsData, ThrowOnError>) => (options.client ?? client).get<BillingCreditsResponses, BillingCreditsErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/billing/credits', ...options });
+
+/**
+ * Billing History
+ *
+ * Charges, newest first (up to 100), each with its invoice once paid. Owners and admins.
+ */
+export const billingHistory = <ThrowOnError extends boolean = false>(options: Options<BillingHistoryData, ThrowOnError>) => (options.client ?? client).get<BillingHistoryResponses, BillingHistoryErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/billing/history', ...options });
+
+/**
+ * Get Invoice
+ */
+export const billingGetInvoice = <ThrowOnError extends boolean = false>(options: Options<BillingGetInvoiceData, ThrowOnError>) => (options.client ?? client).get<BillingGetInvoiceResponses, BillingGetInvoiceErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/billing/invoices/{invoice_id}', ...options });
+
+/**
+ * Get Invoice Html
+ */
+export const billingGetInvoiceHtml = <ThrowOnError extends boolean = false>(options: Options<BillingGetInvoiceHtmlData, ThrowOnError>) => (options.client ?? client).get<BillingGetInvoiceHtmlResponses, BillingGetInvoiceHtmlErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/billing/invoices/{invoice_id}/html', ...options });
+
+/**
+ * Get Invoice Pdf
+ */
+export const billingGetInvoicePdf = <ThrowOnError extends boolean = false>(options: Options<BillingGetInvoicePdfData, ThrowOnError>) => (options.client ?? client).get<BillingGetInvoicePdfResponses, BillingGetInvoicePdfErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/billing/invoices/{invoice_id}/pdf', ...options });
+
+/**
+ * Subscribe
+ *
+ * The success redirect's ``authKey`` and ``customerKey``: the billing key is issued and
+ * sealed; without a live subscription one starts on ``plan`` and is charged now (402
+ * ``payment-declined`` when the card is refused); with one, the card is replaced. Owners.
+ */
+export const billingSubscribe = <ThrowOnError extends boolean = false>(options: Options<BillingSubscribeData, ThrowOnError>) => (options.client ?? client).post<BillingSubscribeResponses, BillingSubscribeErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}/billing/subscription',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Cancel Subscription
+ *
+ * Cancel at the end of the paid period: no refund; the org stays on its plan until then,
+ * then moves to the free plan. Owners.
+ */
+export const billingCancel = <ThrowOnError extends boolean = false>(options: Options<BillingCancelData, ThrowOnError>) => (options.client ?? client).post<BillingCancelResponses, BillingCancelErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/billing/subscription/cancel', ...options });
+
+/**
+ * Change Plan
+ *
+ * Upgrade now (the prorated difference is charged at once: 402 ``payment-declined`` leaves
+ * the plan as it was) or downgrade at the renewal. Owners.
+ */
+export const billingChangePlan = <ThrowOnError extends boolean = false>(options: Options<BillingChangePlanData, ThrowOnError>) => (options.client ?? client).post<BillingChangePlanResponses, BillingChangePlanErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}/billing/subscription/plan',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Resume Subscription
+ *
+ * Undo a cancellation before the period ends. Owners.
+ */
+export const billingResume = <ThrowOnError extends boolean = false>(options: Options<BillingResumeData, ThrowOnError>) => (options.client ?? client).post<BillingResumeResponses, BillingResumeErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/billing/subscription/resume', ...options });
+
+/**
  * List Invitations
  */
 export const invitationsList = <ThrowOnError extends boolean = false>(options: Options<InvitationsListData, ThrowOnError>) => (options.client ?? client).get<InvitationsListResponses, InvitationsListErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/invitations', ...options });
@@ -404,7 +705,8 @@ export const invitationsList = <ThrowOnError extends boolean = false>(options: O
 /**
  * Invite
  *
- * Mail an invitation link (single use, expiring) to the address.
+ * Mail an invitation link (single use, expiring) to the address. Refused with 403
+ * ``plan-member-limit`` when members and open invitations fill the org's plan.
  */
 export const invitationsCreate = <ThrowOnError extends boolean = false>(options: Options<InvitationsCreateData, ThrowOnError>) => (options.client ?? client).post<InvitationsCreateResponses, InvitationsCreateErrors, ThrowOnError>({
     url: '/v1/orgs/{org_id}/invitations',
@@ -419,6 +721,53 @@ export const invitationsCreate = <ThrowOnError extends boolean = false>(options:
  * Revoke Invitation
  */
 export const invitationsDelete = <ThrowOnError extends boolean = false>(options: Options<InvitationsDeleteData, ThrowOnError>) => (options.client ?? client).delete<InvitationsDeleteResponses, InvitationsDeleteErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/invitations/{invitation_id}', ...options });
+
+/**
+ * List Org Rules
+ *
+ * The organisation-wide rules, newest first (a site's own: ``…/sites/{id}/ip-rules``).
+ */
+export const ipRulesList = <ThrowOnError extends boolean = false>(options: Options<IpRulesListData, ThrowOnError>) => (options.client ?? client).get<IpRulesListResponses, IpRulesListErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/ip-rules', ...options });
+
+/**
+ * Create Org Rule
+ *
+ * An organisation-wide rule: it applies to every site of the organisation.
+ */
+export const ipRulesCreate = <ThrowOnError extends boolean = false>(options: Options<IpRulesCreateData, ThrowOnError>) => (options.client ?? client).post<IpRulesCreateResponses, IpRulesCreateErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}/ip-rules',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Delete Rule
+ */
+export const ipRulesDelete = <ThrowOnError extends boolean = false>(options: Options<IpRulesDeleteData, ThrowOnError>) => (options.client ?? client).delete<IpRulesDeleteResponses, IpRulesDeleteErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/ip-rules/{rule_id}', ...options });
+
+/**
+ * Get Rule
+ *
+ * Any of the organisation's rules, organisation-wide or a site's.
+ */
+export const ipRulesGet = <ThrowOnError extends boolean = false>(options: Options<IpRulesGetData, ThrowOnError>) => (options.client ?? client).get<IpRulesGetResponses, IpRulesGetErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/ip-rules/{rule_id}', ...options });
+
+/**
+ * Update Rule
+ *
+ * Change a rule; send ``If-Match`` with the ETag you read to refuse lost updates (412).
+ */
+export const ipRulesUpdate = <ThrowOnError extends boolean = false>(options: Options<IpRulesUpdateData, ThrowOnError>) => (options.client ?? client).patch<IpRulesUpdateResponses, IpRulesUpdateErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}/ip-rules/{rule_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
 
 /**
  * Leave Org
@@ -448,6 +797,13 @@ export const membersUpdate = <ThrowOnError extends boolean = false>(options: Opt
 });
 
 /**
+ * Org Plan
+ *
+ * The organisation's plan and its month so far (counted now, rolled up and live).
+ */
+export const plansOrgGet = <ThrowOnError extends boolean = false>(options: Options<PlansOrgGetData, ThrowOnError>) => (options.client ?? client).get<PlansOrgGetResponses, PlansOrgGetErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/plan', ...options });
+
+/**
  * List Sites
  */
 export const sitesList = <ThrowOnError extends boolean = false>(options: Options<SitesListData, ThrowOnError>) => (options.client ?? client).get<SitesListResponses, SitesListErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/sites', ...options });
@@ -456,6 +812,7 @@ export const sitesList = <ThrowOnError extends boolean = false>(options: Options
  * Create Site
  *
  * Register a site. The answer carries its secret, shown this once and never again.
+ * Refused with 403 ``plan-site-limit`` when the org's plan has no room for another.
  */
 export const sitesCreate = <ThrowOnError extends boolean = false>(options: Options<SitesCreateData, ThrowOnError>) => (options.client ?? client).post<SitesCreateResponses, SitesCreateErrors, ThrowOnError>({
     url: '/v1/orgs/{org_id}/sites',
@@ -483,6 +840,46 @@ export const sitesGet = <ThrowOnError extends boolean = false>(options: Options<
  */
 export const sitesUpdate = <ThrowOnError extends boolean = false>(options: Options<SitesUpdateData, ThrowOnError>) => (options.client ?? client).patch<SitesUpdateResponses, SitesUpdateErrors, ThrowOnError>({
     url: '/v1/orgs/{org_id}/sites/{site_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Get Policy
+ *
+ * What an allowed address earns at this site (off unless set).
+ */
+export const ipRulesGetPolicy = <ThrowOnError extends boolean = false>(options: Options<IpRulesGetPolicyData, ThrowOnError>) => (options.client ?? client).get<IpRulesGetPolicyResponses, IpRulesGetPolicyErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/sites/{site_id}/ip-policy', ...options });
+
+/**
+ * Set Policy
+ *
+ * Whether addresses on an allow list skip friction at this site (``If-Match`` honoured).
+ */
+export const ipRulesSetPolicy = <ThrowOnError extends boolean = false>(options: Options<IpRulesSetPolicyData, ThrowOnError>) => (options.client ?? client).put<IpRulesSetPolicyResponses, IpRulesSetPolicyErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}/sites/{site_id}/ip-policy',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List Site Rules
+ */
+export const ipRulesListForSite = <ThrowOnError extends boolean = false>(options: Options<IpRulesListForSiteData, ThrowOnError>) => (options.client ?? client).get<IpRulesListForSiteResponses, IpRulesListForSiteErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/sites/{site_id}/ip-rules', ...options });
+
+/**
+ * Create Site Rule
+ *
+ * A rule for one site (on top of the organisation-wide ones).
+ */
+export const ipRulesCreateForSite = <ThrowOnError extends boolean = false>(options: Options<IpRulesCreateForSiteData, ThrowOnError>) => (options.client ?? client).post<IpRulesCreateForSiteResponses, IpRulesCreateForSiteErrors, ThrowOnError>({
+    url: '/v1/orgs/{org_id}/sites/{site_id}/ip-rules',
     ...options,
     headers: {
         'Content-Type': 'application/json',
@@ -545,3 +942,10 @@ export const usageExport = <ThrowOnError extends boolean = false>(options: Optio
  * Counts not yet rolled up into SQL and each site's attack level, from the store.
  */
 export const usageLive = <ThrowOnError extends boolean = false>(options: Options<UsageLiveData, ThrowOnError>) => (options.client ?? client).get<UsageLiveResponses, UsageLiveErrors, ThrowOnError>({ url: '/v1/orgs/{org_id}/usage/live', ...options });
+
+/**
+ * List Plans
+ *
+ * Every plan: the settings' catalogue, then operators' custom plans.
+ */
+export const plansList = <ThrowOnError extends boolean = false>(options?: Options<PlansListData, ThrowOnError>) => (options?.client ?? client).get<PlansListResponses, PlansListErrors, ThrowOnError>({ url: '/v1/plans', ...options });

@@ -304,6 +304,228 @@ export type AuditEventsPublic = {
 };
 
 /**
+ * BillingOverview
+ */
+export type BillingOverview = {
+    /**
+     * Credit Balance
+     */
+    credit_balance: number;
+    /**
+     * Enabled
+     */
+    enabled: boolean;
+    /**
+     * Plan
+     */
+    plan: string;
+    subscription: SubscriptionPublic | null;
+};
+
+/**
+ * BucketCount
+ */
+export type BucketCount = {
+    /**
+     * Bound
+     */
+    bound: number | null;
+    /**
+     * Count
+     */
+    count: number;
+};
+
+/**
+ * CardRegistration
+ *
+ * Open Toss's card-registration window with these: with ``registration_url`` (the loopback
+ * fake), redirect the browser to it; otherwise call the Toss SDK's
+ * ``requestBillingAuth({method: "CARD", customerKey, successUrl, failUrl})`` with
+ * ``client_key``.
+ */
+export type CardRegistration = {
+    /**
+     * Client Key
+     */
+    client_key: string;
+    /**
+     * Customer Key
+     */
+    customer_key: string;
+    /**
+     * Fail Url
+     */
+    fail_url: string;
+    /**
+     * Registration Url
+     */
+    registration_url: string | null;
+    /**
+     * Success Url
+     */
+    success_url: string;
+};
+
+/**
+ * CardRegistrationCreate
+ */
+export type CardRegistrationCreate = {
+    /**
+     * Plan
+     */
+    plan: string;
+};
+
+/**
+ * ChargePublic
+ */
+export type ChargePublic = {
+    /**
+     * Amount
+     */
+    amount: number;
+    /**
+     * Attempts
+     */
+    attempts: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Credit Applied
+     */
+    credit_applied: number;
+    /**
+     * Failure Code
+     */
+    failure_code: string | null;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Kind
+     */
+    kind: string;
+    /**
+     * Period
+     */
+    period: string;
+    /**
+     * Plan
+     */
+    plan: string | null;
+    /**
+     * Status
+     */
+    status: string;
+    /**
+     * Updated At
+     */
+    updated_at: string;
+};
+
+/**
+ * CreditGrant
+ */
+export type CreditGrant = {
+    /**
+     * Amount
+     */
+    amount: number;
+    /**
+     * Reason
+     */
+    reason: string;
+};
+
+/**
+ * CreditPublic
+ */
+export type CreditPublic = {
+    /**
+     * Amount
+     */
+    amount: number;
+    /**
+     * Charge Id
+     */
+    charge_id: string | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Reason
+     */
+    reason: string;
+};
+
+/**
+ * Credits
+ */
+export type Credits = {
+    /**
+     * Balance
+     */
+    balance: number;
+    /**
+     * Data
+     */
+    data: Array<CreditPublic>;
+};
+
+/**
+ * CustomPlan
+ *
+ * A custom plan's fields (its key is in the path); ``null`` limits are unlimited.
+ */
+export type CustomPlan = {
+    /**
+     * Audit Export
+     */
+    audit_export?: boolean;
+    /**
+     * Ip Rules
+     */
+    ip_rules?: boolean;
+    /**
+     * Max Members
+     */
+    max_members?: number | null;
+    /**
+     * Max Sites
+     */
+    max_sites?: number | null;
+    /**
+     * Monthly Quota
+     */
+    monthly_quota?: number | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Overage Krw Per 1000
+     */
+    overage_krw_per_1000?: number;
+    /**
+     * Price Krw
+     */
+    price_krw?: number;
+    /**
+     * Retention Days
+     */
+    retention_days?: number;
+};
+
+/**
  * EmailBody
  */
 export type EmailBody = {
@@ -325,6 +547,74 @@ export type EmailChange = {
      * New Email
      */
     new_email: string;
+};
+
+/**
+ * GoogleComplete
+ */
+export type GoogleComplete = {
+    /**
+     * Otp
+     */
+    otp?: string | null;
+    /**
+     * Ticket
+     */
+    ticket: string;
+};
+
+/**
+ * GoogleIdentities
+ */
+export type GoogleIdentities = {
+    /**
+     * Data
+     */
+    data: Array<GoogleIdentity>;
+};
+
+/**
+ * GoogleIdentity
+ */
+export type GoogleIdentity = {
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Email
+     */
+    email: string;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Issuer
+     */
+    issuer: string;
+    /**
+     * Last Used At
+     */
+    last_used_at: string | null;
+};
+
+/**
+ * History
+ */
+export type History = {
+    /**
+     * Data
+     */
+    data: Array<HistoryEntry>;
+};
+
+/**
+ * HistoryEntry
+ */
+export type HistoryEntry = {
+    charge: ChargePublic;
+    invoice: InvoicePublic | null;
 };
 
 /**
@@ -393,6 +683,172 @@ export type InvitationsPublic = {
      * Data
      */
     data: Array<InvitationPublic>;
+};
+
+/**
+ * InvoiceLine
+ */
+export type InvoiceLine = {
+    /**
+     * Amount
+     */
+    amount: number;
+    /**
+     * Description
+     */
+    description: string;
+    /**
+     * Kind
+     */
+    kind: string;
+};
+
+/**
+ * InvoicePublic
+ */
+export type InvoicePublic = {
+    /**
+     * Currency
+     */
+    currency: string;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Issued At
+     */
+    issued_at: string;
+    /**
+     * Lines
+     */
+    lines: Array<InvoiceLine>;
+    /**
+     * Number
+     */
+    number: string;
+    /**
+     * Org Name
+     */
+    org_name: string;
+    /**
+     * Status
+     */
+    status: string;
+    /**
+     * Supply
+     */
+    supply: number;
+    /**
+     * Total
+     */
+    total: number;
+    /**
+     * Vat
+     */
+    vat: number;
+};
+
+/**
+ * IpRuleCreate
+ */
+export type IpRuleCreate = {
+    /**
+     * Action
+     */
+    action: 'allow' | 'deny';
+    /**
+     * Cidr
+     */
+    cidr: string;
+    /**
+     * Expires At
+     */
+    expires_at?: string | null;
+    /**
+     * Note
+     */
+    note?: string | null;
+};
+
+/**
+ * IpRulePublic
+ */
+export type IpRulePublic = {
+    /**
+     * Action
+     */
+    action: 'allow' | 'deny';
+    /**
+     * Cidr
+     */
+    cidr: string;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Expires At
+     */
+    expires_at: string | null;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Note
+     */
+    note: string | null;
+    /**
+     * Org Id
+     */
+    org_id: string;
+    /**
+     * Site Id
+     */
+    site_id: string | null;
+    /**
+     * Updated At
+     */
+    updated_at: string;
+};
+
+/**
+ * IpRuleUpdate
+ *
+ * Fields left out stay as they are; ``note`` or ``expires_at`` null clears them.
+ */
+export type IpRuleUpdate = {
+    /**
+     * Action
+     */
+    action?: 'allow' | 'deny' | null;
+    /**
+     * Cidr
+     */
+    cidr?: string | null;
+    /**
+     * Expires At
+     */
+    expires_at?: string | null;
+    /**
+     * Note
+     */
+    note?: string | null;
+};
+
+/**
+ * IpRulesPage
+ */
+export type IpRulesPage = {
+    /**
+     * Data
+     */
+    data: Array<IpRulePublic>;
+    /**
+     * Next Cursor
+     */
+    next_cursor?: string | null;
 };
 
 /**
@@ -560,6 +1016,40 @@ export type Meta = {
 };
 
 /**
+ * Methods
+ *
+ * Which ways to sign in this server offers (the sign-in page shows their buttons).
+ */
+export type Methods = {
+    /**
+     * Google
+     */
+    google: boolean;
+    /**
+     * Passkeys
+     */
+    passkeys?: boolean;
+    /**
+     * Password
+     */
+    password?: boolean;
+};
+
+/**
+ * NameCount
+ */
+export type NameCount = {
+    /**
+     * Count
+     */
+    count: number;
+    /**
+     * Name
+     */
+    name: string;
+};
+
+/**
  * OrgCreate
  */
 export type OrgCreate = {
@@ -567,6 +1057,49 @@ export type OrgCreate = {
      * Name
      */
     name: string;
+};
+
+/**
+ * OrgPlanPublic
+ *
+ * The plan that applies to the organisation now and its month so far. ``used`` counts
+ * verified tokens in ``period`` (UTC month), rolled up and live; ``state`` is ``over`` once the
+ * grace period after 100 % has run out, when ``over_quota`` applies at the edge.
+ */
+export type OrgPlanPublic = {
+    /**
+     * Assigned
+     */
+    assigned: string;
+    /**
+     * Grace Until
+     */
+    grace_until: string | null;
+    /**
+     * Over Quota
+     */
+    over_quota: 'overage' | 'step-up' | 'block';
+    /**
+     * Over Since
+     */
+    over_since: string | null;
+    /**
+     * Period
+     */
+    period: string;
+    plan: PlanPublic;
+    /**
+     * Quota
+     */
+    quota: number | null;
+    /**
+     * State
+     */
+    state: 'ok' | 'grace' | 'over';
+    /**
+     * Used
+     */
+    used: number;
 };
 
 /**
@@ -634,6 +1167,127 @@ export type OwnershipTransfer = {
 };
 
 /**
+ * PasskeyBegin
+ */
+export type PasskeyBegin = {
+    /**
+     * Current Password
+     */
+    current_password?: string | null;
+};
+
+/**
+ * PasskeyCreate
+ */
+export type PasskeyCreate = {
+    /**
+     * Credential
+     */
+    credential: {
+        [key: string]: unknown;
+    };
+    /**
+     * Name
+     */
+    name?: string | null;
+};
+
+/**
+ * PasskeyLogin
+ */
+export type PasskeyLogin = {
+    /**
+     * Credential
+     */
+    credential: {
+        [key: string]: unknown;
+    };
+};
+
+/**
+ * PasskeyLoginOptions
+ */
+export type PasskeyLoginOptions = {
+    /**
+     * Email
+     */
+    email?: string | null;
+};
+
+/**
+ * PasskeyOptions
+ *
+ * Pass ``options`` to ``PublicKeyCredential.parseCreationOptionsFromJSON`` (register) or
+ * ``parseRequestOptionsFromJSON`` (sign in); binary fields are base64url.
+ */
+export type PasskeyOptions = {
+    /**
+     * Options
+     */
+    options: {
+        [key: string]: unknown;
+    };
+};
+
+/**
+ * PasskeyPublic
+ */
+export type PasskeyPublic = {
+    /**
+     * Aaguid
+     */
+    aaguid: string;
+    /**
+     * Backed Up
+     */
+    backed_up: boolean;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Device Type
+     */
+    device_type: string;
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Last Used At
+     */
+    last_used_at: string | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Transports
+     */
+    transports: Array<string> | null;
+};
+
+/**
+ * PasskeyUpdate
+ */
+export type PasskeyUpdate = {
+    /**
+     * Name
+     */
+    name: string;
+};
+
+/**
+ * PasskeysPublic
+ */
+export type PasskeysPublic = {
+    /**
+     * Data
+     */
+    data: Array<PasskeyPublic>;
+};
+
+/**
  * PasswordChange
  */
 export type PasswordChange = {
@@ -659,6 +1313,117 @@ export type PasswordReset = {
      * Token
      */
     token: string;
+};
+
+/**
+ * PlanAssign
+ */
+export type PlanAssign = {
+    /**
+     * Plan
+     */
+    plan: string;
+};
+
+/**
+ * PlanChangeCreate
+ */
+export type PlanChangeCreate = {
+    /**
+     * Plan
+     */
+    plan: string;
+};
+
+/**
+ * PlanChangeResult
+ */
+export type PlanChangeResult = {
+    billing: BillingOverview;
+    /**
+     * Charged
+     */
+    charged: number;
+    /**
+     * Effective
+     */
+    effective: 'now' | 'renewal' | 'unchanged';
+    /**
+     * Invoice Id
+     */
+    invoice_id: string | null;
+};
+
+/**
+ * PlanPublic
+ *
+ * A plan. ``null`` limits are unlimited; ``price_krw`` is monthly, VAT included.
+ */
+export type PlanPublic = {
+    /**
+     * Audit Export
+     */
+    audit_export: boolean;
+    /**
+     * Custom
+     */
+    custom: boolean;
+    /**
+     * Ip Rules
+     */
+    ip_rules: boolean;
+    /**
+     * Key
+     */
+    key: string;
+    /**
+     * Max Members
+     */
+    max_members: number | null;
+    /**
+     * Max Sites
+     */
+    max_sites: number | null;
+    /**
+     * Monthly Quota
+     */
+    monthly_quota: number | null;
+    /**
+     * Name
+     */
+    name: string;
+    /**
+     * Overage Krw Per 1000
+     */
+    overage_krw_per_1000: number;
+    /**
+     * Price Krw
+     */
+    price_krw: number;
+    /**
+     * Retention Days
+     */
+    retention_days: number;
+};
+
+/**
+ * PlansPublic
+ *
+ * The catalogue. With ``enabled`` false every organisation is unlimited.
+ */
+export type PlansPublic = {
+    /**
+     * Data
+     */
+    data: Array<PlanPublic>;
+    /**
+     * Default Plan
+     */
+    default_plan: string;
+    /**
+     * Enabled
+     */
+    enabled: boolean;
 };
 
 /**
@@ -704,6 +1469,20 @@ export type RecoveryCodes = {
      * Recovery Codes
      */
     recovery_codes: Array<string>;
+};
+
+/**
+ * RefundCreate
+ */
+export type RefundCreate = {
+    /**
+     * Amount
+     */
+    amount?: number | null;
+    /**
+     * Reason
+     */
+    reason: string;
 };
 
 /**
@@ -833,6 +1612,30 @@ export type SiteCreated = {
 };
 
 /**
+ * SiteIpPolicyPublic
+ */
+export type SiteIpPolicyPublic = {
+    /**
+     * Allow Skips Friction
+     */
+    allow_skips_friction: boolean;
+    /**
+     * Site Id
+     */
+    site_id: string;
+};
+
+/**
+ * SiteIpPolicyUpdate
+ */
+export type SiteIpPolicyUpdate = {
+    /**
+     * Allow Skips Friction
+     */
+    allow_skips_friction: boolean;
+};
+
+/**
  * SitePublic
  *
  * A site as its owner sees it: never the secret, never a digest.
@@ -931,6 +1734,72 @@ export type SitesPublic = {
 };
 
 /**
+ * SubscriptionCreate
+ *
+ * What Toss's success redirect carried (``authKey``, ``customerKey``) and the plan.
+ */
+export type SubscriptionCreate = {
+    /**
+     * Auth Key
+     */
+    auth_key: string;
+    /**
+     * Customer Key
+     */
+    customer_key: string;
+    /**
+     * Plan
+     */
+    plan: string;
+};
+
+/**
+ * SubscriptionPublic
+ */
+export type SubscriptionPublic = {
+    /**
+     * Amount
+     */
+    amount: number;
+    /**
+     * Cancel At Period End
+     */
+    cancel_at_period_end: boolean;
+    /**
+     * Card Company
+     */
+    card_company: string | null;
+    /**
+     * Card Number
+     */
+    card_number: string | null;
+    /**
+     * Next Charge At
+     */
+    next_charge_at: string;
+    /**
+     * Pending Plan
+     */
+    pending_plan: string | null;
+    /**
+     * Period Start
+     */
+    period_start: string | null;
+    /**
+     * Plan
+     */
+    plan: string;
+    /**
+     * Renews At
+     */
+    renews_at: string;
+    /**
+     * Status
+     */
+    status: 'active' | 'past_due' | 'canceled';
+};
+
+/**
  * TokenBody
  */
 export type TokenBody = {
@@ -981,6 +1850,94 @@ export type TotpSetup = {
 };
 
 /**
+ * UsageBreakdown
+ *
+ * The range's richer counters (fixed buckets, so any range sums and its percentiles are
+ * read from the bucket bounds).
+ */
+export type UsageBreakdown = {
+    /**
+     * Bands
+     */
+    bands?: {
+        [key: string]: number;
+    };
+    /**
+     * Challenge Types
+     */
+    challenge_types?: {
+        [key: string]: number;
+    };
+    /**
+     * Dialects
+     */
+    dialects?: {
+        [key: string]: number;
+    };
+    /**
+     * Failures
+     */
+    failures?: {
+        [key: string]: number;
+    };
+    /**
+     * Outcomes
+     */
+    outcomes?: {
+        [key: string]: number;
+    };
+    /**
+     * Passed
+     */
+    passed?: {
+        [key: string]: number;
+    };
+    /**
+     * Refusals
+     */
+    refusals?: {
+        [key: string]: number;
+    };
+    /**
+     * Risk
+     */
+    risk?: Array<BucketCount>;
+    /**
+     * Risk P50
+     */
+    risk_p50?: number | null;
+    /**
+     * Risk P90
+     */
+    risk_p90?: number | null;
+    shares?: UsageShares;
+    /**
+     * Solve Seconds
+     */
+    solve_seconds?: Array<BucketCount>;
+    /**
+     * Solve Seconds P50
+     */
+    solve_seconds_p50?: number | null;
+    /**
+     * Solve Seconds P90
+     */
+    solve_seconds_p90?: number | null;
+    /**
+     * Solve Seconds P99
+     */
+    solve_seconds_p99?: number | null;
+    /**
+     * Top Actions
+     */
+    top_actions?: Array<NameCount>;
+    /**
+     * Top Hostnames
+     */
+    top_hostnames?: Array<NameCount>;
+};
+
+/**
  * UsageLivePublic
  *
  * Counts waiting in the store for the next roll-up (the current hour, at most about one
@@ -1027,6 +1984,7 @@ export type UsagePoint = {
  * UsageSeriesPublic
  */
 export type UsageSeriesPublic = {
+    breakdown: UsageBreakdown;
     /**
      * End
      */
@@ -1048,6 +2006,28 @@ export type UsageSeriesPublic = {
      */
     start: string;
     totals: UsageTotals;
+};
+
+/**
+ * UsageShares
+ *
+ * Per challenge issued (docs/usage-and-billing.md): passed with no task and no step-up,
+ * given a visual task or stepped up, refused as too risky (``denied``). None without
+ * challenges.
+ */
+export type UsageShares = {
+    /**
+     * Blocked
+     */
+    blocked?: number | null;
+    /**
+     * Invisible
+     */
+    invisible?: number | null;
+    /**
+     * Stepped Up
+     */
+    stepped_up?: number | null;
 };
 
 /**
@@ -1413,6 +2393,64 @@ export type AccountsVerifyEmailResponses = {
 
 export type AccountsVerifyEmailResponse = AccountsVerifyEmailResponses[keyof AccountsVerifyEmailResponses];
 
+export type BillingAdminRefundData = {
+    body: RefundCreate;
+    path: {
+        /**
+         * Charge Id
+         */
+        charge_id: string;
+    };
+    query?: never;
+    url: '/v1/admin/billing/charges/{charge_id}/refund';
+};
+
+export type BillingAdminRefundErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type BillingAdminRefundError = BillingAdminRefundErrors[keyof BillingAdminRefundErrors];
+
+export type BillingAdminRefundResponses = {
+    /**
+     * Successful Response
+     */
+    200: ChargePublic;
+};
+
+export type BillingAdminRefundResponse = BillingAdminRefundResponses[keyof BillingAdminRefundResponses];
+
 export type AdminListMailData = {
     body?: never;
     path?: never;
@@ -1653,6 +2691,122 @@ export type AdminListOrgsResponses = {
 
 export type AdminListOrgsResponse = AdminListOrgsResponses[keyof AdminListOrgsResponses];
 
+export type BillingAdminGrantCreditData = {
+    body: CreditGrant;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/admin/orgs/{org_id}/billing/credits';
+};
+
+export type BillingAdminGrantCreditErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type BillingAdminGrantCreditError = BillingAdminGrantCreditErrors[keyof BillingAdminGrantCreditErrors];
+
+export type BillingAdminGrantCreditResponses = {
+    /**
+     * Successful Response
+     */
+    201: CreditPublic;
+};
+
+export type BillingAdminGrantCreditResponse = BillingAdminGrantCreditResponses[keyof BillingAdminGrantCreditResponses];
+
+export type AdminAssignPlanData = {
+    body: PlanAssign;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/admin/orgs/{org_id}/plan';
+};
+
+export type AdminAssignPlanErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AdminAssignPlanError = AdminAssignPlanErrors[keyof AdminAssignPlanErrors];
+
+export type AdminAssignPlanResponses = {
+    /**
+     * Successful Response
+     */
+    200: PlanPublic;
+};
+
+export type AdminAssignPlanResponse = AdminAssignPlanResponses[keyof AdminAssignPlanResponses];
+
 export type AdminListOrgSitesData = {
     body?: never;
     path: {
@@ -1826,6 +2980,122 @@ export type AdminUnsuspendOrgResponses = {
 };
 
 export type AdminUnsuspendOrgResponse = AdminUnsuspendOrgResponses[keyof AdminUnsuspendOrgResponses];
+
+export type AdminDeletePlanData = {
+    body?: never;
+    path: {
+        /**
+         * Key
+         */
+        key: string;
+    };
+    query?: never;
+    url: '/v1/admin/plans/{key}';
+};
+
+export type AdminDeletePlanErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AdminDeletePlanError = AdminDeletePlanErrors[keyof AdminDeletePlanErrors];
+
+export type AdminDeletePlanResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type AdminDeletePlanResponse = AdminDeletePlanResponses[keyof AdminDeletePlanResponses];
+
+export type AdminSavePlanData = {
+    body: CustomPlan;
+    path: {
+        /**
+         * Key
+         */
+        key: string;
+    };
+    query?: never;
+    url: '/v1/admin/plans/{key}';
+};
+
+export type AdminSavePlanErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AdminSavePlanError = AdminSavePlanErrors[keyof AdminSavePlanErrors];
+
+export type AdminSavePlanResponses = {
+    /**
+     * Successful Response
+     */
+    200: PlanPublic;
+};
+
+export type AdminSavePlanResponse = AdminSavePlanResponses[keyof AdminSavePlanResponses];
 
 export type UsageAllData = {
     body?: never;
@@ -2004,6 +3274,160 @@ export type AdminListUsersResponses = {
 
 export type AdminListUsersResponse = AdminListUsersResponses[keyof AdminListUsersResponses];
 
+export type GoogleCallbackData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * State
+         */
+        state?: string;
+        /**
+         * Code
+         */
+        code?: string;
+        /**
+         * Error
+         */
+        error?: string;
+    };
+    url: '/v1/auth/google/callback';
+};
+
+export type GoogleCallbackErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type GoogleCallbackError = GoogleCallbackErrors[keyof GoogleCallbackErrors];
+
+export type GoogleCompleteData = {
+    body: GoogleComplete;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/google/complete';
+};
+
+export type GoogleCompleteErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type GoogleCompleteError = GoogleCompleteErrors[keyof GoogleCompleteErrors];
+
+export type GoogleCompleteResponses = {
+    /**
+     * Successful Response
+     */
+    200: AccessToken;
+};
+
+export type GoogleCompleteResponse = GoogleCompleteResponses[keyof GoogleCompleteResponses];
+
+export type GoogleStartData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/google/start';
+};
+
+export type GoogleStartErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type GoogleStartError = GoogleStartErrors[keyof GoogleStartErrors];
+
 export type AuthLoginData = {
     body: Login;
     path?: never;
@@ -2162,6 +3586,165 @@ export type AuthLogoutAllResponses = {
 };
 
 export type AuthLogoutAllResponse = AuthLogoutAllResponses[keyof AuthLogoutAllResponses];
+
+export type AuthMethodsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/methods';
+};
+
+export type AuthMethodsErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type AuthMethodsError = AuthMethodsErrors[keyof AuthMethodsErrors];
+
+export type AuthMethodsResponses = {
+    /**
+     * Successful Response
+     */
+    200: Methods;
+};
+
+export type AuthMethodsResponse = AuthMethodsResponses[keyof AuthMethodsResponses];
+
+export type PasskeysLoginData = {
+    body: PasskeyLogin;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/passkeys/login';
+};
+
+export type PasskeysLoginErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type PasskeysLoginError = PasskeysLoginErrors[keyof PasskeysLoginErrors];
+
+export type PasskeysLoginResponses = {
+    /**
+     * Successful Response
+     */
+    200: AccessToken;
+};
+
+export type PasskeysLoginResponse = PasskeysLoginResponses[keyof PasskeysLoginResponses];
+
+export type PasskeysLoginOptionsData = {
+    body: PasskeyLoginOptions;
+    path?: never;
+    query?: never;
+    url: '/v1/auth/passkeys/options';
+};
+
+export type PasskeysLoginOptionsErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type PasskeysLoginOptionsError = PasskeysLoginOptionsErrors[keyof PasskeysLoginOptionsErrors];
+
+export type PasskeysLoginOptionsResponses = {
+    /**
+     * Successful Response
+     */
+    200: PasskeyOptions;
+};
+
+export type PasskeysLoginOptionsResponse = PasskeysLoginOptionsResponses[keyof PasskeysLoginOptionsResponses];
 
 export type AuthRefreshData = {
     body?: never;
@@ -2531,6 +4114,392 @@ export type MeChangeEmailResponses = {
 };
 
 export type MeChangeEmailResponse = MeChangeEmailResponses[keyof MeChangeEmailResponses];
+
+export type GoogleListData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/me/google';
+};
+
+export type GoogleListErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type GoogleListError = GoogleListErrors[keyof GoogleListErrors];
+
+export type GoogleListResponses = {
+    /**
+     * Successful Response
+     */
+    200: GoogleIdentities;
+};
+
+export type GoogleListResponse = GoogleListResponses[keyof GoogleListResponses];
+
+export type GoogleDeleteData = {
+    body?: never;
+    path: {
+        /**
+         * Identity Id
+         */
+        identity_id: string;
+    };
+    query?: never;
+    url: '/v1/me/google/{identity_id}';
+};
+
+export type GoogleDeleteErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type GoogleDeleteError = GoogleDeleteErrors[keyof GoogleDeleteErrors];
+
+export type GoogleDeleteResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type GoogleDeleteResponse = GoogleDeleteResponses[keyof GoogleDeleteResponses];
+
+export type PasskeysListData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/me/passkeys';
+};
+
+export type PasskeysListErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type PasskeysListError = PasskeysListErrors[keyof PasskeysListErrors];
+
+export type PasskeysListResponses = {
+    /**
+     * Successful Response
+     */
+    200: PasskeysPublic;
+};
+
+export type PasskeysListResponse = PasskeysListResponses[keyof PasskeysListResponses];
+
+export type PasskeysCreateData = {
+    body: PasskeyCreate;
+    path?: never;
+    query?: never;
+    url: '/v1/me/passkeys';
+};
+
+export type PasskeysCreateErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type PasskeysCreateError = PasskeysCreateErrors[keyof PasskeysCreateErrors];
+
+export type PasskeysCreateResponses = {
+    /**
+     * Successful Response
+     */
+    201: PasskeyPublic;
+};
+
+export type PasskeysCreateResponse = PasskeysCreateResponses[keyof PasskeysCreateResponses];
+
+export type PasskeysRegisterOptionsData = {
+    body: PasskeyBegin;
+    path?: never;
+    query?: never;
+    url: '/v1/me/passkeys/options';
+};
+
+export type PasskeysRegisterOptionsErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type PasskeysRegisterOptionsError = PasskeysRegisterOptionsErrors[keyof PasskeysRegisterOptionsErrors];
+
+export type PasskeysRegisterOptionsResponses = {
+    /**
+     * Successful Response
+     */
+    200: PasskeyOptions;
+};
+
+export type PasskeysRegisterOptionsResponse = PasskeysRegisterOptionsResponses[keyof PasskeysRegisterOptionsResponses];
+
+export type PasskeysDeleteData = {
+    body?: never;
+    path: {
+        /**
+         * Passkey Id
+         */
+        passkey_id: string;
+    };
+    query?: never;
+    url: '/v1/me/passkeys/{passkey_id}';
+};
+
+export type PasskeysDeleteErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type PasskeysDeleteError = PasskeysDeleteErrors[keyof PasskeysDeleteErrors];
+
+export type PasskeysDeleteResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type PasskeysDeleteResponse = PasskeysDeleteResponses[keyof PasskeysDeleteResponses];
+
+export type PasskeysUpdateData = {
+    body: PasskeyUpdate;
+    path: {
+        /**
+         * Passkey Id
+         */
+        passkey_id: string;
+    };
+    query?: never;
+    url: '/v1/me/passkeys/{passkey_id}';
+};
+
+export type PasskeysUpdateErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type PasskeysUpdateError = PasskeysUpdateErrors[keyof PasskeysUpdateErrors];
+
+export type PasskeysUpdateResponses = {
+    /**
+     * Successful Response
+     */
+    200: PasskeyPublic;
+};
+
+export type PasskeysUpdateResponse = PasskeysUpdateResponses[keyof PasskeysUpdateResponses];
 
 export type MeChangePasswordData = {
     body: PasswordChange;
@@ -3568,6 +5537,654 @@ export type AuditListResponses = {
 
 export type AuditListResponse = AuditListResponses[keyof AuditListResponses];
 
+export type BillingGetData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/billing';
+};
+
+export type BillingGetErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type BillingGetError = BillingGetErrors[keyof BillingGetErrors];
+
+export type BillingGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: BillingOverview;
+};
+
+export type BillingGetResponse = BillingGetResponses[keyof BillingGetResponses];
+
+export type BillingStartCardRegistrationData = {
+    body: CardRegistrationCreate;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/billing/card-registration';
+};
+
+export type BillingStartCardRegistrationErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type BillingStartCardRegistrationError = BillingStartCardRegistrationErrors[keyof BillingStartCardRegistrationErrors];
+
+export type BillingStartCardRegistrationResponses = {
+    /**
+     * Successful Response
+     */
+    201: CardRegistration;
+};
+
+export type BillingStartCardRegistrationResponse = BillingStartCardRegistrationResponses[keyof BillingStartCardRegistrationResponses];
+
+export type BillingCreditsData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/billing/credits';
+};
+
+export type BillingCreditsErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type BillingCreditsError = BillingCreditsErrors[keyof BillingCreditsErrors];
+
+export type BillingCreditsResponses = {
+    /**
+     * Successful Response
+     */
+    200: Credits;
+};
+
+export type BillingCreditsResponse = BillingCreditsResponses[keyof BillingCreditsResponses];
+
+export type BillingHistoryData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/billing/history';
+};
+
+export type BillingHistoryErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type BillingHistoryError = BillingHistoryErrors[keyof BillingHistoryErrors];
+
+export type BillingHistoryResponses = {
+    /**
+     * Successful Response
+     */
+    200: History;
+};
+
+export type BillingHistoryResponse = BillingHistoryResponses[keyof BillingHistoryResponses];
+
+export type BillingGetInvoiceData = {
+    body?: never;
+    path: {
+        /**
+         * Invoice Id
+         */
+        invoice_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/billing/invoices/{invoice_id}';
+};
+
+export type BillingGetInvoiceErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type BillingGetInvoiceError = BillingGetInvoiceErrors[keyof BillingGetInvoiceErrors];
+
+export type BillingGetInvoiceResponses = {
+    /**
+     * Successful Response
+     */
+    200: InvoicePublic;
+};
+
+export type BillingGetInvoiceResponse = BillingGetInvoiceResponses[keyof BillingGetInvoiceResponses];
+
+export type BillingGetInvoiceHtmlData = {
+    body?: never;
+    path: {
+        /**
+         * Invoice Id
+         */
+        invoice_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/billing/invoices/{invoice_id}/html';
+};
+
+export type BillingGetInvoiceHtmlErrors = {
+    /**
+     * Invalid request
+     */
+    400: unknown;
+    /**
+     * Not signed in
+     */
+    401: unknown;
+    /**
+     * Not allowed
+     */
+    403: unknown;
+    /**
+     * Not found (or not yours)
+     */
+    404: unknown;
+    /**
+     * Conflict
+     */
+    409: unknown;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: unknown;
+    /**
+     * Validation error
+     */
+    422: unknown;
+    /**
+     * Rate limited
+     */
+    429: unknown;
+};
+
+export type BillingGetInvoiceHtmlResponses = {
+    /**
+     * Successful Response
+     */
+    200: string;
+};
+
+export type BillingGetInvoiceHtmlResponse = BillingGetInvoiceHtmlResponses[keyof BillingGetInvoiceHtmlResponses];
+
+export type BillingGetInvoicePdfData = {
+    body?: never;
+    path: {
+        /**
+         * Invoice Id
+         */
+        invoice_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/billing/invoices/{invoice_id}/pdf';
+};
+
+export type BillingGetInvoicePdfErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type BillingGetInvoicePdfError = BillingGetInvoicePdfErrors[keyof BillingGetInvoicePdfErrors];
+
+export type BillingGetInvoicePdfResponses = {
+    /**
+     * Successful Response
+     */
+    200: Blob | File;
+};
+
+export type BillingGetInvoicePdfResponse = BillingGetInvoicePdfResponses[keyof BillingGetInvoicePdfResponses];
+
+export type BillingSubscribeData = {
+    body: SubscriptionCreate;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/billing/subscription';
+};
+
+export type BillingSubscribeErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type BillingSubscribeError = BillingSubscribeErrors[keyof BillingSubscribeErrors];
+
+export type BillingSubscribeResponses = {
+    /**
+     * Successful Response
+     */
+    201: BillingOverview;
+};
+
+export type BillingSubscribeResponse = BillingSubscribeResponses[keyof BillingSubscribeResponses];
+
+export type BillingCancelData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/billing/subscription/cancel';
+};
+
+export type BillingCancelErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type BillingCancelError = BillingCancelErrors[keyof BillingCancelErrors];
+
+export type BillingCancelResponses = {
+    /**
+     * Successful Response
+     */
+    200: BillingOverview;
+};
+
+export type BillingCancelResponse = BillingCancelResponses[keyof BillingCancelResponses];
+
+export type BillingChangePlanData = {
+    body: PlanChangeCreate;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/billing/subscription/plan';
+};
+
+export type BillingChangePlanErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type BillingChangePlanError = BillingChangePlanErrors[keyof BillingChangePlanErrors];
+
+export type BillingChangePlanResponses = {
+    /**
+     * Successful Response
+     */
+    200: PlanChangeResult;
+};
+
+export type BillingChangePlanResponse = BillingChangePlanResponses[keyof BillingChangePlanResponses];
+
+export type BillingResumeData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/billing/subscription/resume';
+};
+
+export type BillingResumeErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type BillingResumeError = BillingResumeErrors[keyof BillingResumeErrors];
+
+export type BillingResumeResponses = {
+    /**
+     * Successful Response
+     */
+    200: BillingOverview;
+};
+
+export type BillingResumeResponse = BillingResumeResponses[keyof BillingResumeResponses];
+
 export type InvitationsListData = {
     body?: never;
     path: {
@@ -3745,6 +6362,317 @@ export type InvitationsDeleteResponses = {
 };
 
 export type InvitationsDeleteResponse = InvitationsDeleteResponses[keyof InvitationsDeleteResponses];
+
+export type IpRulesListData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: {
+        /**
+         * Cursor
+         */
+        cursor?: string | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/v1/orgs/{org_id}/ip-rules';
+};
+
+export type IpRulesListErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type IpRulesListError = IpRulesListErrors[keyof IpRulesListErrors];
+
+export type IpRulesListResponses = {
+    /**
+     * Successful Response
+     */
+    200: IpRulesPage;
+};
+
+export type IpRulesListResponse = IpRulesListResponses[keyof IpRulesListResponses];
+
+export type IpRulesCreateData = {
+    body: IpRuleCreate;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/ip-rules';
+};
+
+export type IpRulesCreateErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type IpRulesCreateError = IpRulesCreateErrors[keyof IpRulesCreateErrors];
+
+export type IpRulesCreateResponses = {
+    /**
+     * Successful Response
+     */
+    201: IpRulePublic;
+};
+
+export type IpRulesCreateResponse = IpRulesCreateResponses[keyof IpRulesCreateResponses];
+
+export type IpRulesDeleteData = {
+    body?: never;
+    path: {
+        /**
+         * Rule Id
+         */
+        rule_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/ip-rules/{rule_id}';
+};
+
+export type IpRulesDeleteErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type IpRulesDeleteError = IpRulesDeleteErrors[keyof IpRulesDeleteErrors];
+
+export type IpRulesDeleteResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type IpRulesDeleteResponse = IpRulesDeleteResponses[keyof IpRulesDeleteResponses];
+
+export type IpRulesGetData = {
+    body?: never;
+    path: {
+        /**
+         * Rule Id
+         */
+        rule_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/ip-rules/{rule_id}';
+};
+
+export type IpRulesGetErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type IpRulesGetError = IpRulesGetErrors[keyof IpRulesGetErrors];
+
+export type IpRulesGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: IpRulePublic;
+};
+
+export type IpRulesGetResponse = IpRulesGetResponses[keyof IpRulesGetResponses];
+
+export type IpRulesUpdateData = {
+    body: IpRuleUpdate;
+    path: {
+        /**
+         * Rule Id
+         */
+        rule_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/ip-rules/{rule_id}';
+};
+
+export type IpRulesUpdateErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type IpRulesUpdateError = IpRulesUpdateErrors[keyof IpRulesUpdateErrors];
+
+export type IpRulesUpdateResponses = {
+    /**
+     * Successful Response
+     */
+    200: IpRulePublic;
+};
+
+export type IpRulesUpdateResponse = IpRulesUpdateResponses[keyof IpRulesUpdateResponses];
 
 export type OrgsLeaveData = {
     body?: never;
@@ -3985,6 +6913,64 @@ export type MembersUpdateResponses = {
 };
 
 export type MembersUpdateResponse = MembersUpdateResponses[keyof MembersUpdateResponses];
+
+export type PlansOrgGetData = {
+    body?: never;
+    path: {
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/plan';
+};
+
+export type PlansOrgGetErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type PlansOrgGetError = PlansOrgGetErrors[keyof PlansOrgGetErrors];
+
+export type PlansOrgGetResponses = {
+    /**
+     * Successful Response
+     */
+    200: OrgPlanPublic;
+};
+
+export type PlansOrgGetResponse = PlansOrgGetResponses[keyof PlansOrgGetResponses];
 
 export type SitesListData = {
     body?: never;
@@ -4287,6 +7273,263 @@ export type SitesUpdateResponses = {
 };
 
 export type SitesUpdateResponse = SitesUpdateResponses[keyof SitesUpdateResponses];
+
+export type IpRulesGetPolicyData = {
+    body?: never;
+    path: {
+        /**
+         * Site Id
+         */
+        site_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/sites/{site_id}/ip-policy';
+};
+
+export type IpRulesGetPolicyErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type IpRulesGetPolicyError = IpRulesGetPolicyErrors[keyof IpRulesGetPolicyErrors];
+
+export type IpRulesGetPolicyResponses = {
+    /**
+     * Successful Response
+     */
+    200: SiteIpPolicyPublic;
+};
+
+export type IpRulesGetPolicyResponse = IpRulesGetPolicyResponses[keyof IpRulesGetPolicyResponses];
+
+export type IpRulesSetPolicyData = {
+    body: SiteIpPolicyUpdate;
+    path: {
+        /**
+         * Site Id
+         */
+        site_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/sites/{site_id}/ip-policy';
+};
+
+export type IpRulesSetPolicyErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type IpRulesSetPolicyError = IpRulesSetPolicyErrors[keyof IpRulesSetPolicyErrors];
+
+export type IpRulesSetPolicyResponses = {
+    /**
+     * Successful Response
+     */
+    200: SiteIpPolicyPublic;
+};
+
+export type IpRulesSetPolicyResponse = IpRulesSetPolicyResponses[keyof IpRulesSetPolicyResponses];
+
+export type IpRulesListForSiteData = {
+    body?: never;
+    path: {
+        /**
+         * Site Id
+         */
+        site_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: {
+        /**
+         * Cursor
+         */
+        cursor?: string | null;
+        /**
+         * Limit
+         */
+        limit?: number;
+    };
+    url: '/v1/orgs/{org_id}/sites/{site_id}/ip-rules';
+};
+
+export type IpRulesListForSiteErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type IpRulesListForSiteError = IpRulesListForSiteErrors[keyof IpRulesListForSiteErrors];
+
+export type IpRulesListForSiteResponses = {
+    /**
+     * Successful Response
+     */
+    200: IpRulesPage;
+};
+
+export type IpRulesListForSiteResponse = IpRulesListForSiteResponses[keyof IpRulesListForSiteResponses];
+
+export type IpRulesCreateForSiteData = {
+    body: IpRuleCreate;
+    path: {
+        /**
+         * Site Id
+         */
+        site_id: string;
+        /**
+         * Org Id
+         */
+        org_id: string;
+    };
+    query?: never;
+    url: '/v1/orgs/{org_id}/sites/{site_id}/ip-rules';
+};
+
+export type IpRulesCreateForSiteErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type IpRulesCreateForSiteError = IpRulesCreateForSiteErrors[keyof IpRulesCreateForSiteErrors];
+
+export type IpRulesCreateForSiteResponses = {
+    /**
+     * Successful Response
+     */
+    201: IpRulePublic;
+};
+
+export type IpRulesCreateForSiteResponse = IpRulesCreateForSiteResponses[keyof IpRulesCreateForSiteResponses];
 
 export type SitesRotateSecretData = {
     body?: never;
@@ -4721,3 +7964,56 @@ export type UsageLiveResponses = {
 };
 
 export type UsageLiveResponse = UsageLiveResponses[keyof UsageLiveResponses];
+
+export type PlansListData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/v1/plans';
+};
+
+export type PlansListErrors = {
+    /**
+     * Invalid request
+     */
+    400: Problem;
+    /**
+     * Not signed in
+     */
+    401: Problem;
+    /**
+     * Not allowed
+     */
+    403: Problem;
+    /**
+     * Not found (or not yours)
+     */
+    404: Problem;
+    /**
+     * Conflict
+     */
+    409: Problem;
+    /**
+     * Precondition failed (If-Match)
+     */
+    412: Problem;
+    /**
+     * Validation error
+     */
+    422: Problem;
+    /**
+     * Rate limited
+     */
+    429: Problem;
+};
+
+export type PlansListError = PlansListErrors[keyof PlansListErrors];
+
+export type PlansListResponses = {
+    /**
+     * Successful Response
+     */
+    200: PlansPublic;
+};
+
+export type PlansListResponse = PlansListResponses[keyof PlansListResponses];

@@ -42,6 +42,18 @@ export function refreshSession(): Promise<boolean> {
 }
 
 const NO_RETRY = /\/v1\/auth\/(login|refresh|logout)$/;
+// 401s that answer the form, not the session (a wrong current password, a wrong code): the
+// session is fine, so no refresh and no second try.
+const FORM_401 = new Set(["wrong-password", "bad-otp", "otp-required", "bad-credentials", "reauth-required", "bad-passkey", "bad-challenge", "invalid-ticket"]);
+
+async function isFormRefusal(response: Response): Promise<boolean> {
+  if (!(response.headers.get("content-type") ?? "").includes("json")) return false;
+  const body: unknown = await response
+    .clone()
+    .json()
+    .catch(() => null);
+  return isProblem(body) && typeof body.code === "string" && FORM_401.has(body.code);
+}
 
 async function sessionFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   const request = new Request(input, init);
@@ -52,6 +64,7 @@ async function sessionFetch(input: RequestInfo | URL, init?: RequestInit): Promi
   };
   const response = await send(accessToken);
   if (response.status !== 401 || NO_RETRY.test(new URL(request.url).pathname)) return response;
+  if (await isFormRefusal(response)) return response;
   if (!(await refreshSession())) return response;
   return send(accessToken);
 }

@@ -2,6 +2,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { createFileRoute, useNavigate } from "@tanstack/react-router";
 
 import { authLogoutAllMutation, meGetOptions, sessionsDeleteMutation, sessionsListOptions, sessionsListQueryKey } from "../client/@tanstack/react-query.gen";
+import { ChangeEmail, ChangePassword, DeleteAccount, Profile } from "../features/accounts/AccountForms";
+import { SignInMethods } from "../features/accounts/SignInMethods";
 import { TwoFactor } from "../features/accounts/TwoFactor";
 import { requireSession } from "../features/auth/session";
 import { useI18n } from "../i18n";
@@ -29,8 +31,11 @@ function Account() {
   return (
     <section className="narrow wide">
       <h1>{t("account.title")}</h1>
-      {me.data && <p>{me.data.email}</p>}
+      {me.data && <Profile me={me.data} />}
       {me.data && <TwoFactor enabled={me.data.two_factor ?? false} />}
+      <SignInMethods />
+      <ChangePassword />
+      <ChangeEmail />
       <h2>{t("account.sessions")}</h2>
       <table className="table">
         <thead>
@@ -73,6 +78,7 @@ function Account() {
       <button type="button" className="secondary" onClick={signOutEverywhere}>
         {t("account.endAll")}
       </button>
+      <DeleteAccount />
     </section>
   );
 }

@@ -5,6 +5,7 @@ import { useState } from "react";
 import { authLoginMutation } from "../client/@tanstack/react-query.gen";
 import { Field, FormError, useForm } from "../components/form";
 import { signInSchema } from "../features/accounts/schemas";
+import { OtherSignIn } from "../features/auth/OtherSignIn";
 import { safeNext } from "../features/auth/session";
 import { useI18n } from "../i18n";
 import { isProblem, setAccessToken } from "../lib/api";
@@ -52,6 +53,7 @@ function SignIn() {
         <Link to="/forgot-password">{t("auth.signin.forgot")}</Link>
         <Link to="/signup">{t("auth.signin.new")}</Link>
       </form>
+      <OtherSignIn next={next} email={form.values.email} />
     </section>
   );
 }

@@ -7,6 +7,7 @@ import type { TotpSetup } from "../../client";
 import { CopyField } from "../../components/CopyField";
 import { Field, FormError, useForm } from "../../components/form";
 import { useI18n } from "../../i18n";
+import { Qr } from "./Qr";
 
 const confirmSchema = z.object({ code: z.string().trim().regex(/^[0-9]{6}$/, "auth.otp.hint") });
 const disableSchema = z.object({ current_password: z.string().min(1, "form.required"), otp: z.string().trim().min(6, "auth.otp.hint").max(32) });
@@ -52,6 +53,8 @@ export function TwoFactor({ enabled }: { enabled: boolean }) {
       )}
       {!enabled && setup && (
         <form className="stack" onSubmit={confirmForm.onSubmit} noValidate>
+          <p>{t("twofa.scan")}</p>
+          <Qr value={setup.uri} label={t("twofa.qr")} />
           <CopyField label={t("twofa.secret")} value={setup.secret} />
           <CopyField label={t("twofa.uri")} value={setup.uri} />
           <Field label={t("form.otp")} autoComplete="one-time-code" inputMode="numeric" value={confirmForm.values.code} error={confirmForm.errors.code} onValue={(v) => confirmForm.set("code", v)} />

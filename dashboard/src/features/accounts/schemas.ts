@@ -12,3 +12,6 @@ export const signInSchema = z.object({
 });
 export const forgotSchema = z.object({ email });
 export const resetSchema = z.object({ password: newPassword });
+export const changePasswordSchema = z.object({ current_password: z.string().min(1, "form.required").max(256), new_password: newPassword });
+export const changeEmailSchema = z.object({ new_email: email, current_password: z.string().min(1, "form.required").max(256) });
+export const deleteAccountSchema = z.object({ current_password: z.string().min(1, "form.required").max(256) });

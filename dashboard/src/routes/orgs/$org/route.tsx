@@ -1,7 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { createFileRoute, Link, Outlet } from "@tanstack/react-router";
 
-import { orgsGetOptions } from "../../../client/@tanstack/react-query.gen";
+import { orgsGetOptions, plansListOptions } from "../../../client/@tanstack/react-query.gen";
 import { useI18n } from "../../../i18n";
 
 export const Route = createFileRoute("/orgs/$org")({ component: OrgLayout });
@@ -10,6 +10,8 @@ function OrgLayout() {
   const { t } = useI18n();
   const { org } = Route.useParams();
   const current = useQuery(orgsGetOptions({ path: { org_id: org } }));
+  // Billing is shown only when the operator has turned plans on.
+  const plans = useQuery({ ...plansListOptions(), staleTime: 300_000 });
   return (
     <div className="org-layout">
       <nav aria-label={current.data?.name ?? t("orgs.title")} className="org-nav">
@@ -40,6 +42,18 @@ function OrgLayout() {
               {t("nav.audit")}
             </Link>
           </li>
+          <li>
+            <Link to="/orgs/$org/ip-rules" params={{ org }} activeProps={{ "aria-current": "page" }}>
+              {t("nav.iprules")}
+            </Link>
+          </li>
+          {plans.data?.enabled && (
+            <li>
+              <Link to="/orgs/$org/billing" params={{ org }} activeProps={{ "aria-current": "page" }}>
+                {t("nav.billing")}
+              </Link>
+            </li>
+          )}
         </ul>
       </nav>
       <div className="org-main">
