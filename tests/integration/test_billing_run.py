@@ -247,3 +247,56 @@ async def test_overage_credit_and_a_downgrade_on_the_renewal_invoice(world: Worl
         assert await service.credit_balance(db, org.id) == 0
     paid = [p for p in world.toss.payments.values() if p["orderId"] == charge.order_id]
     assert paid[0]["totalAmount"] == PRO + 1_300 - 3_000
+
+
+@pytest.mark.parametrize("step", ["upgrade-recorded", "upgrade-charged"])
+async def test_a_lost_upgrade_request_is_settled_once(world: World, step: str) -> None:
+    """The request dies after recording the upgrade charge (before or after Toss charged): the
+    next plan change (or the charge run) settles it from Toss's record by order id, so the
+    upgrade is paid once, and the plan switched and invoiced once."""
+    (org,) = await subscribe(world, 1)
+    await world.run(NOW)
+    mid = NOW + timedelta(days=15, hours=12)  # half-way through December
+    ctx = world.ctx
+    ctx.fault = crash_on(step, 1)
+    async with world.sessions() as db:
+        with pytest.raises(Crash):
+            await service.change_plan(db, ctx, org_id=org.id, plan_key="business", now=mid)
+    upgrades = [p for p in world.toss.payments.values() if "+u" not in p["orderId"]]
+    charged_before = len(world.toss.payments)
+    # within LOST_AFTER the pending charge is left alone (its request may be running) ...
+    async with world.sessions() as db:
+        with pytest.raises(service.Conflict):
+            await service.change_plan(
+                db, world.ctx, org_id=org.id, plan_key="business", now=mid + timedelta(minutes=1)
+            )
+    # ... after it, it is settled from Toss's record
+    later = mid + service.LOST_AFTER + timedelta(minutes=1)
+    async with world.sessions() as db:
+        change = await service.change_plan(
+            db, world.ctx, org_id=org.id, plan_key="business", now=later
+        )
+    async with world.sessions() as db:
+        sub = await db.get(Subscription, org.id)
+        assert sub is not None
+        rows = (await db.scalars(sa.select(Charge).where(Charge.kind == "upgrade"))).all()
+        invoices = (await db.scalars(sa.select(Invoice))).all()
+    paid = [r for r in rows if r.status == "done"]
+    assert len(paid) == 1 and sub.plan == "business"
+    upgrade_payments = [
+        p for p in world.toss.payments.values() if p["orderId"].endswith(("u1", "u2"))
+    ]
+    assert len(upgrade_payments) == 1  # charged once, whichever request did it
+    assert len(invoices) == 2  # December's renewal and the upgrade
+    if step == "upgrade-charged":
+        assert change.effective == "unchanged" and charged_before == 2
+        assert [r.status for r in rows] == ["done"]
+    else:
+        assert change.effective == "now" and charged_before == 1
+        assert sorted(r.status for r in rows) == ["done", "failed"]
+    assert upgrades  # December's renewal
+    period_end = datetime(2027, 1, 1, 0, 30, tzinfo=UTC)
+    at = mid if step == "upgrade-charged" else later
+    expected = service.prorate(290_000 - PRO, period_end - at, period_end - NOW)
+    assert paid[0].amount == expected
+    assert step == "upgrade-recorded" or expected == (290_000 - PRO) // 2  # half-way

@@ -47,6 +47,8 @@ BILLING_KEY_PURPOSE = "billing-key"
 # downgraded to the default (free) plan, and its sites stay protected.
 RETRY_DAYS = (1, 3, 5)
 FREE_PLAN = "free"
+# An upgrade charge still pending this long after it was recorded was lost by its request.
+LOST_AFTER = timedelta(minutes=10)
 KST = timezone(timedelta(hours=9))
 SYSTEM = audit.Actor(type="system", id="billing")
 
@@ -361,6 +363,16 @@ async def change_plan(
     sub = await db.get(Subscription, org_id, with_for_update=True)
     if sub is None or sub.status == "canceled":
         raise Conflict("there is no subscription: register a card first", code=NO_SUBSCRIPTION)
+    await settle_upgrades(db, ctx, sub, now)
+    in_flight = await db.scalar(
+        sa.select(Charge.id).where(
+            Charge.org_id == org_id, Charge.kind == "upgrade", Charge.status == "pending"
+        )
+    )
+    if in_flight is not None:
+        raise Conflict(
+            "another plan change is in progress; try again", code="plan-change-in-progress"
+        )
     new = await _plan(db, ctx.settings, plan_key)
     if new.key == sub.plan:
         sub.pending_plan = None
@@ -411,9 +423,16 @@ async def change_plan(
         updated_at=now,
     )
     db.add(charge)
-    await db.flush()
+    try:
+        await db.flush()
+    except IntegrityError:  # another change of this org's plan took the number
+        await db.rollback()
+        raise Conflict(
+            "another plan change is in progress; try again", code="plan-change-in-progress"
+        ) from None
     await _use_credit(db, charge, amount, now)
     await txn.commit(db)
+    ctx.fault("upgrade-recorded")
     payment: Payment | None = None
     if charge.amount > 0:
         try:
@@ -427,15 +446,62 @@ async def change_plan(
             await _release_credit(db, charge, now)
             await txn.commit(db)
             raise PaymentDeclined(error) from None
+    ctx.fault("upgrade-charged")
     await write_session(db)
     charge.attempts += 1
     charge.status = "done"
     charge.payment_key = payment.payment_key if payment is not None else None
-    sub.plan, sub.amount, sub.pending_plan = new.key, new.price_krw, None
-    await _assign(db, ctx, org_id, new.key)
-    await _issue_invoice(db, ctx, charge, now)
+    await _upgraded(db, ctx, sub, charge, now)
     await txn.commit(db)
     return PlanChange("now", charge.amount, charge.id)
+
+
+async def _upgraded(
+    db: AsyncSession, ctx: Billing, sub: Subscription, charge: Charge, now: datetime
+) -> None:
+    plan = await plans.get_plan(db, ctx.settings.plans, charge.plan or sub.plan)
+    if plan is not None:
+        sub.plan, sub.amount, sub.pending_plan = plan.key, plan.price_krw, None
+        await _assign(db, ctx, sub.org_id, plan.key)
+    await _issue_invoice(db, ctx, charge, now)
+
+
+async def settle_upgrades(db: AsyncSession, ctx: Billing, sub: Subscription, now: datetime) -> None:
+    """Finish upgrade charges a lost request left behind (pending for ``LOST_AFTER``): one Toss
+    charged (found by order id, or marked done by a webhook) switches the plan and is
+    invoiced; one Toss never charged is failed and gives its credit back."""
+    rows = (
+        await db.scalars(
+            sa.select(Charge).where(
+                Charge.org_id == sub.org_id,
+                Charge.kind == "upgrade",
+                Charge.status.in_(("pending", "done")),
+            )
+        )
+    ).all()
+    for charge in rows:
+        if charge.status == "pending" and charge.created_at > now - LOST_AFTER:
+            continue  # a request may be asking Toss right now
+        if charge.status == "done":
+            if await db.scalar(sa.select(Invoice.id).where(Invoice.charge_id == charge.id)):
+                continue
+            await _upgraded(db, ctx, sub, charge, now)
+            continue
+        if charge.amount <= 0:
+            charge.status = "done"
+            await _upgraded(db, ctx, sub, charge, now)
+            continue
+        try:
+            payment = await ctx.client.get_payment_by_order(charge.order_id)
+        except TossError as error:
+            if error.status != 404:
+                raise Unavailable("Toss could not be asked; try again") from None
+            charge.status, charge.failure_code = "failed", "LOST_BEFORE_CHARGE"
+            await _release_credit(db, charge, now)
+            continue
+        charge.status, charge.payment_key = "done", payment.payment_key
+        await _upgraded(db, ctx, sub, charge, now)
+    await db.flush()
 
 
 async def _toss_charge(ctx: Billing, sub: Subscription, charge: Charge, name: str) -> Payment:
@@ -668,6 +734,7 @@ async def charge_subscription(
     sub = await db.get(Subscription, org_id)
     if sub is None or sub.status == "canceled" or sub.next_charge_at > now:
         return "skipped"
+    await settle_upgrades(db, ctx, sub, now)
     period = period_of(sub.renews_at)
     existing = await db.scalar(
         sa.select(Charge.id).where(Charge.org_id == org_id, Charge.period == period)
