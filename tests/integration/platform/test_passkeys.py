@@ -2,7 +2,7 @@
 assertions (tests/integration/platform/authenticator.py): register, list, rename, delete; sign
 in usernameless and with an address; challenges single-use and bound to their purpose; user
 verification required; the origin and RP id checked; a cloned authenticator (a counter that
-does not grow) refused. tests/e2e/test_passkeys_browser.py does the same in Chromium."""
+does not grow) refused. tests/e2e/test_signin_browser.py does the same in Chromium."""
 
 from __future__ import annotations
 
