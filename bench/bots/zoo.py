@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import random
 import sys
@@ -114,6 +115,9 @@ def families() -> list[Family]:
     # This run's people's telemetry, every event moved by up to a pixel and a millisecond:
     # what an exact digest of the events (the repeat detection) no longer matches.
     out.append(Family("http/copied-perturbed", "http", "copy-perturbed"))
+    # The unseen copy again, with the headers Chromium 156 on Linux sends (Client Hints, Fetch
+    # Metadata, Accept-Language), as an HTTP solver that copied a browser's request would.
+    out.append(Family("http/copied-unseen-browserheaders", "http", "copy-unseen-browser"))
     return out
 
 
@@ -354,6 +358,7 @@ class SeleniumBots(Driver):
         await self.close()
 
 
+@functools.cache
 def _chromium_major() -> str:
     import subprocess
 
@@ -463,7 +468,7 @@ async def http_session(
     from haechi.client import solve_pow
 
     tele_challenge = tele_solve = None
-    if family.strategy == "copy-unseen":
+    if family.strategy.startswith("copy-unseen"):
         copied = unseen_telemetry(rng)
     elif family.strategy == "copy" and not copied:  # no people in this run: earlier ones
         copied = unseen_telemetry(rng)
@@ -473,6 +478,21 @@ async def http_session(
         if family.strategy == "copy-perturbed" and tele_solve is not None:
             tele_solve = perturb(tele_solve, rng)
     headers = {"origin": "http://localhost", "user-agent": DESKTOP_UA}
+    if family.strategy.endswith("-browser"):
+        major = _chromium_major()
+        headers = {
+            "origin": "http://localhost",
+            "referer": "http://localhost/",
+            "user-agent": SAME_VERSION_UA.format(major=major),
+            "accept": "*/*",
+            "accept-language": "en-US,en;q=0.9",
+            "sec-ch-ua": f'"Not:A-Brand";v="8", "Chromium";v="{major}"',
+            "sec-ch-ua-platform": '"Linux"',
+            "sec-ch-ua-mobile": "?0",
+            "sec-fetch-site": "cross-site",
+            "sec-fetch-mode": "cors",
+            "sec-fetch-dest": "empty",
+        }
     async with httpx.AsyncClient(base_url=haechi_url, headers=headers, timeout=30) as http:
         body: dict[str, Any] = {"v": 1, "sitekey": sitekey}
         if tele_challenge is not None:
