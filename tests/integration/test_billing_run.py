@@ -21,12 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from haechi.core.crypto import Keyring
 from haechi.core.db import create_engine, migrate, session_factory
-from haechi.core.settings import BillingSettings, Settings
+from haechi.core.settings import BillingSettings, PlanSpec, Settings
 from haechi.dev.fake_toss import TEST_SECRET_KEY, FakeToss, create_app
 from haechi.platform.billing import service
 from haechi.platform.billing.models import Charge, Invoice, Subscription
 from haechi.platform.billing.providers.toss import TossClient
 from haechi.platform.orgs.models import Organisation
+from haechi.platform.plans import service as plans
 from haechi.platform.sites.models import Site
 from haechi.platform.usage.models import UsageDaily
 from tests.conftest import POSTGRES_URL, _create_database, _drop_database, unavailable, unique
@@ -300,3 +301,31 @@ async def test_a_lost_upgrade_request_is_settled_once(world: World, step: str) -
     expected = service.prorate(290_000 - PRO, period_end - at, period_end - NOW)
     assert paid[0].amount == expected
     assert step == "upgrade-recorded" or expected == (290_000 - PRO) // 2  # half-way
+
+
+async def test_a_custom_plan_is_charged_its_price(world: World) -> None:
+    """An operator's custom plan (the catalogue's SQL plans) is subscribed to and renewed at
+    its own price, and assigned to the org when paid."""
+    async with world.sessions() as db:
+        await plans.save_custom_plan(
+            db,
+            settings=world.settings.plans,
+            spec=PlanSpec(
+                key="acme-deal", name="Acme deal", price_krw=123_456, monthly_quota=2_000_000
+            ),
+            actor=service.SYSTEM,
+        )
+        await db.commit()
+    (org,) = await subscribe(world, 1)
+    async with world.sessions() as db:
+        sub = await db.get(Subscription, org.id)
+        assert sub is not None
+        sub.plan, sub.amount = "acme-deal", 123_456
+        await db.commit()
+    assert (await world.run(NOW)).charged == 1
+    (payment,) = world.toss.payments.values()
+    assert payment["totalAmount"] == 123_456 and payment["vat"] == 11_223
+    async with world.sessions() as db:
+        assert await plans.assigned_key(db, world.settings.plans, org.id) == "acme-deal"
+        invoice = await db.scalar(sa.select(Invoice))
+        assert invoice is not None and (invoice.supply, invoice.vat) == (112_233, 11_223)
