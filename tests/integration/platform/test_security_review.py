@@ -1,0 +1,96 @@
+"""Findings of the security review, each with the test that shows it fixed: turning two-factor
+sign-in on needs the password (or a fresh sign-in); a password change ends the account's other
+sessions and their access tokens at once (and a reset ends all of them)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+
+from haechi.core.db import utcnow
+from haechi.platform.auth.models import AuthSession
+from tests import factories
+from tests.integration.platform.driver import Api, token_from
+
+pytestmark = pytest.mark.integration
+
+
+async def _age_sessions(api: Api, minutes: int) -> None:
+    async with api.db() as db:
+        await db.execute(
+            sa.update(AuthSession).values(created_at=utcnow() - timedelta(minutes=minutes))
+        )
+
+
+async def test_enabling_two_factor_needs_the_password_or_a_fresh_sign_in(api: Api) -> None:
+    token = await api.user("2fa-reauth@example.com")
+    await _age_sessions(api, 10)  # signed in ten minutes ago: a stolen token, perhaps
+    device = pyotp.TOTP((await api.ok("POST", "/me/totp", token=token))["secret"])
+    bare = await api.call("POST", "/me/totp/confirm", token=token, json={"code": device.now()})
+    assert bare.status_code == 401 and bare.json()["code"] == "reauth-required"
+    wrong = await api.call(
+        "POST",
+        "/me/totp/confirm",
+        token=token,
+        json={"code": device.now(), "current_password": "not the password!"},
+    )
+    assert wrong.status_code == 401 and wrong.json()["code"] == "wrong-password"
+    assert not (await api.ok("GET", "/me", token=token))["two_factor"]
+    await api.ok(
+        "POST",
+        "/me/totp/confirm",
+        token=token,
+        json={"code": device.now(), "current_password": factories.PASSWORD},
+    )
+    assert (await api.ok("GET", "/me", token=token))["two_factor"]
+
+
+async def test_a_password_change_ends_the_other_sessions(api: Api) -> None:
+    email = "two-devices@example.com"
+    here = await api.user(email)
+    there = await api.login(email)
+    third = await api.login(email)
+    for token in (here, there, third):
+        assert (await api.call("GET", "/me", token=token)).status_code == 200
+    await api.ok(
+        "POST",
+        "/me/password",
+        token=here,
+        json={"current_password": factories.PASSWORD, "new_password": "an even longer passphrase"},
+    )
+    # this session goes on; the others' access tokens stop at once (the store's denylist)
+    assert (await api.call("GET", "/me", token=here)).status_code == 200
+    for token in (there, third):
+        ended = await api.call("GET", "/me", token=token)
+        assert ended.status_code == 401 and ended.json()["code"] == "session-ended"
+    async with api.db() as db:
+        sessions = (await db.scalars(sa.select(AuthSession))).all()
+    mine = [s for s in sessions if s.revoked_at is None]
+    assert len(mine) == 1  # and with them their refresh-token families
+    audit = await api.ok("GET", "/me/sessions", token=here)
+    assert len(audit["data"]) == 1
+    # the old password is gone, the new one signs in
+    old = await api.call(
+        "POST", "/auth/login", json={"email": email, "password": factories.PASSWORD}
+    )
+    assert old.status_code == 401
+    await api.login(email, "an even longer passphrase")
+
+
+async def test_a_password_reset_ends_every_session(api: Api) -> None:
+    email = "forgot@example.com"
+    first = await api.user(email)
+    second = await api.login(email)
+    await api.call("POST", "/accounts/password-reset", json={"email": email})
+    mail = await api.last_mail(email, "reset-password")
+    await api.ok(
+        "POST",
+        "/accounts/password-reset/confirm",
+        json={"token": token_from(mail.text_body), "password": "a brand new passphrase"},
+    )
+    for token in (first, second):
+        ended = await api.call("GET", "/me", token=token)
+        assert ended.status_code == 401 and ended.json()["code"] == "session-ended"
