@@ -109,7 +109,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
     from haechi.platform.admin.router import router as admin
     from haechi.platform.apikeys.router import router as api_keys
     from haechi.platform.audit.router import router as audit
-    from haechi.platform.auth.router import account_links, sessions, two_factor
+    from haechi.platform.auth.router import account_links, me_links, sessions, two_factor
     from haechi.platform.auth.router import router as auth
     from haechi.platform.auth.signin_router import google_router, passkeys_router
     from haechi.platform.auth.signin_router import methods as signin_methods
@@ -139,8 +139,18 @@ def build_fastapi(settings: Settings) -> FastAPI:
 
     for router in (signin_methods, google_router, passkeys_router):
         v1.include_router(router)
-    routers = (accounts, account_links, me, me_delete, auth, sessions, orgs, members, invitations)
-    routers = (*routers, plans)
+    routers: tuple[APIRouter, ...] = (
+        accounts,
+        account_links,
+        me,
+        me_delete,
+        auth,
+        sessions,
+        orgs,
+        members,
+        invitations,
+    )
+    routers = (*routers, plans, me_links)
     for router in (*routers, two_factor, sites, ip_rules, usage, billing, api_keys, audit, admin):
         v1.include_router(router)
     app.include_router(v1)

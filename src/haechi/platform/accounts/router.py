@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
 from haechi.core.errors import Conflict
 from haechi.platform.accounts import schemas, service
 from haechi.platform.audit import service as audit
-from haechi.platform.deps import ClientInfo, CurrentActor, CurrentUser, DbSession, RuntimeDep
+from haechi.platform.deps import ClientInfo, CurrentUser, DbSession, RuntimeDep
 from haechi.platform.http import actor
 
 router = APIRouter(tags=["accounts"])
@@ -84,17 +84,8 @@ async def resend_verification(
     return schemas.Accepted()
 
 
-@me.post("/me/password", status_code=204, operation_id="me_change_password")
-async def change_password(
-    body: schemas.PasswordChange, user: CurrentUser, db: DbSession, who: CurrentActor
-) -> Response:
-    await service.change_password(
-        db, user=user, current=body.current_password, new=body.new_password
-    )
-    await audit.record(
-        db, actor=who, action="account.password-change", target_type="user", target_id=user.id
-    )
-    return Response(status_code=204)
+# POST /me/password (me_change_password) is in haechi.platform.auth.router: it ends the
+# account's other sessions.
 
 
 @me.post("/me/email", status_code=202, operation_id="me_change_email")

@@ -33,6 +33,7 @@ sessions = APIRouter(tags=["sessions"])
 two_factor = APIRouter(tags=["totp"])
 # Account endpoints that end sessions (accounts sits below auth; see the import contract).
 account_links = APIRouter(tags=["accounts"])
+me_links = APIRouter(tags=["me"])
 
 
 def _answer(issued: service.Issued, expires_in: int) -> schemas.AccessToken:
@@ -169,6 +170,39 @@ async def end_session(
     return Response(status_code=204)
 
 
+@me_links.post("/me/password", status_code=204, operation_id="me_change_password")
+async def change_password(
+    body: account_schemas.PasswordChange,
+    user: CurrentUser,
+    principal: CurrentPrincipal,
+    db: DbSession,
+    runtime: RuntimeDep,
+    who: CurrentActor,
+) -> Response:
+    """Change the password (the current one required). Every other session of the account
+    ends at once — its refresh tokens and its access tokens, in every replica (the store's
+    denylist); this one stays signed in."""
+    await accounts.change_password(
+        db, user=user, current=body.current_password, new=body.new_password
+    )
+    ended = await service.end_others(
+        db,
+        user_id=user.id,
+        keep=principal.session_id,
+        store=runtime.store,
+        settings=runtime.settings.platform,
+    )
+    await audit.record(
+        db,
+        actor=who,
+        action="account.password-change",
+        target_type="user",
+        target_id=user.id,
+        after={"sessions_ended": ended},
+    )
+    return Response(status_code=204)
+
+
 @account_links.post("/accounts/password-reset/confirm", operation_id="accounts_reset_password")
 async def reset_password(
     body: account_schemas.PasswordReset, db: DbSession, runtime: RuntimeDep, info: ClientInfo
@@ -197,11 +231,21 @@ async def begin_totp(user: CurrentUser, db: DbSession, runtime: RuntimeDep) -> s
 async def confirm_totp(
     body: schemas.TotpConfirm,
     user: CurrentUser,
+    principal: CurrentPrincipal,
     db: DbSession,
     runtime: RuntimeDep,
     who: CurrentActor,
 ) -> schemas.RecoveryCodes:
-    """Turn two-factor sign-in on with a first code; answers ten recovery codes, once."""
+    """Turn two-factor sign-in on with a first code and the current password, which a session
+    signed in within the last five minutes may leave out (401 ``reauth-required`` or
+    ``wrong-password`` otherwise); answers ten recovery codes, once."""
+    await service.require_reauth(
+        db,
+        user=user,
+        session_id=principal.session_id,
+        password=body.current_password,
+        settings=runtime.settings.platform,
+    )
     codes = await totp.confirm(user, runtime.keyring, runtime.store, body.code)
     await db.flush()
     await audit.record(

@@ -29,6 +29,9 @@ class TotpConfirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: Annotated[str, StringConstraints(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")]
+    # Required unless this session signed in within the last five minutes (a fresh sign-in is
+    # the re-authentication; accounts without a password rely on it).
+    current_password: Password | None = None
 
 
 class RecoveryCodes(BaseModel):

@@ -28,6 +28,9 @@ from haechi.platform.accounts.models import User
 from haechi.platform.auth import tokens, totp
 from haechi.platform.auth.models import AuthSession, RefreshToken
 
+# How recent a sign-in counts as a fresh re-authentication (``require_reauth``).
+REAUTH_SECONDS = 300
+
 
 @dataclass
 class Issued:
@@ -177,6 +180,54 @@ async def get(db: AsyncSession, *, user: User, session_id: uuid.UUID) -> AuthSes
     if session is None or session.user_id != user.id or session.revoked_at is not None:
         raise NotFound("no such session")
     return session
+
+
+async def end_others(
+    db: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    keep: uuid.UUID | None,
+    store: Store,
+    settings: PlatformSettings,
+) -> int:
+    """Every session of ``user_id`` but ``keep`` revoked (with its refresh-token family), and
+    each one's access tokens denied in the store at once (a password change)."""
+    now = utcnow()
+    query = sa.select(AuthSession.id).where(
+        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(AuthSession.id != keep)
+    ended = list((await db.scalars(query)).all())
+    if ended:
+        await db.execute(
+            sa.update(AuthSession).where(AuthSession.id.in_(ended)).values(revoked_at=now)
+        )
+    for session_id in ended:
+        await tokens.deny_session(store, session_id, settings.access_token_seconds + 60)
+    return len(ended)
+
+
+async def require_reauth(
+    db: AsyncSession,
+    *,
+    user: User,
+    session_id: uuid.UUID | None,
+    password: str | None,
+    settings: PlatformSettings,
+) -> None:
+    """Proof that the account's owner is at the keyboard, for changes that lock others out
+    (turning two-factor sign-in on): the current password, or a session that signed in (with
+    every factor the account had) within ``REAUTH_SECONDS``. A stolen access token of an older
+    session is not enough."""
+    if password is not None:
+        accounts.require_password(user, password)
+        return
+    session = await db.get(AuthSession, session_id) if session_id is not None else None
+    if session is None or (utcnow() - session.created_at).total_seconds() > REAUTH_SECONDS:
+        raise Unauthorized(
+            "confirm with your current password (or sign in again)", code="reauth-required"
+        )
 
 
 async def end_all(
