@@ -48,6 +48,9 @@ def build(root: Path) -> None:
         shutil.copytree(
             PACKAGE_DIR, work / "haechi", ignore=shutil.ignore_patterns("__pycache__", "*.so")
         )
+        # `make serve`'s virtualenv has no extras (redis, boto3, saq): modules importing them
+        # are checked with those imports as Any. The hot modules never type against them.
+        (work / "mypy.ini").write_text("[mypy]\nignore_missing_imports = True\n")
         files = [str(source_path(m).relative_to(SOURCE_ROOT)) for m in HOT_MODULES]
         done = subprocess.run(  # noqa: S603
             [sys.executable, "-m", "mypyc", *files],
