@@ -327,7 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     patterns = [p for p in args.families.split(",") if p] or (
         list(zoo.QUICK) if args.quick else ["*"]
     )
-    chosen = [f for f in every if any(fnmatch.fnmatch(f.name, p) for p in patterns)]
+    # In the order the patterns are given (then the zoo's order).
+    chosen = sorted(
+        (f for f in every if any(fnmatch.fnmatch(f.name, p) for p in patterns)),
+        key=lambda f: next(i for i, p in enumerate(patterns) if fnmatch.fnmatch(f.name, p)),
+    )
     if args.list:
         print("\n".join(f.name for f in chosen))
         return 0
