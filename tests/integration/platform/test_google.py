@@ -20,7 +20,8 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 import uvicorn
-from joserfc.jwk import RSAKey
+from joserfc import jwt
+from joserfc.jwk import OctKey, RSAKey
 
 from haechi.dev.fake_oidc import TEST_CLIENT_ID, TEST_CLIENT_SECRET, FakeOidc, create_app
 from haechi.platform.accounts.models import User
@@ -293,10 +294,23 @@ async def test_bad_nonce_and_unknown_key_are_refused(api: Api, provider: Provide
     provider.oidc.rogue_key = RSAKey.generate_key(2048, parameters={"kid": provider.oidc.key.kid})
     assert await sign_in(api, provider, "rogue@example.com") == {"error": "bad-id-token"}
     provider.oidc.rogue_key = None
+    # HS256 "signed" with the client secret (which we hold too), and garbage: refused.
+    secret = OctKey.import_key(TEST_CLIENT_SECRET.encode())
+    forged = jwt.encode({"alg": "HS256"}, {"iss": provider.url, "aud": TEST_CLIENT_ID}, secret)
+    provider.oidc.id_token = lambda grant: forged  # type: ignore[method-assign]
+    assert await sign_in(api, provider, "hs256@example.com") == {"error": "bad-id-token"}
+    provider.oidc.id_token = lambda grant: "not.a.jwt"  # type: ignore[method-assign]
+    assert await sign_in(api, provider, "garbage@example.com") == {"error": "bad-id-token"}
+    del provider.oidc.id_token
     assert "ticket" in await sign_in(api, provider, "fine@example.com")
     async with api.db() as db:
         emails = set(await db.scalars(sa.select(User.email)))
-    assert not emails & {"nonce@example.com", "rogue@example.com", "aud@example.com"}
+    assert not emails & {
+        "nonce@example.com",
+        "rogue@example.com",
+        "aud@example.com",
+        "hs256@example.com",
+    }
 
 
 @ONE_BACKEND

@@ -225,7 +225,11 @@ async def _verify_id_token(
     allowed = [a for a in provider.get("id_token_signing_alg_values_supported", ["RS256"])]
     algorithms = [a for a in ALGORITHMS if a in allowed] or ["RS256"]
     for fresh in (False, True):  # an unknown kid: the provider may have rotated its keys
-        keys = KeySet.import_key_set(await _fetch_json(http, provider["jwks_uri"], fresh=fresh))
+        document = await _fetch_json(http, provider["jwks_uri"], fresh=fresh)
+        try:
+            keys = KeySet.import_key_set(document)
+        except (JoseError, ValueError, TypeError, KeyError, AttributeError):
+            raise FlowError("the provider's JWKS is not valid", code="provider-error") from None
         try:
             token = jwt.decode(id_token, keys, algorithms=algorithms)
             break
@@ -234,7 +238,7 @@ async def _verify_id_token(
                 raise FlowError(
                     f"the ID token's signature is not valid ({error.error})", code="bad-id-token"
                 ) from None
-        except ValueError:
+        except (ValueError, TypeError, KeyError):
             raise FlowError("the ID token is malformed", code="bad-id-token") from None
     claims: dict[str, Any] = dict(token.claims)
     issuers = [provider["issuer"]]
@@ -251,7 +255,7 @@ async def _verify_id_token(
     )
     try:
         registry.validate(claims)
-    except JoseError as error:
+    except (JoseError, ValueError, TypeError) as error:
         raise FlowError(f"the ID token is not for us ({error})", code="bad-id-token") from None
     audience = claims["aud"]
     if (
