@@ -1,4 +1,4 @@
-"""``haechi users | orgs | api-keys | ip-rules | admin | openapi``: the platform from the
+"""``haechi users | orgs | api-keys | ip-rules | plans | admin | openapi``: the platform from the
 server's shell, on the same services as the API (``haechi sites`` lives in ``haechi.cli``).
 Every command takes ``--json``; actions are written to the audit log as the ``cli`` actor."""
 
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from haechi.core.errors import HaechiError
 from haechi.platform.iprules.cli import ip_rules
+from haechi.platform.plans.cli import plans
 
 T = TypeVar("T")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -449,4 +450,13 @@ def openapi(output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-COMMANDS: tuple[click.Command, ...] = (users, orgs, api_keys, ip_rules, admin, billing, openapi)
+COMMANDS: tuple[click.Command, ...] = (
+    users,
+    orgs,
+    api_keys,
+    ip_rules,
+    plans,
+    admin,
+    billing,
+    openapi,
+)
