@@ -34,6 +34,7 @@ from haechi.protocol.dialects import (
 )
 from haechi.protocol.siteverify import verify
 from haechi.protocol.verdict import Failure, Verdict
+from haechi.risk.signals import header_mismatch
 
 if TYPE_CHECKING:
     from haechi.runtime import Runtime
@@ -51,6 +52,7 @@ PREFLIGHT_HEADERS = {
 }
 _JSON_TYPES = ("application/json", "text/plain")
 SITEVERIFY_MAX_BYTES = 16 * 1024
+HEADER_MISMATCH = ("header-mismatch",)
 
 
 PREFLIGHT = encode_headers(PREFLIGHT_HEADERS)
@@ -195,8 +197,27 @@ async def _challenge(request: EdgeRequest, runtime: Runtime, gate: IpGate) -> di
     # budget from a page that is not the site's; it shares the IP's round trip.
     ip_rate = await gate.check((f"rl:sk:{site.sitekey}", runtime.settings.rate_limit.per_sitekey))
     size = _telemetry_size(runtime, raw_size, parsed.telemetry)
+    header = request.header
+    rules = (
+        HEADER_MISMATCH
+        if header_mismatch(
+            header(b"user-agent"),
+            header(b"sec-ch-ua"),
+            header(b"sec-ch-ua-platform"),
+            header(b"sec-fetch-mode"),
+            header(b"origin"),
+            header(b"host"),
+        )
+        else ()
+    )
     return await runtime.protocol.issue(
-        parsed, hostname=hostname, site=site, telemetry_size=size, ip_rate=ip_rate, ip=ip
+        parsed,
+        hostname=hostname,
+        site=site,
+        telemetry_size=size,
+        ip_rate=ip_rate,
+        ip=ip,
+        request_rules=rules,
     )
 
 

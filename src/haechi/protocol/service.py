@@ -71,14 +71,14 @@ ANSWER_WIDTH = 256  # a multiple of this: every answer of an ordinary size takes
 # in the same store round trip.
 Spender = Callable[[str, float, bytes, str | None], Awaitable[tuple[bytes | None, float | None]]]
 _SYSTEM_RNG = random.SystemRandom()
-# What an address on a site's allow list gets when the site's IP policy says so: no scoring,
-# no visual task, the least proof-of-work (as a test sitekey).
-NO_FRICTION = Plan(0, 0, pow_bits=1, pow_count=1, challenge=None, block=False)
-IP_ALLOWED = RiskResult(risk=0, reasons=("ip-allowed",), model="ip-rule")
 # SiteInfo.quota of an organisation past its quota and grace (docs/usage-and-billing.md).
 QUOTA_STEP_UP = "step-up"
 QUOTA_BLOCK = "block"
 QUOTA_EXCEEDED = "quota-exceeded"
+# What an address on a site's allow list gets when the site's IP policy says so: no scoring,
+# no visual task, the least proof-of-work (as a test sitekey).
+NO_FRICTION = Plan(0, 0, pow_bits=1, pow_count=1, challenge=None, block=False)
+IP_ALLOWED = RiskResult(risk=0, reasons=("ip-allowed",), model="ip-rule")
 
 
 def _new_id() -> str:
@@ -167,6 +167,7 @@ class ProtocolService:
         size: int | None,
         ip_rate: float | None,
         task_signals: dict[str, float] | None = None,
+        request_rules: tuple[str, ...] = (),
     ) -> RiskResult:
         parsed = parse_telemetry(
             telemetry,
@@ -178,7 +179,13 @@ class ProtocolService:
         )
         try:
             return await self.scorer.score(
-                RiskInput(telemetry=parsed, ip_rate=ip_rate, stage=stage, task_signals=task_signals)
+                RiskInput(
+                    telemetry=parsed,
+                    ip_rate=ip_rate,
+                    stage=stage,
+                    task_signals=task_signals,
+                    request_rules=request_rules,
+                )
             )
         except Exception:
             # The engine already turns model failures into friction; this is the last net.
@@ -293,17 +300,21 @@ class ProtocolService:
         now: float | None = None,
         ip_rate: float | None = None,
         ip: str | None = None,
+        request_rules: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         """Issue a challenge; ``site`` is the result of ``authorize`` when the caller has it.
         ``ip_rate`` is the caller's requests per second, when the edge knows it; ``ip`` its
-        address (for the site's IP rules)."""
+        address (for the site's IP rules); ``request_rules`` what the edge found in the request's
+        headers (``signals.header_mismatch``)."""
         if site is None:
             site = await self.authorize(request.sitekey, hostname, ip)
         now = self.clock() if now is None else now
         if self.ip_skips_friction(site, ip, now):
             risk, plan = IP_ALLOWED, NO_FRICTION
         else:
-            risk = await self._score(request.telemetry, "challenge", telemetry_size, ip_rate)
+            risk = await self._score(
+                request.telemetry, "challenge", telemetry_size, ip_rate, None, request_rules
+            )
             plan = self._plan(site, risk)
         body = await self._seal_challenge(
             site=site,
