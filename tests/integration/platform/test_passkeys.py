@@ -200,3 +200,20 @@ async def test_adding_a_passkey_needs_the_password_and_options_are_limited(api: 
         await login_options(api)
     limited = await api.call("POST", "/auth/passkeys/options", json={})
     assert limited.status_code == 429 and limited.headers["retry-after"]
+
+
+@ONE_BACKEND
+async def test_another_users_passkeys_answer_404(api: Api) -> None:
+    owner = await api.user("holder@example.com")
+    created = await register(api, owner, Authenticator(ORIGIN))
+    intruder = await api.user("intruder@example.com")
+    assert (await api.ok("GET", "/me/passkeys", token=intruder))["data"] == []
+    path = f"/me/passkeys/{created['id']}"
+    renamed = await api.call("PATCH", path, token=intruder, json={"name": "mine now"})
+    assert renamed.status_code == 404
+    assert (await api.call("DELETE", path, token=intruder)).status_code == 404
+    assert (
+        await api.call("DELETE", f"/me/google/{created['id']}", token=intruder)
+    ).status_code == 404
+    still = (await api.ok("GET", "/me/passkeys", token=owner))["data"]
+    assert [(p["id"], p["name"]) for p in still] == [(created["id"], created["name"])]
