@@ -36,3 +36,13 @@ def test_test_types_only_when_enabled() -> None:
     on = Policy(PolicySettings(bands=bands, enabled_test_types=["glyph"]), default_registry())
     assert off.decide(10).challenge is None
     assert on.decide(10).challenge == "glyph"
+
+
+def test_no_telemetry_never_gets_the_cheapest_plan_on_the_defaults() -> None:
+    """docs/risk-model.md, Policy: missing telemetry (30) lands above the first band at every
+    security level and attack level, so it always costs a visual task (or heavier PoW)."""
+    settings = PolicySettings()
+    policy = Policy(settings, default_registry())
+    for level in settings.security_offsets:
+        plan = policy.decide(settings.missing_telemetry_risk, security_level=level, may_block=False)
+        assert plan.band >= 1 and not plan.block, level
