@@ -4,6 +4,7 @@ sessions and their access tokens at once (and a reset ends all of them)."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pyotp
@@ -94,3 +95,47 @@ async def test_a_password_reset_ends_every_session(api: Api) -> None:
     for token in (first, second):
         ended = await api.call("GET", "/me", token=token)
         assert ended.status_code == 401 and ended.json()["code"] == "session-ended"
+
+
+async def _lose_the_store(api: Api) -> None:
+    """What a Redis restart without persistence or an embedded crash does: a store with none
+    of the old state and a new epoch."""
+    from haechi.core.store.memory import MemoryStore
+
+    old = api.runtime.store
+    if isinstance(old, MemoryStore):
+        api.runtime.store = MemoryStore()
+    else:
+        await old.flush_prefix()  # type: ignore[attr-defined]
+        await old.sync_epoch()
+    assert api.runtime.store.epoch != "?"
+
+
+async def test_a_lost_store_revokes_nothing_back_to_life(api: Api) -> None:
+    """The denylist lives in the store: after a loss, access tokens issued before it stop
+    working (signed-out ones included), and a TOTP code used before it cannot be used again."""
+    email = "epoch@example.com"
+    signed_out = await api.user(email)
+    await api.ok("POST", "/auth/logout-all", token=signed_out, headers={"x-haechi-csrf": "1"})
+    assert (await api.call("GET", "/me", token=signed_out)).status_code == 401
+    kept = await api.login(email)
+    device = pyotp.TOTP((await api.ok("POST", "/me/totp", token=kept))["secret"])
+    code = device.now()
+    await api.ok("POST", "/me/totp/confirm", token=kept, json={"code": code})
+    await _lose_the_store(api)
+    for token in (signed_out, kept):
+        refused = await api.call("GET", "/me", token=token)
+        assert refused.status_code == 401 and refused.json()["code"] == "session-ended"
+    # the code spent before the loss stays spent (SQL keeps the last step)
+    replay = await api.call(
+        "POST", "/auth/login", json={"email": email, "password": factories.PASSWORD, "otp": code}
+    )
+    assert replay.status_code == 401 and replay.json()["code"] == "bad-otp"
+    # signing in again works, with the next code, under the new epoch
+    fresh = await api.call(
+        "POST",
+        "/auth/login",
+        json={"email": email, "password": factories.PASSWORD, "otp": device.at(time.time() + 30)},
+    )
+    assert fresh.status_code == 200, fresh.text
+    assert (await api.call("GET", "/me", token=fresh.json()["access_token"])).status_code == 200

@@ -27,6 +27,9 @@ class User(TimestampMixin, Base):
     # enrolment and in force from ``totp_enabled_at``; recovery codes as SHA-256 digests.
     totp_secret: Mapped[str | None] = mapped_column(sa.String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last time step a code was accepted for: a code is good once, even after the shared
+    # store (which also spends steps, atomically) lost its state.
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     recovery_codes: Mapped[list[str] | None] = mapped_column(sa.JSON)
 
     @property

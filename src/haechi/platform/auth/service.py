@@ -43,10 +43,18 @@ class Issued:
 
 
 def _access(
-    keyring: Keyring, settings: PlatformSettings, user_id: uuid.UUID, sid: uuid.UUID
+    keyring: Keyring,
+    settings: PlatformSettings,
+    user_id: uuid.UUID,
+    sid: uuid.UUID,
+    epoch: str | None = None,
 ) -> str:
     return tokens.issue_access(
-        keyring, user_id=user_id, session_id=sid, ttl_seconds=settings.access_token_seconds
+        keyring,
+        user_id=user_id,
+        session_id=sid,
+        ttl_seconds=settings.access_token_seconds,
+        epoch=epoch,
     )
 
 
@@ -58,7 +66,9 @@ async def start(
     settings: PlatformSettings,
     ip: str,
     user_agent: str,
+    store: Store | None = None,
 ) -> Issued:
+    """A new session; with ``store``, its access token carries the store's epoch."""
     now = utcnow()
     session = AuthSession(
         user_id=user.id,
@@ -73,7 +83,8 @@ async def start(
     refresh = tokens.new_refresh_token()
     db.add(RefreshToken(session_id=session.id, digest=tokens.digest(refresh), created_at=now))
     await db.flush()
-    return Issued(session, _access(keyring, settings, user.id, session.id), refresh)
+    epoch = await tokens.current_epoch(store) if store is not None else None
+    return Issued(session, _access(keyring, settings, user.id, session.id, epoch), refresh)
 
 
 async def login(
@@ -115,7 +126,13 @@ async def login(
         raise
     await store.incr_many(give_back, ttl_seconds=window)
     return await start(
-        db, user=user, keyring=keyring, settings=settings, ip=ip, user_agent=user_agent
+        db,
+        user=user,
+        keyring=keyring,
+        settings=settings,
+        ip=ip,
+        user_agent=user_agent,
+        store=store,
     )
 
 
@@ -139,7 +156,8 @@ async def refresh(
         raise Unauthorized("this session has ended; sign in again", code="session-ended")
     if row.used_at is not None:
         if (now - row.used_at).total_seconds() <= settings.refresh_grace_seconds:
-            access = _access(keyring, settings, session.user_id, session.id)
+            epoch = await tokens.current_epoch(store)
+            access = _access(keyring, settings, session.user_id, session.id, epoch)
             return Issued(session, access, None)
         # Stolen, or replayed: end the family. The caller must commit this and then refuse
         # (an exception here would roll the revocation back).
@@ -151,7 +169,8 @@ async def refresh(
     new = tokens.new_refresh_token()
     db.add(RefreshToken(session_id=session.id, digest=tokens.digest(new), created_at=now))
     await db.flush()
-    return Issued(session, _access(keyring, settings, session.user_id, session.id), new)
+    epoch = await tokens.current_epoch(store)
+    return Issued(session, _access(keyring, settings, session.user_id, session.id, epoch), new)
 
 
 async def revoke(

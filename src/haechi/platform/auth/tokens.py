@@ -5,6 +5,11 @@ subkey of the keyring (``kid`` header), so every replica can check it without th
 Revocation cannot wait for expiry: ending a session writes ``revoked-session:<sid>`` and "sign
 out everywhere" writes ``revoked-user:<uid>`` = the time, both in the shared store for the access
 tokens' lifetime; each authenticated request reads both keys, one store round trip.
+
+A store that loses its state loses the denylist with it, so an access token also carries the
+store's epoch (``ep``, docs/decisions/0008-store-epoch.md) and is refused once the store has
+another: after a loss every access token issued before it stops working (the client refreshes;
+the refresh token and the session's revocation live in SQL), not only the revoked ones.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import jwt
 from haechi.core.crypto import Keyring
 from haechi.core.errors import Unauthorized
 from haechi.core.store import Store
+from haechi.core.store.base import UNKNOWN_EPOCH
 
 PURPOSE = "platform-access"
 ISSUER = "haechi-platform"
@@ -31,6 +37,8 @@ class AccessClaims:
     user_id: uuid.UUID
     session_id: uuid.UUID
     issued_at: float
+    # The store's epoch at issue (None: a token from before epochs, checked without).
+    epoch: str | None = None
 
 
 # ---------------------------------------------------------------------------- store keys
@@ -53,7 +61,18 @@ async def deny_user(store: Store, user_id: uuid.UUID, ttl_seconds: float, *, now
     await store.set(user_denied_key(user_id), repr(now).encode(), ttl_seconds)
 
 
+async def current_epoch(store: Store) -> str:
+    """The store's epoch, read from the store when this process has not seen it yet."""
+    epoch = store.epoch
+    return await store.sync_epoch() if epoch == UNKNOWN_EPOCH else epoch
+
+
 async def check_not_denied(store: Store, claims: AccessClaims) -> None:
+    if claims.epoch is not None and claims.epoch != await current_epoch(store):
+        raise Unauthorized(
+            "the server's session store was reset since this token was issued; refresh it",
+            code="session-ended",
+        )
     if await store.get(session_denied_key(claims.session_id)) is not None:
         raise Unauthorized("this session has ended", code="session-ended")
     cutoff = await store.get(user_denied_key(claims.user_id))
@@ -65,7 +84,12 @@ async def check_not_denied(store: Store, claims: AccessClaims) -> None:
 
 
 def issue_access(
-    keyring: Keyring, *, user_id: uuid.UUID, session_id: uuid.UUID, ttl_seconds: int
+    keyring: Keyring,
+    *,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    ttl_seconds: int,
+    epoch: str | None = None,
 ) -> str:
     key = keyring.mac_key(PURPOSE)
     assert key is not None
@@ -78,6 +102,8 @@ def issue_access(
         "exp": int(now + ttl_seconds),
         "jti": secrets.token_urlsafe(12),
     }
+    if epoch is not None:
+        claims["ep"] = epoch
     return jwt.encode(claims, key, algorithm="HS256", headers={"kid": keyring.active})
 
 
@@ -99,6 +125,7 @@ def read_access(keyring: Keyring, token: str) -> AccessClaims:
             user_id=uuid.UUID(claims["sub"]),
             session_id=uuid.UUID(claims["sid"]),
             issued_at=float(claims["iat"]),
+            epoch=claims["ep"] if isinstance(claims.get("ep"), str) else None,
         )
     except (jwt.InvalidTokenError, ValueError, TypeError, KeyError):
         raise Unauthorized("the access token is not valid or has expired") from None

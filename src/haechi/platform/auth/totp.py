@@ -55,8 +55,15 @@ async def check(user: User, keyring: Keyring, store: Store, code: str) -> bool:
         at = now + offset * totp.interval
         if hmac.compare_digest(totp.at(at), code):
             step = totp.timecode(at)
+            # SQL remembers the last step used (durable); the store spends it atomically
+            # between concurrent sign-ins. Either one refusing is a replay.
+            if user.totp_last_step is not None and step <= user.totp_last_step:
+                return False
             ttl = 3 * totp.interval
-            return await store.spend(f"platform:totp-step:{user.id}:{step}", ttl) is None
+            if await store.spend(f"platform:totp-step:{user.id}:{step}", ttl) is not None:
+                return False
+            user.totp_last_step = step
+            return True
     return False
 
 
