@@ -333,9 +333,9 @@ class ProtocolService:
         if self.attack is not None:
             self.attack.record(site.sitekey, "challenge", now)
         task = body["task"]
-        sitekey = site.sitekey
-        self.counters.add(usage_key(sitekey, "c." + (task["type"] if task else "none"), now))
-        self.counters.add(usage_key(sitekey, f"p.{plan.band}", now))
+        prefix = usage_key(site.sitekey, "", now)
+        self.counters.add(prefix + "c." + (task["type"] if task else "none"))
+        self.counters.add(prefix + f"p.{plan.band}")
         if task is None and AWAITING_INPUT in risk.reasons and self._input_matters(site, plan):
             body["await_input"] = True
         self.metrics.count(
@@ -573,13 +573,13 @@ class ProtocolService:
 
     def _issue_token(self, data: dict[str, Any], *, risk: int, now: float) -> str:
         sitekey = data["sk"]
-        counters = self.counters
-        counters.add(usage_key(sitekey, risk_label(risk), now))
-        counters.add(usage_key(sitekey, time_label(now - data["iat"]), now))
-        counters.add(usage_key(sitekey, "h." + self._hosts.pick(sitekey, data["h"], now), now))
-        counters.add(usage_key(sitekey, "a." + self._actions.pick(sitekey, data["a"], now), now))
-        passed = "k.invisible" if data["ty"] is None and data["st"] == 0 else "k.stepped"
-        counters.add(usage_key(sitekey, passed, now))
+        add = self.counters.add
+        prefix = usage_key(sitekey, "", now)  # one key built, six counted
+        add(prefix + risk_label(risk))
+        add(prefix + time_label(now - data["iat"]))
+        add(prefix + "h." + self._hosts.pick(sitekey, data["h"], now))
+        add(prefix + "a." + self._actions.pick(sitekey, data["a"], now))
+        add(prefix + ("k.invisible" if data["ty"] is None and data["st"] == 0 else "k.stepped"))
         payload = {
             "id": _new_id(),
             "sk": data["sk"],
