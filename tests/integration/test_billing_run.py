@@ -329,3 +329,23 @@ async def test_a_custom_plan_is_charged_its_price(world: World) -> None:
         assert await plans.assigned_key(db, world.settings.plans, org.id) == "acme-deal"
         invoice = await db.scalar(sa.select(Invoice))
         assert invoice is not None and (invoice.supply, invoice.vat) == (112_233, 11_223)
+
+
+async def test_one_orgs_toss_error_does_not_stop_the_run(world: World) -> None:
+    """A request Toss refuses for one org (its billing key gone) is logged and left for the next
+    run; the other orgs are charged. Toss unreachable is the same kind of error, not a decline."""
+    await subscribe(world, 3)
+    gone = sorted(world.toss.billing)[0]
+    del world.toss.billing[gone]
+    run = await world.run(NOW)
+    assert (run.charged, run.errors, run.declined) == (2, 1, 0)
+    async with world.sessions() as db:
+        statuses = sorted((await db.scalars(sa.select(Subscription.status))).all())
+    assert statuses == ["active"] * 3  # nobody dunned for Toss's refusal
+    offline = TossClient(BillingSettings(toss_api_url="http://127.0.0.1:9", toss_secret_key="x"))
+    try:
+        with pytest.raises(service.TossError) as unreachable:
+            await offline.get_payment("tgen_x")
+        assert unreachable.value.status == 503 and not unreachable.value.declined
+    finally:
+        await offline.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import hmac
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from haechi.platform.plans import service as plans
 from haechi.platform.sites.models import Site
 from haechi.platform.usage.models import UsageDaily
 
+log = logging.getLogger(__name__)
 BILLING_KEY_PURPOSE = "billing-key"
 # Days after a declined renewal at which it is tried again; after the last, the org is
 # downgraded to the default (free) plan, and its sites stay protected.
@@ -597,6 +599,7 @@ class ChargeRun:
     downgraded: int = 0
     already: int = 0
     ended: int = 0
+    errors: int = 0
 
 
 async def charge_due(
@@ -619,8 +622,15 @@ async def charge_due(
         ).all()
     run = ChargeRun()
     for org_id in due:
-        async with sessions() as db:
-            outcome = await charge_subscription(db, ctx, org_id, now)
+        try:
+            async with sessions() as db:
+                outcome = await charge_subscription(db, ctx, org_id, now)
+        except (TossError, HaechiError) as error:
+            # Toss unreachable or refusing the request (not the card): this org waits for the
+            # next run with its charge row as it was; the others go on.
+            log.warning("billing: charging org %s failed: %s", org_id, error)
+            run.errors += 1
+            continue
         if isinstance(outcome, TossError):
             run.declined += 1
             if outcome.code == "_downgraded":

@@ -119,7 +119,12 @@ class TossClient:
         headers = dict(self._headers)
         if idempotency_key is not None:
             headers["idempotency-key"] = idempotency_key
-        reply = await self._http.request(method, self._base + path, json=body, headers=headers)
+        try:
+            reply = await self._http.request(method, self._base + path, json=body, headers=headers)
+        except httpx.HTTPError as failed:  # Toss unreachable: like a 503, never a decline
+            raise TossError(
+                503, "NETWORK_ERROR", f"{type(failed).__name__}: {failed}", None
+            ) from None
         try:
             data = reply.json()
         except ValueError:
