@@ -172,7 +172,7 @@ bench-bots: install widget ## Bot zoo and people harness on a fresh `haechi serv
 	$(BOTS_NPM)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.bots.run $(BOTS_ARGS)
 
-bench-bots-smoke: install widget ## The bot zoo's CI run: 3 families x 10 sessions, 4 people (numbers are not judged here)
+bench-bots-smoke: install widget ## The bot zoo's CI run: 3 families x 10 sessions (Playwright, Puppeteer + stealth, HTTP), 3 people (numbers are not judged here)
 	$(BOTS_APT)
 	$(BOTS_NPM)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench.bots.run --quick

@@ -126,6 +126,9 @@ async def run_bots(
                 except Exception as error:  # a refused or broken exchange is no token
                     print(f"    http session failed: {error!r}", file=sys.stderr)
                     outcome = "denied"
+                if outcome.startswith("task:"):  # the type of the task shown
+                    counts[family.name][outcome] += 1
+                    outcome = "task"
             else:
                 try:
                     bots = await driver(family.framework)
@@ -285,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "-n", type=int, default=None, help="sessions per bot family (100; quick 10)"
     )
-    parser.add_argument("--people", type=int, default=None, help="pointer people (200; quick 3)")
+    parser.add_argument("--people", type=int, default=None, help="pointer people (200; quick 2)")
     parser.add_argument(
         "--keyboard-people", type=int, default=None, help="keyboard-only people (20; quick 1)"
     )
@@ -316,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="")
     args = parser.parse_args(argv)
     args.n = args.n or (10 if args.quick else 100)
-    args.people = args.people if args.people is not None else (3 if args.quick else 200)
+    args.people = args.people if args.people is not None else (2 if args.quick else 200)
     args.keyboard_people = (
         args.keyboard_people if args.keyboard_people is not None else (1 if args.quick else 20)
     )

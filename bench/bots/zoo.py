@@ -502,7 +502,7 @@ async def http_session(
         if reply.status_code != 200 or ch.get("blocked") or "challenge" not in ch:
             return "denied"
         if ch.get("task"):
-            return "task"
+            return "task:" + str(ch["task"].get("type") or "?")
         nonces = await asyncio.to_thread(solve_pow, ch)
         solve: dict[str, Any] = {"v": 1, "challenge": ch["challenge"], "solution": {"pow": nonces}}
         if tele_solve is not None:
@@ -513,7 +513,7 @@ async def http_session(
     if out.get("outcome") == "token":
         return "token"
     if out.get("outcome") == "step_up" and (out.get("challenge") or {}).get("task"):
-        return "task"
+        return "task:" + str(out["challenge"]["task"].get("type") or "?")
     return "denied"
 
 
