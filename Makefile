@@ -84,6 +84,11 @@ dashboard-test: dashboard ## Dashboard type check (tsc --noEmit) and unit tests 
 dashboard-client-check: install-test dashboard ## Fail when dashboard/src/client differs from the platform API's OpenAPI (CI)
 	cd dashboard && PYTHON=$(CURDIR)/$(BIN)/python scripts/gen-client --check
 
+LIGHTHOUSE := build/tools/lighthouse/node_modules/.bin/lighthouse
+lighthouse: install-test dashboard ## Lighthouse 12 (performance, accessibility; mobile and desktop) on the landing and analytics pages in headless Chromium
+	test -x $(LIGHTHOUSE) || npm install --no-audit --no-fund --prefix build/tools/lighthouse lighthouse@12
+	LIGHTHOUSE=$(CURDIR)/$(LIGHTHOUSE) $(BIN)/python dashboard/scripts/lighthouse.py
+
 test: $(VENV)/.installed-test widget dashboard-test ## Run the whole test suite (unit + integration on SQLite/PostgreSQL/MariaDB × memory/Redis)
 	@$(BIN)/pytest -q $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status = 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$status
@@ -208,6 +213,6 @@ clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build/compiled
 
 .PHONY: help install install-test serve test test-compiled compile test-unit lint format clean widget widget-test bench-widget bench bench-peers bench-billing train train-smoke \
-	dashboard dashboard-test dashboard-client-check \
+	dashboard dashboard-test dashboard-client-check lighthouse \
 	bench-smoke redteam redteam-smoke soak bench-bots bench-bots-smoke usage-exact bench-analytics \
 	deploy-tools deploy-check image image-smoke cluster cluster-smoke cluster-soak fault-blobs
