@@ -120,6 +120,10 @@ async def test_subscribe_prorate_credit_renew_refund(api: Api, toss: FakeToss) -
         "POST", base + "/card-registration", token=tok["owner"], json={"plan": "gold"}
     )
     assert unknown.status_code == 404 and unknown.json()["code"] == "unknown-plan"
+    free = await api.call(
+        "POST", base + "/card-registration", token=tok["owner"], json={"plan": "free"}
+    )
+    assert free.status_code == 400 and free.json()["code"] == "plan-is-free"
 
     # card registration -> billing key -> subscription on Pro, charged at once (idempotent)
     callback = await register_card(api, tok["owner"], str(org.id), "pro", "4330123412341234")

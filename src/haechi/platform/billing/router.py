@@ -169,8 +169,11 @@ async def start_card_registration(
     settings = runtime.settings.billing
     if not settings.toss_secret_key:
         raise Conflict("billing is not configured on this server", code=service.BILLING_OFF)
-    if not access.org.id or (await plans.get_plan(db, runtime.settings.plans, body.plan) is None):
+    plan = await plans.get_plan(db, runtime.settings.plans, body.plan)
+    if plan is None:
         raise NotFound(f"no plan {body.plan!r}", code=plans.UNKNOWN_PLAN)
+    if plan.price_krw <= 0:
+        raise Invalid(f"the plan {body.plan!r} is free: it needs no card", code="plan-is-free")
     org_id = access.org.id
     base = f"{runtime.settings.platform.public_url.rstrip('/')}/orgs/{org_id}/billing/card"
     fake = not settings.toss_api_url.startswith("https://api.tosspayments.com")
