@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import jwt as pyjwt
 import pyotp
 import pytest
 import sqlalchemy as sa
@@ -125,6 +126,7 @@ async def test_a_new_account_is_created_verified_and_signed_in(
     assert reply.status_code == 200, reply.text
     assert api.http.cookies.get("haechi_refresh")
     token = reply.json()["access_token"]
+    assert pyjwt.decode(token, options={"verify_signature": False})["ep"] == api.runtime.store.epoch
     me = await api.ok("GET", "/me", token=token)
     assert me["email"] == "new.person@example.com" and me["email_verified"] is True
     assert me["has_password"] is False

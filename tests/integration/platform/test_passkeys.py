@@ -6,6 +6,7 @@ does not grow) refused. tests/e2e/test_signin_browser.py does the same in Chromi
 
 from __future__ import annotations
 
+import jwt
 import pytest
 import sqlalchemy as sa
 
@@ -57,6 +58,9 @@ async def test_register_sign_in_rename_delete(api: Api) -> None:
     assert api.http.cookies.get("haechi_refresh")
     me = await api.ok("GET", "/me", token=signed.json()["access_token"])
     assert me["email"] == "keys@example.com"
+    # Like password sign-in, the access token carries the store's epoch.
+    claims = jwt.decode(signed.json()["access_token"], options={"verify_signature": False})
+    assert claims["ep"] == api.runtime.store.epoch
     # With an address: that account's credentials are offered.
     options = await login_options(api, "keys@example.com")
     assert [c["id"] for c in options["allowCredentials"]] == [b64(device.credentials[0].id)]

@@ -196,6 +196,7 @@ async def google_complete(
         settings=settings,
         ip=info.ip,
         user_agent=info.user_agent,
+        store=runtime.store,
     )
     assert issued.refresh_token is not None
     set_refresh_cookie(response, issued.refresh_token, settings)
@@ -389,6 +390,7 @@ async def passkey_login(
         settings=settings,
         ip=info.ip,
         user_agent=info.user_agent,
+        store=runtime.store,
     )
     assert issued.refresh_token is not None
     set_refresh_cookie(response, issued.refresh_token, settings)
