@@ -48,7 +48,9 @@ export const accountsConfirmEmail = <ThrowOnError extends boolean = false>(optio
  * Request Password Reset
  *
  * Mails a single-use link when the account exists; the answer is the same either way
- * (and when the address had ``RESET_MAILS_PER_HOUR`` links in the last hour already).
+ * (and when the address had ``RESET_MAILS_PER_HOUR`` links in the last hour already), and
+ * takes the same time: the request only enqueues the job that looks the address up
+ * (``haechi.platform.accounts.jobs``), for every address.
  */
 export const accountsRequestPasswordReset = <ThrowOnError extends boolean = false>(options: Options<AccountsRequestPasswordResetData, ThrowOnError>) => (options.client ?? client).post<AccountsRequestPasswordResetResponses, AccountsRequestPasswordResetErrors, ThrowOnError>({
     url: '/v1/accounts/password-reset',
@@ -454,6 +456,10 @@ export const passkeysUpdate = <ThrowOnError extends boolean = false>(options: Op
 
 /**
  * Change Password
+ *
+ * Change the password (the current one required). Every other session of the account
+ * ends at once — its refresh tokens and its access tokens, in every replica (the store's
+ * denylist); this one stays signed in.
  */
 export const meChangePassword = <ThrowOnError extends boolean = false>(options: Options<MeChangePasswordData, ThrowOnError>) => (options.client ?? client).post<MeChangePasswordResponses, MeChangePasswordErrors, ThrowOnError>({
     url: '/v1/me/password',
@@ -484,7 +490,9 @@ export const totpBegin = <ThrowOnError extends boolean = false>(options?: Option
 /**
  * Confirm Totp
  *
- * Turn two-factor sign-in on with a first code; answers ten recovery codes, once.
+ * Turn two-factor sign-in on with a first code and the current password, which a session
+ * signed in within the last five minutes may leave out (401 ``reauth-required`` or
+ * ``wrong-password`` otherwise); answers ten recovery codes, once.
  */
 export const totpConfirm = <ThrowOnError extends boolean = false>(options: Options<TotpConfirmData, ThrowOnError>) => (options.client ?? client).post<TotpConfirmResponses, TotpConfirmErrors, ThrowOnError>({
     url: '/v1/me/totp/confirm',

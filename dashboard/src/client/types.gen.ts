@@ -1817,6 +1817,10 @@ export type TotpConfirm = {
      * Code
      */
     code: string;
+    /**
+     * Current Password
+     */
+    current_password?: string | null;
 };
 
 /**
@@ -2086,6 +2090,10 @@ export type UserPublic = {
      * Email Verified
      */
     email_verified: boolean;
+    /**
+     * Has Password
+     */
+    has_password?: boolean;
     /**
      * Id
      */

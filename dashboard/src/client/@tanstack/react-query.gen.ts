@@ -46,7 +46,9 @@ export const accountsConfirmEmailMutation = (options?: Partial<Options<AccountsC
  * Request Password Reset
  *
  * Mails a single-use link when the account exists; the answer is the same either way
- * (and when the address had ``RESET_MAILS_PER_HOUR`` links in the last hour already).
+ * (and when the address had ``RESET_MAILS_PER_HOUR`` links in the last hour already), and
+ * takes the same time: the request only enqueues the job that looks the address up
+ * (``haechi.platform.accounts.jobs``), for every address.
  */
 export const accountsRequestPasswordResetMutation = (options?: Partial<Options<AccountsRequestPasswordResetData>>): UseMutationOptions<AccountsRequestPasswordResetResponse, AccountsRequestPasswordResetError, Options<AccountsRequestPasswordResetData>> => {
     const mutationOptions: UseMutationOptions<AccountsRequestPasswordResetResponse, AccountsRequestPasswordResetError, Options<AccountsRequestPasswordResetData>> = {
@@ -946,6 +948,10 @@ export const passkeysUpdateMutation = (options?: Partial<Options<PasskeysUpdateD
 
 /**
  * Change Password
+ *
+ * Change the password (the current one required). Every other session of the account
+ * ends at once — its refresh tokens and its access tokens, in every replica (the store's
+ * denylist); this one stays signed in.
  */
 export const meChangePasswordMutation = (options?: Partial<Options<MeChangePasswordData>>): UseMutationOptions<MeChangePasswordResponse, MeChangePasswordError, Options<MeChangePasswordData>> => {
     const mutationOptions: UseMutationOptions<MeChangePasswordResponse, MeChangePasswordError, Options<MeChangePasswordData>> = {
@@ -1018,7 +1024,9 @@ export const totpBeginMutation = (options?: Partial<Options<TotpBeginData>>): Us
 /**
  * Confirm Totp
  *
- * Turn two-factor sign-in on with a first code; answers ten recovery codes, once.
+ * Turn two-factor sign-in on with a first code and the current password, which a session
+ * signed in within the last five minutes may leave out (401 ``reauth-required`` or
+ * ``wrong-password`` otherwise); answers ten recovery codes, once.
  */
 export const totpConfirmMutation = (options?: Partial<Options<TotpConfirmData>>): UseMutationOptions<TotpConfirmResponse, TotpConfirmError, Options<TotpConfirmData>> => {
     const mutationOptions: UseMutationOptions<TotpConfirmResponse, TotpConfirmError, Options<TotpConfirmData>> = {

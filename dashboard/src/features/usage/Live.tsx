@@ -1,4 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
+import { useMemo } from "react";
 
 import { usageAllLiveOptions, usageLiveOptions } from "../../client/@tanstack/react-query.gen";
 import { useI18n } from "../../i18n";
@@ -10,7 +11,8 @@ export function Live({ org, all = false }: { org?: string; all?: boolean }) {
   const allLive = useQuery({ ...usageAllLiveOptions(), enabled: all, refetchInterval: 5_000 });
   const live = all ? allLive : orgLive;
   const rows = [...(live.data?.data ?? [])].sort((a, b) => b.attack_level - a.attack_level || (b.challenges ?? 0) - (a.challenges ?? 0));
-  const number = (n: number | undefined) => (n ?? 0).toLocaleString(language);
+  const numbers = useMemo(() => new Intl.NumberFormat(language), [language]);
+  const number = (n: number | undefined) => numbers.format(n ?? 0);
   const sum = (key: "challenges" | "solves" | "verifies") => rows.reduce((total, row) => total + (row[key] ?? 0), 0);
   const attacked = rows.filter((row) => row.attack_level > 0).length;
   const highest = rows.reduce((top, row) => Math.max(top, row.attack_level), 0);

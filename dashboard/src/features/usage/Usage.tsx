@@ -1,5 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
-import { lazy, Suspense, useId, useMemo, useState } from "react";
+import { lazy, Suspense, useId, useMemo, useState, type ReactNode } from "react";
 
 import { usageExport, usageSiteExport, type UsagePoint, type UsageSeriesPublic } from "../../client";
 import { usageAllOptions, usageOrgOptions, usageSiteOptions } from "../../client/@tanstack/react-query.gen";
@@ -62,10 +62,15 @@ export function Usage({ org, site, all = false }: { org?: string; site?: string;
     link.click();
     URL.revokeObjectURL(url);
   };
-  const number = (n: number | undefined) => (n ?? 0).toLocaleString(language);
+  // One formatter each, not one per cell (toLocaleString builds a new one every call).
+  const formats = useMemo(() => {
+    const granularity = usage?.granularity;
+    const dates = new Intl.DateTimeFormat(language, granularity === "month" ? { year: "numeric", month: "long" } : granularity === "day" ? { dateStyle: "medium" } : { dateStyle: "short", timeStyle: "short" });
+    return { numbers: new Intl.NumberFormat(language), dates };
+  }, [language, usage?.granularity]);
+  const number = (n: number | undefined) => formats.numbers.format(n ?? 0);
   const percent = (n: number | null | undefined) => (n == null ? "–" : `${(n * 100).toFixed(1)} %`);
-  const when = (iso: string) =>
-    new Date(iso).toLocaleString(language, usage?.granularity === "month" ? { year: "numeric", month: "long" } : usage?.granularity === "day" ? { dateStyle: "medium" } : { dateStyle: "short", timeStyle: "short" });
+  const when = (iso: string) => formats.dates.format(new Date(iso));
   const totals = usage?.totals;
   return (
     <section aria-labelledby={`${id}-title`} className="usage">
@@ -111,11 +116,10 @@ export function Usage({ org, site, all = false }: { org?: string; site?: string;
           ) : (
             <>
               <h3>{t("usage.chart")}</h3>
-              <Suspense fallback={<p>{t("common.loading")}</p>}>
+              <Suspense fallback={<div className="chart">{t("common.loading")}</div>}>
                 <Chart times={times} lines={counts} label={t("usage.chart")} />
               </Suspense>
-              <details>
-                <summary>{t("usage.table")}</summary>
+              <DataTable summary={t("usage.table")}>
                 <table className="table">
                   <caption className="visually-hidden">{t("usage.chart")}</caption>
                   <thead>
@@ -141,13 +145,12 @@ export function Usage({ org, site, all = false }: { org?: string; site?: string;
                     ))}
                   </tbody>
                 </table>
-              </details>
+              </DataTable>
               <h3>{t("usage.rateChart")}</h3>
-              <Suspense fallback={<p>{t("common.loading")}</p>}>
+              <Suspense fallback={<div className="chart">{t("common.loading")}</div>}>
                 <Chart times={times} lines={rates} label={t("usage.rateChart")} percent />
               </Suspense>
-              <details>
-                <summary>{t("usage.table")}</summary>
+              <DataTable summary={t("usage.table")}>
                 <table className="table">
                   <caption className="visually-hidden">{t("usage.rateChart")}</caption>
                   <thead>
@@ -167,12 +170,24 @@ export function Usage({ org, site, all = false }: { org?: string; site?: string;
                     ))}
                   </tbody>
                 </table>
-              </details>
+              </DataTable>
             </>
           )}
           <p className="hint">{t("usage.breakdown.pending")}</p>
         </>
       )}
     </section>
+  );
+}
+
+/** A chart's data table behind a disclosure; its rows are built when it is first opened (a
+ * closed <details> is not in the accessibility tree either, and hundreds of rows cost time). */
+function DataTable({ summary, children }: { summary: string; children: ReactNode }) {
+  const [opened, setOpened] = useState(false);
+  return (
+    <details onToggle={(event) => event.currentTarget.open && setOpened(true)}>
+      <summary>{summary}</summary>
+      {opened && children}
+    </details>
   );
 }

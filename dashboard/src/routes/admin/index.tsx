@@ -4,6 +4,7 @@ import { useDeferredValue, useState } from "react";
 
 import { adminListOrgs } from "../../client";
 import { adminListOrgSitesOptions, adminSuspendOrgMutation, adminUnsuspendOrgMutation } from "../../client/@tanstack/react-query.gen";
+import { OrgPlan } from "../../features/admin/OrgPlan";
 import { problemText, usePaged } from "../../features/admin/paged";
 import { useI18n, type MessageKey } from "../../i18n";
 
@@ -57,6 +58,7 @@ function Admin() {
               <td>{org.suspended_at ? t("admin.suspended", { time: new Date(org.suspended_at).toLocaleString(language) }) : t("sites.active")}</td>
               <td>
                 <OrgSites org={org.id} name={org.name} />
+                <OrgPlan org={org.id} name={org.name} />
               </td>
               <td>
                 {org.suspended_at ? (
