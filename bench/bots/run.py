@@ -1,8 +1,12 @@
 """The bot zoo and the people harness against a fresh ``haechi serve`` on the README's defaults.
 
-    python -m bench.bots.run                 # make bench-bots: every family, 100 sessions each
-    python -m bench.bots.run --quick         # CI: a few families x 10 sessions, a few people
+    python -m bench.bots.run                 # make bench-bots: zoo.FULL x 100, 100+10+5 people
+    python -m bench.bots.run --quick         # CI: zoo.QUICK x 10 sessions, 3 people
     python -m bench.bots.run --families 'pw-headed/*' -n 20 --people 30
+    python -m bench.bots.run --list --families '*'   # every family the zoo has
+    # one server shared by several processes (each its own families):
+    python -m bench.bots.run --serve-only /tmp/s.json &
+    python -m bench.bots.run --attach /tmp/s.json --people 0 --families 'sel-*'
 
 Order: start the server in a fresh data directory (it builds its starter pools; the run waits
 until every type is offered), run the people first (their telemetry is what the HTTP copy
@@ -284,19 +288,23 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="CI: a few families x 10 sessions")
-    parser.add_argument("--families", default="", help="comma-separated fnmatch patterns")
+    parser.add_argument(
+        "--families",
+        default="",
+        help="comma-separated fnmatch patterns ('*': all; default zoo.FULL)",
+    )
     parser.add_argument(
         "-n", type=int, default=None, help="sessions per bot family (100; quick 10)"
     )
-    parser.add_argument("--people", type=int, default=None, help="pointer people (200; quick 2)")
+    parser.add_argument("--people", type=int, default=None, help="pointer people (100; quick 2)")
     parser.add_argument(
-        "--keyboard-people", type=int, default=None, help="keyboard-only people (20; quick 1)"
+        "--keyboard-people", type=int, default=None, help="keyboard-only people (10; quick 1)"
     )
     parser.add_argument(
         "--audio-people",
         type=int,
         default=None,
-        help="keyboard people who take the audio alternative of a task (10; quick 0)",
+        help="keyboard people who take the audio alternative of a task (5; quick 0)",
     )
     parser.add_argument(
         "--serve-only", type=Path, help="start the server, write how to reach it here, wait"
@@ -319,16 +327,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="")
     args = parser.parse_args(argv)
     args.n = args.n or (10 if args.quick else 100)
-    args.people = args.people if args.people is not None else (2 if args.quick else 200)
+    args.people = args.people if args.people is not None else (2 if args.quick else 100)
     args.keyboard_people = (
-        args.keyboard_people if args.keyboard_people is not None else (1 if args.quick else 20)
+        args.keyboard_people if args.keyboard_people is not None else (1 if args.quick else 10)
     )
     args.audio_people = (
-        args.audio_people if args.audio_people is not None else (0 if args.quick else 10)
+        args.audio_people if args.audio_people is not None else (0 if args.quick else 5)
     )
     every = zoo.families()
     patterns = [p for p in args.families.split(",") if p] or (
-        list(zoo.QUICK) if args.quick else ["*"]
+        list(zoo.QUICK) if args.quick else list(zoo.FULL)
     )
     # In the order the patterns are given (then the zoo's order).
     chosen = sorted(

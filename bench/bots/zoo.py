@@ -121,6 +121,28 @@ def families() -> list[Family]:
     return out
 
 
+# make bench-bots (about two hours on a quiet 2-core machine at 100 sessions each): every
+# framework's most human-like strategies, the cheap ones once, every HTTP solver.
+FULL = (
+    "http/no-telemetry",
+    "http/copied-telemetry",
+    "http/copied-unseen",
+    "http/copied-perturbed",
+    "http/copied-unseen-browserheaders",
+    "pw-headless-desktopua/none",
+    "pw-headed/keyboard",
+    "pw-headed/teleport",
+    "pw-headed/bezier",
+    "pw-headed/eased",
+    "pw-headed-at00/warped",
+    "pptr-stealth-headed/ghost",
+    "pptr-stealth-headed/warped",
+    "pptr-stealth-headless/ghost",
+    "ff-pptr-headed/ghost",
+    "sel-headed/warped",
+    "uc-headed/warped",
+)
+
 QUICK = (
     "pw-headed/teleport",
     "pptr-stealth-headed/ghost",
