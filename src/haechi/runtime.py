@@ -49,6 +49,7 @@ JOB_MODULES: tuple[str, ...] = (
     "haechi.risk.jobs",
     "haechi.challenges.jobs",
     "haechi.platform.email.jobs",
+    "haechi.platform.accounts.jobs",
     "haechi.platform.audit.jobs",
     "haechi.platform.usage.jobs",
     "haechi.platform.plans.jobs",

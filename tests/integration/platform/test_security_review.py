@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 import pyotp
 import pytest
@@ -139,3 +140,57 @@ async def test_a_lost_store_revokes_nothing_back_to_life(api: Api) -> None:
     )
     assert fresh.status_code == 200, fresh.text
     assert (await api.call("GET", "/me", token=fresh.json()["access_token"])).status_code == 200
+
+
+class _Enqueued:
+    """A job runner that only records what was enqueued."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def enqueue(self, name: str, /, **kwargs: Any) -> str:
+        self.calls.append((name, kwargs))
+        return str(len(self.calls))
+
+
+async def test_a_reset_request_does_the_same_work_for_known_and_unknown_addresses(
+    api: Api,
+) -> None:
+    """The request only enqueues a job, whoever asks: the same SQL statements and store calls
+    for an existing and a missing account (the timing is measured in bench/platform/reset.py)."""
+    from haechi.core.jobs import JobContext
+    from haechi.platform.accounts.jobs import REQUEST_RESET, request_password_reset
+    from haechi.platform.email.models import Mail
+
+    known, unknown = "known-reset@example.com", "nobody-here@example.com"
+    await api.user(known)
+    runner = _Enqueued()
+    engine = api.runtime.sessions.kw["bind"].sync_connection.engine
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]).split()[0])
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    api.runtime.jobs = runner  # type: ignore[assignment]
+    seen: list[list[str]] = []
+    try:
+        for email in (known, unknown, known, unknown):
+            statements.clear()
+            await api.ok("POST", "/accounts/password-reset", json={"email": email})
+            seen.append(list(statements))
+    finally:
+        api.runtime.jobs = None
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert seen[0] == seen[1] and seen[2] == seen[3], seen
+    assert runner.calls == [(REQUEST_RESET, {"email": e}) for e in (known, unknown) * 2]
+    async with api.db() as db:
+        mailed = (await db.scalars(sa.select(Mail).where(Mail.template == "reset-password"))).all()
+    assert mailed == []  # nothing looked up, nothing mailed in the request
+    # the job does the work: a link for the account, nothing for the stranger
+    context = JobContext(settings=api.runtime.settings, resources=api.runtime.resources())
+    for email in (known, unknown):
+        assert await request_password_reset(context, email=email) == "done"
+    async with api.db() as db:
+        mailed = (await db.scalars(sa.select(Mail).where(Mail.template == "reset-password"))).all()
+    assert [m.to_address for m in mailed] == [known]
