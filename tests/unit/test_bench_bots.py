@@ -13,7 +13,7 @@ from haechi.risk.telemetry import parse_telemetry, to_v2
 def test_family_names_are_unique_and_quick_families_exist() -> None:
     names = [f.name for f in zoo.families()]
     assert len(names) == len(set(names))
-    assert set(zoo.QUICK) <= set(names)
+    assert set(zoo.QUICK) <= set(names) and set(zoo.FULL) <= set(names)
     frameworks = {f.framework for f in zoo.families()}
     assert frameworks == {"playwright", "puppeteer", "firefox", "selenium", "uc", "http"}
 
