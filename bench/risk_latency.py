@@ -23,9 +23,15 @@ setup frozen (``gc.freeze()``), as ``haechi serve`` does after startup.
 ``baseline`` rows run the whole path as it was before the parser's column fast path: the same
 code with ``telemetry._fast_events`` switched off, so the events are read one by one and the
 request signals and features walk the event tuples (``--no-baseline`` leaves them out).
-``--compare`` adds a column: ``assess`` of another model file (an earlier version, say
-``git show 570bb1f:src/haechi/models/risk-behaviour-v3.onnx``, with its JSON beside it),
+``--compare`` adds two columns: ``assess`` and parse + score with another model file (an earlier
+version, say ``src/haechi/models/risk-behaviour-v5.onnx``, with its JSON beside it),
 interleaved with the rest.
+
+On a shared machine p99 is the machine's, not the code's. ``--loop N`` counts instead of
+timing: it builds the payloads, then runs parse + score of one payload (``--payload``, a row
+name) N times and exits, for ``valgrind --tool=callgrind`` (instructions are the same however
+busy the machine is): run it with N and with 0 and divide the difference of the ``Collected``
+totals by N (``bench/risk_instructions.sh`` does that for two models side by side).
 Needs ``../shared/data/sapimouse``.
 """
 
@@ -130,14 +136,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3000)
     parser.add_argument("--no-baseline", action="store_true", help="leave out the baseline rows")
     parser.add_argument("--compare", type=Path, help="another model file: its assess, beside")
+    parser.add_argument("--model", type=Path, help="the model file (default: the shipped one)")
+    parser.add_argument("--loop", type=int, help="run parse + score N times, no timing")
+    parser.add_argument("--payload", default="human, at the cap, v2", help="the row --loop runs")
     args = parser.parse_args()
-    model = BehaviourModel().get()
+    model = BehaviourModel(args.model).get()
+    if args.loop is not None:
+        scorer = CombinedScorer(model)
+        obj = dict(payloads())[args.payload]
+        whole_path(scorer, obj)  # the first call's one-time costs, in both runs
+        for _ in range(args.loop):
+            whole_path(scorer, obj)
+        return
     other = BehaviourModel(args.compare).get() if args.compare else None
     scorer = CombinedScorer(model)
     rows = []
     cells: dict[str, Callable[[], object]] = {}
     whats = ["parse", "features", "assess", "whole"] + ([] if args.no_baseline else ["baseline"])
-    whats += ["compare"] if other else []
+    whats += ["compare", "compare_whole"] if other else []
     for name, obj in payloads():
         tele = parse_telemetry(obj)
         assert len(tele.events) <= MAX_EVENTS
@@ -153,13 +169,14 @@ def main() -> None:
             cells[f"{name}/baseline"] = partial(baseline_path, scorer, obj)
         if other is not None:
             cells[f"{name}/compare"] = partial(other.assess, tele)
+            cells[f"{name}/compare_whole"] = partial(whole_path, CombinedScorer(other), obj)
     gc.collect()
     gc.freeze()  # as haechi.app.serve_app does once the server has started
     times = measure(cells, args.runs)
     print(f"model {model.name}; {args.runs} runs each, interleaved; p50 / p99 in ms\n")
     head = ["parse", "features", "assess", "**parse + score**"]
     head += [] if args.no_baseline else ["baseline parse + score"]
-    head += [f"assess, {other.name}"] if other else []
+    head += [f"assess, {other.name}", f"parse + score, {other.name}"] if other else []
     print("| payload | events | segments | " + " | ".join(head) + " |")
     print("|---|---:|---:|" + "---|" * len(head))
     for name, events, segments in rows:

@@ -201,6 +201,40 @@ def test_a_rotated_recording_loses_its_axis_steps() -> None:
     assert b["axis_pairs"] < 0.6 * a["axis_pairs"]
 
 
+def test_step_vocabulary_of_a_script_and_of_a_hand() -> None:
+    # One fixed 1-px step (under step_repeat's 2-px floor): one distinct step out of 100, all
+    # of the same kind, so the entropy is 0 and the vocabulary log1p(1 / 10).
+    w = window(moves([(1.0, 0.0)] * 100))
+    assert w["step_repeat"] == 0.0
+    assert w["step_vocab_log"] == pytest.approx(math.log1p(1 / 10))
+    assert w["step_entropy"] == 0.0
+    # Two steps alternating (a staircase): two distinct, entropy log 2 / log 100.
+    w = window(moves([(1.0, 0.0), (0.0, 1.0)] * 50))
+    assert w["step_vocab_log"] == pytest.approx(math.log1p(2 / 10))
+    assert w["step_entropy"] == pytest.approx(math.log(2) / math.log(100))
+    # A hand's steps change with its speed and direction: every step different.
+    rng = np.random.default_rng(3)
+    steps = [(float(rng.integers(-9, 10)), float(rng.integers(1, 12))) for _ in range(100)]
+    w = window(moves(steps))
+    assert w["step_vocab_log"] > math.log1p(5.0)
+    assert w["step_entropy"] > 0.8
+
+
+def test_step_vocabulary_does_not_change_with_the_pixel_ratio() -> None:
+    # A screen at dpr 1.25 divides every step by the same number: the counts stay the same.
+    rng = np.random.default_rng(4)
+    steps = [(float(rng.integers(-3, 4)), float(rng.integers(1, 4))) for _ in range(80)]
+    plain = window(moves(steps))
+    scaled = window(moves([(dx / 1.25, dy / 1.25) for dx, dy in steps]))
+    for name in ("step_vocab_log", "step_entropy"):
+        assert scaled[name] == pytest.approx(plain[name])
+
+
+def test_step_vocabulary_of_too_few_steps_stays_zero() -> None:
+    w = window(moves([(3.0, 1.0)]))
+    assert w["step_vocab_log"] == w["step_entropy"] == 0.0
+
+
 # ------------------------------------------------------------------------ fast paths
 
 

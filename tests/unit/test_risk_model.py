@@ -21,6 +21,7 @@ from haechi.risk import features as F
 from haechi.risk.model import (
     DEFAULT_MODEL,
     GROUP_NAMES,
+    MODELS,
     Assessment,
     BehaviourModel,
     calibration_group,
@@ -112,7 +113,7 @@ def test_model_loads_lazily_once() -> None:
     first = m._loaded
     m.assess(parse_telemetry(human_windows()[1]))
     assert first is not None and m._loaded is first
-    assert m.name == "risk-behaviour-v5"
+    assert m.name == "risk-behaviour-v6"
 
 
 def test_a_missing_model_file_fails_loudly(tmp_path: Path) -> None:
@@ -366,3 +367,41 @@ def test_pixel_steps_are_not_read_on_a_scaled_screen() -> None:
     events = [[e[0], e[1], e[2] + 0.5, e[3], *e[4:]] for e in window["events"]]
     halves = F.extract(parse_telemetry({**window, "events": events})).window[axis]
     assert plain >= 0.0 and scaled == F.AXIS_UNKNOWN and halves == F.AXIS_UNKNOWN
+
+
+def test_a_scaled_screen_reads_pixel_steps_as_the_people_median(
+    model: BehaviourModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Since v6, a window whose pixel steps are not a mouse's counts (AXIS_UNKNOWN) is judged
+    with them blanked to the people's median, as a pen is: an unseen pixel ratio does not look
+    unlike people, and the sentinel is never a reason. A model without the flag (v5) reads
+    the sentinel as a value."""
+    assert model._load().blank_unknown_pixels
+    window = human_windows()[0]
+    scaled = parse_telemetry({**window, "hints": {"dpr": 2}})
+    as_pen = parse_telemetry({**window, "hints": {"dpr": 2}, "pointer": "pen"})
+    a = model.assess(scaled)
+    assert a.risk == model.assess(as_pen).risk
+    assert "model:pixel-steps" not in a.reasons
+    real = F.extract
+
+    def other_sentinel(*args: Any, **kwargs: Any) -> F.SegmentFeatures:
+        out = real(*args, **kwargs)
+        if out.window[F.WINDOW_NAMES.index("axis_steps")] == F.AXIS_UNKNOWN:
+            out.window[F.WINDOW_NAMES.index("axis_pairs")] = 0.0  # whatever it reads
+        return out
+
+    monkeypatch.setattr("haechi.risk.model.extract", other_sentinel)
+    assert model.assess(scaled).risk == a.risk
+
+
+def test_an_older_model_reads_its_own_window_features() -> None:
+    """A model trained on fewer window features (v5: 26) gets those columns, by name."""
+    v5 = MODELS / "risk-behaviour-v5.onnx"
+    if not v5.exists():
+        pytest.skip("v5 is not in this checkout")
+    loaded = BehaviourModel(v5)._load()
+    assert not loaded.blank_unknown_pixels
+    assert [F.WINDOW_NAMES[i] for i in loaded.window_cols] == json.loads(
+        v5.with_suffix(".json").read_text()
+    )["window_features"]

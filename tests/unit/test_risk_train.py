@@ -30,10 +30,10 @@ def test_quick_training_run_writes_a_servable_model(tmp_path: Path) -> None:
     assert train.main(["--quick", "--out", str(tmp_path), "--jobs", "1", "--threads", "1"]) == 0
     assert time.perf_counter() - started < 120  # about 15 s on the 2-core development machine
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "risk-behaviour-v5.json",
-        "risk-behaviour-v5.onnx",
+        "risk-behaviour-v6.json",
+        "risk-behaviour-v6.onnx",
     ]
-    meta = json.loads((tmp_path / "risk-behaviour-v5.json").read_text())
+    meta = json.loads((tmp_path / "risk-behaviour-v6.json").read_text())
     assert meta["features"] == list(F.FEATURE_NAMES)
     # Never a replay, never the final test family.
     assert meta["train"]["bot_families"] == list(scripted.TRAINABLE)
@@ -43,10 +43,37 @@ def test_quick_training_run_writes_a_servable_model(tmp_path: Path) -> None:
         a = np.asarray(anchors)
         assert np.all(np.diff(a[:, 0]) > 0) and np.all(np.diff(a[:, 1]) >= 0)
     assert sorted(meta["anchors_by_group"]) == sorted(GROUP_NAMES)
-    model = BehaviourModel(tmp_path / "risk-behaviour-v5.onnx")
+    assert meta["pixels_unknown"] == "median"
+    model = BehaviourModel(tmp_path / "risk-behaviour-v6.onnx")
     window = orjson.loads(FIXTURE.read_bytes().splitlines()[0])
     a = model.assess(parse_telemetry(window))
     assert a.risk is not None and 0 <= a.risk <= 100 and a.segments > 0
+
+
+def test_unmeasured_pixel_steps_are_the_people_median_in_training() -> None:
+    """Since v6 a window whose pixel steps are AXIS_UNKNOWN (a scaled screen) reads them as 0
+    after standardising (the people's median over the windows where they were measured), as
+    the served model blanks them; measured values are standardised as before."""
+    pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+    from haechi.ml import net, train
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(200, net.N_INPUTS)).astype(np.float32)
+    cols = list(train.PIXEL_INPUTS)
+    v[:, cols] = rng.uniform(0.6, 0.9, size=(200, 2))
+    v[:50, cols] = F.AXIS_UNKNOWN  # a quarter of the people on scaled screens
+    center, scale = train.input_scale(v)
+    # The centre is the median of the measured windows, not pulled towards -1.
+    np.testing.assert_allclose(center[cols], np.median(v[50:, cols], axis=0), rtol=1e-6)
+    z = train.standardise(v, center, scale)
+    assert np.all(z[:50][:, cols] == 0.0)
+    expect = np.clip((v[50:, cols] - center[cols]) / scale[cols], -net.CLIP, net.CLIP)
+    np.testing.assert_allclose(z[50:][:, cols], expect, rtol=1e-6)
+    # Every other input is untouched by the blanking.
+    other = [i for i in range(net.N_INPUTS) if i not in cols]
+    np.testing.assert_allclose(
+        z[:, other], np.clip((v[:, other] - center[other]) / scale[other], -8, 8), rtol=1e-6
+    )
 
 
 def test_training_refuses_replay_and_evaluation_seeds() -> None:

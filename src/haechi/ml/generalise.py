@@ -100,6 +100,21 @@ class Family:
     gated: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ZooFamily:
+    """One family of the bot zoo's recordings (``bench/bots/recordings``, issue 17: real
+    browsers through the widget), scored as served. Reported, not gated: about ten sessions a
+    family, recorded on the development machine."""
+
+    family: str
+    records: int
+    judged: int  # records with a solve-stage telemetry object that has pointer events
+    in_band: float  # share of the judged ones in the no-task band
+    median_risk: float
+    auc: float  # against the people windows of this evaluation (every context)
+    people: bool
+
+
 @dataclass(slots=True)
 class Report:
     model: str
@@ -110,6 +125,7 @@ class Report:
     families: list[Family] = field(default_factory=list)
     by_length: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0
+    zoo: list[ZooFamily] = field(default_factory=list)
 
     def gate(self) -> dict[str, Any]:
         worst_long = max((c for c in self.cells if c.length_s >= 6), key=lambda c: c.outside)
@@ -342,6 +358,19 @@ def format_report(r: Report) -> str:
             f"{f.worst_context}: {f.worst_context_auc:.3f} | {pct(f.in_band)} "
             f"[{pct(f.in_band_ci[0])}, {pct(f.in_band_ci[1])}]{' ✗' if bad else ''} |"
         )
+    if r.zoo:
+        lines += [
+            "",
+            "bot zoo recordings (bench/bots/recordings; reported, not gated: about ten a family)",
+            "",
+            "| zoo family | records | judged | in no-task band | median risk | AUC vs people |",
+            "|---|---:|---:|---|---:|---|",
+        ]
+        for z in r.zoo:
+            lines.append(
+                f"| {z.family} | {z.records} | {z.judged} | {pct(z.in_band)} | "
+                f"{z.median_risk:.0f} | {'—' if z.people else f'{z.auc:.3f}'} |"
+            )
     g = r.gate()
     lines += [
         "",
@@ -352,6 +381,61 @@ def format_report(r: Report) -> str:
         f"bots in band {g['worst_bot_pass'][0]} {pct(g['worst_bot_pass'][1])} (<= 10%)",
     ]
     return "\n".join(lines)
+
+
+ZOO_DIR: Final = sapimouse.repo_root() / "bench" / "bots" / "recordings"
+
+
+def zoo_telemetry(root: Path = ZOO_DIR) -> dict[str, tuple[int, list[dict[str, object]]]]:
+    """Per zoo family (``people/pointer``, ``pw-headed/bezier``, ...): its record count and,
+    for each record that has one, the last solve-stage telemetry object with pointer events
+    (what the edge judges a visit on). Families without any such object are left out."""
+    out: dict[str, tuple[int, list[dict[str, object]]]] = {}
+    for path in sorted(root.glob("*.jsonl")) if root.is_dir() else []:
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        objs = []
+        for rec in records:
+            solves = [
+                t["telemetry"]
+                for t in rec.get("telemetry", [])
+                if t.get("stage") == "solve" and _has_pointer_events(t.get("telemetry"))
+            ]
+            if solves:
+                objs.append(solves[-1])
+        if objs:
+            family = str(records[0].get("family", path.stem))
+            out[family] = (len(records), objs)
+    return out
+
+
+def _has_pointer_events(obj: object) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    events = obj.get("events")
+    if isinstance(events, dict):  # telemetry v2: columns, ``k`` the kinds
+        return bool(events.get("k"))
+    return bool(events)
+
+
+def score_zoo(
+    scorer: CombinedScorer, human_risk: F64, *, limit: int, root: Path = ZOO_DIR
+) -> list[ZooFamily]:
+    rows = []
+    for family, (records, objs) in zoo_telemetry(root).items():
+        risk = score_all(scorer, objs)
+        people = family.startswith("people/")
+        rows.append(
+            ZooFamily(
+                family=family,
+                records=records,
+                judged=len(objs),
+                in_band=float((risk <= limit).mean()),
+                median_risk=float(np.median(risk)),
+                auc=math.nan if people else auc(human_risk, risk),
+                people=people,
+            )
+        )
+    return rows
 
 
 def _cached(cache: Path | None, key: dict[str, Any]) -> Data | None:
@@ -439,6 +523,7 @@ def run(
         bot = {f: score_all(scorer, objs) for f, objs in data.bots.items()}
         name = model.stem if model is not None else f"{scorer.model} (shipped)"
         report = summarise(name, split, data, human, bot, limit=limit, boot=boot, seed=seed)
+        report.zoo = score_zoo(scorer, human, limit=limit)
         report.seconds = time.perf_counter() - t0
         reports.append(report)
     return reports

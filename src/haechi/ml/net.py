@@ -68,7 +68,10 @@ _W_CLICKS: Final = (
     "idle_mean", "idle_std", "click_end_share", "approaches_log",
 )  # fmt: skip
 _W_PIXEL: Final = ("axis_steps", "axis_pairs")
-_W_REPEAT: Final = ("pause_twins", "step_repeat", "step_run_log")  # since v5
+_W_REPEAT: Final = (
+    "pause_twins", "step_repeat", "step_run_log",  # since v5
+    "step_vocab_log", "step_entropy",  # since v6
+)  # fmt: skip
 _W_SPEED: Final = ("speed_ratio", "acc_ratio")  # since v5
 _W_RHYTHM: Final = (
     "segments_log", "usable_log", "usable_share", "pause_share", "fitts_slope",

@@ -1,6 +1,6 @@
 """Train the behaviour model, calibrate it on held-out people, export it to ONNX.
 
-    python -m haechi.ml.train               # writes src/haechi/models/risk-behaviour-v5.{onnx,json}
+    python -m haechi.ml.train               # writes src/haechi/models/risk-behaviour-v6.{onnx,json}
     python -m haechi.ml.train --quick       # CI smoke run: a few windows, into a temp folder
 
 1. Data (``haechi.ml.data``): windows of the SapiMouse *train* subjects, and sessions of the five
@@ -45,11 +45,11 @@ import torch  # type: ignore[import-not-found, unused-ignore]
 from torch import nn  # type: ignore[import-not-found, unused-ignore]
 
 from haechi.ml import contexts, data, evaluate, net, sapimouse, scripted
-from haechi.risk.features import FEATURE_NAMES, WINDOW_NAMES, extract
+from haechi.risk.features import AXIS_UNKNOWN, FEATURE_NAMES, WINDOW_NAMES, extract
 from haechi.risk.model import GROUP_NAMES, calibration_group
 from haechi.risk.telemetry import parse_telemetry
 
-MODEL_NAME: Final = "risk-behaviour-v5"
+MODEL_NAME: Final = "risk-behaviour-v6"
 SEED: Final = 20_260_522
 VALIDATION_SEED0: Final = (
     500_000  # validation bots: below the evaluation range, apart from training
@@ -94,8 +94,41 @@ EDGE_QUANTILE: Final = {"3": 0.97, "6": 0.99, "10": 0.99}
 # The leave-out runs learn from the same windows with shorter training (one head seed unless
 # --members says otherwise): five full runs would take an hour on the 2-core machine.
 LOO: Final = replace(FULL, ae_epochs=15, head_epochs=25)
-LOO_RUNS: Final = 5  # leave-out runs: two families and one or two contexts out of each
+# Leave-out runs: one context out of each (every context once), and one or two families
+# (every family once). Since v6 (v5: five runs, one or two contexts out of each).
+LOO_RUNS: Final = len(contexts.CONTEXTS)
+# The pixel-step inputs (``features.AXIS_UNKNOWN`` where a pixel is not a mouse's count): since
+# v6 such a window reads them as the people's median (blanked, as the served model blanks them,
+# ``model._blank_pixels``), so a screen of a pixel ratio never trained on is not odd.
+PIXEL_INPUTS: Final = tuple(
+    net.INPUT_NAMES.index(f"window:{n}") for n in ("axis_steps", "axis_pairs")
+)
 CAL_LENGTHS_S: Final = (3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0)
+
+
+def pixels_unknown(v: F32) -> npt.NDArray[np.bool_]:
+    """Rows (raw input vectors) whose pixel-step inputs were not measured."""
+    out: npt.NDArray[np.bool_] = v[:, PIXEL_INPUTS[0]] == AXIS_UNKNOWN
+    return out
+
+
+def input_scale(v: F32) -> tuple[F32, F32]:
+    """``robust_scale`` of people's input vectors, the pixel-step inputs over the windows where
+    they were measured (their centre is what an unmeasured window reads)."""
+    center, scale = robust_scale(v)
+    known = ~pixels_unknown(v)
+    if known.sum() >= 10:
+        c, sc = robust_scale(v[known][:, list(PIXEL_INPUTS)])
+        center[list(PIXEL_INPUTS)], scale[list(PIXEL_INPUTS)] = c, sc
+    return center, scale
+
+
+def standardise(v: F32, center: F32, scale: F32) -> F32:
+    """What the served graph feeds the heads: clipped robust z-scores, with unmeasured pixel
+    steps blanked to 0 (the people's median)."""
+    z = np.clip((v - center) / scale, -net.CLIP, net.CLIP).astype(np.float32)
+    z[np.ix_(pixels_unknown(v), list(PIXEL_INPUTS))] = 0.0
+    return z
 
 
 def robust_scale(x: F32) -> tuple[F32, F32]:
@@ -176,8 +209,9 @@ def has_segments(windows: data.Windows) -> npt.NDArray[np.bool_]:
 
 
 def logits(model: net.BehaviourNet, v: F32) -> F64:
+    z = standardise(v, model.in_center.numpy(), model.in_scale.numpy())
     with torch.no_grad():
-        return model.head_logits(model.standardise(torch.from_numpy(v))).numpy().astype(np.float64)
+        return model.head_logits(torch.from_numpy(z)).numpy().astype(np.float64)
 
 
 def head_norm(human_logits: F64) -> list[list[float]]:
@@ -418,7 +452,7 @@ def run(
     jobs: int,
     hold_families: Sequence[str] = (),
     hold_contexts: Sequence[str] = (),
-    use_ae: bool = True,
+    use_ae: bool = False,
     prepared: TrainData | None = None,
     members: int = net.MEMBERS,
 ) -> dict[str, Any]:
@@ -440,10 +474,10 @@ def run(
 
     v_h, _ = input_vectors(model, humans)
     v_b, _ = input_vectors(model, robots)
-    in_center, in_scale = robust_scale(v_h)
+    in_center, in_scale = input_scale(v_h)
     model.in_center.copy_(torch.from_numpy(in_center))
     model.in_scale.copy_(torch.from_numpy(in_scale))
-    zv = np.clip((np.concatenate([v_h, v_b]) - in_center) / in_scale, -net.CLIP, net.CLIP)
+    zv = standardise(np.concatenate([v_h, v_b]), in_center, in_scale)
     y = np.concatenate([np.zeros(len(v_h)), np.ones(len(v_b))]).astype(np.float32)
     for h, name in enumerate(net.HEADS):
         cols = [net.INPUT_NAMES.index(n) for n in net.HEAD_INPUTS[name]]
@@ -496,6 +530,7 @@ def run(
         "anchors_by_group": {g: anchors_by[g] for g in GROUP_NAMES},
         "calibration": {"band_risk": BAND_RISK, "edge_quantile": EDGE_QUANTILE, **cal_info},
         "ae_anchors": ae_anchors,
+        "pixels_unknown": "median",
         "versions": _versions(),
         "train": {
             "subjects": d.train_subjects,
@@ -545,7 +580,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--hold-out-family", choices=scripted.TRAINABLE, action="append")
     parser.add_argument("--hold-out-context", choices=contexts.CONTEXTS, action="append")
     parser.add_argument(
-        "--no-ae", action="store_true", help="the behaviour head without the AutoEncoder's errors"
+        "--ae",
+        action="store_true",
+        help="the behaviour head reads the AutoEncoder's errors (v4; since v5 it does not)",
+    )
+    parser.add_argument(
+        "--no-ae", action="store_true", help="the default since v5 (kept for old commands)"
     )
     parser.add_argument(
         "--held-out-all",
@@ -568,15 +608,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     prepared = cached_data(cfg, seed=args.seed, jobs=args.jobs, cache=args.data_cache)
     if args.held_out_all:
         prepared = prepared or build_data(cfg, seed=args.seed, jobs=args.jobs)
+        loo = LOO if not args.quick else cfg
+        if not (args.ae and not args.no_ae):  # the heads never read it: one epoch for `ae`
+            loo = replace(loo, ae_epochs=1)
         for k in range(LOO_RUNS):
             run(
-                LOO if not args.quick else cfg,
+                loo,
                 Path(args.held_out_all) / f"run{k}",
                 seed=args.seed,
                 jobs=args.jobs,
                 hold_families=scripted.TRAINABLE[k::LOO_RUNS],
                 hold_contexts=contexts.CONTEXTS[k::LOO_RUNS],
-                use_ae=not args.no_ae,
+                use_ae=args.ae and not args.no_ae,
                 prepared=prepared,
                 members=args.members,
             )
@@ -586,7 +629,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "jobs": args.jobs,
         "hold_families": args.hold_out_family or (),
         "hold_contexts": args.hold_out_context or (),
-        "use_ae": not args.no_ae,
+        "use_ae": args.ae and not args.no_ae,
         "prepared": prepared,
         "members": args.members,
     }

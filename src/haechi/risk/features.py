@@ -21,7 +21,10 @@ slow stretches of a hand's movement step along one screen axis at a time (``axis
 are measured only where a pixel is a count (device pixel ratio 1, whole coordinates:
 ``pixels_unknown``), else both read ``AXIS_UNKNOWN``. Since v5 the window features also count
 what scripts repeat (still stretches of one length, runs of one identical step) and describe
-speed by ratios (peak / mean, acceleration / speed) that a screen's scale does not change.
+speed by ratios (peak / mean, acceleration / speed) that a screen's scale does not change;
+since v6 how few different steps the moves are made of (``step_vocab_log``, ``step_entropy``:
+a script's fixed steps, 1-px ones included). A model from v6 on reads an ``AXIS_UNKNOWN``
+window's pixel-step features as the people's median (``haechi.risk.model``), not as a value.
 
 Everything is computed for all segments at once: sums as differences of prefix sums, maxima with
 ``reduceat``, medians from one sort, so the cost grows with the number of events, not of
@@ -163,6 +166,9 @@ WINDOW_NAMES: Final = (
     "step_run_log",  # longest run of identical moving steps (>= 2 px)
     "speed_ratio",  # mean over segments of log(peak speed / mean speed): a shape, not a level
     "acc_ratio",  # mean over segments of log(mean |acceleration| / mean speed), 1/s
+    # Since v6: how few different steps the moves are made of (any size, 1-px steps too).
+    "step_vocab_log",  # log1p(distinct (dx, dy) among moving steps / sqrt(moving steps))
+    "step_entropy",  # entropy of the moving steps' (dx, dy), over log(moving steps)
 )
 N_WINDOW: Final = len(WINDOW_NAMES)
 
@@ -591,6 +597,7 @@ def _fits(w: F64, rows: F64) -> None:
 STILL_MS: Final = 100.0  # a gap between pointer events this long is a still stretch
 TWIN_MS: Final = 2.0  # two still stretches this close in length are twins
 MIN_REPEAT_PX: Final = 2.0  # steps shorter than this are a hand's jitter, not a script's step
+VOCAB_GRID: Final = 64.0  # steps are told apart to 1/64 px (fractional pixels of a scaled screen)
 
 
 def dx_dy(x: F64, y: F64) -> tuple[F64, F64]:
@@ -621,3 +628,20 @@ def _repeats(
         starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
         longest = int((ends - starts).max()) + 1 if starts.shape[0] else 1
         w[_WIN["step_run_log"]] = np.log1p(longest)
+    _vocabulary(w, dx[walk], dy[walk])
+
+
+def _vocabulary(w: F64, dx: F64, dy: F64) -> None:
+    """How few different steps the moving steps are made of (since v6). A script moves by one
+    or a few fixed steps (of 1 px too, under ``MIN_REPEAT_PX``), in runs or not; a hand's steps
+    change with its speed and direction, so it uses about as many distinct (dx, dy) as the
+    square root of its steps or more. Scale-free: a screen's pixel ratio divides every step by
+    the same number. Below two moving steps both stay 0."""
+    n = dx.shape[0]
+    if n < 2:
+        return
+    key = np.round(dx * VOCAB_GRID) * 1e7 + np.round(dy * VOCAB_GRID)
+    _, counts = np.unique(key, return_counts=True)
+    w[_WIN["step_vocab_log"]] = np.log1p(counts.shape[0] / np.sqrt(n))
+    p = counts / n
+    w[_WIN["step_entropy"]] = float(-(p * np.log(p)).sum()) / np.log(n)

@@ -33,11 +33,17 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from haechi.risk.features import FEATURE_NAMES, WINDOW_NAMES, SegmentFeatures, extract
+from haechi.risk.features import (
+    AXIS_UNKNOWN,
+    FEATURE_NAMES,
+    WINDOW_NAMES,
+    SegmentFeatures,
+    extract,
+)
 from haechi.risk.telemetry import Telemetry
 
 MODELS: Final = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL: Final = MODELS / "risk-behaviour-v5.onnx"
+DEFAULT_MODEL: Final = MODELS / "risk-behaviour-v6.onnx"
 PIXEL_STEPS: Final = "model:pixel-steps"  # the input group a pen is not judged on
 BAD_INPUT_RISK: Final = 80  # what input the feature code cannot read scores
 # The model was trained and calibrated on windows of 3-10 s, so it judges the last 10 s of a
@@ -100,6 +106,12 @@ class _Loaded:
     ae_fp: F64
     groups: tuple[str, ...]
     name: str
+    # The model's window features as columns of ``WINDOW_NAMES`` (an older model reads fewer).
+    window_cols: npt.NDArray[np.intp]
+    # Since v6: a window whose pixel steps are not counts (``features.pixels_unknown``) has them
+    # blanked to the people's median, as a pen's are, instead of reading ``AXIS_UNKNOWN``.
+    blank_unknown_pixels: bool
+    axis_col: int  # where ``axis_steps`` is in the window vector as extracted
 
 
 class BehaviourModel:
@@ -140,7 +152,7 @@ class BehaviourModel:
             # Pixel steps describe a mouse's counts; a pen (absolute positions, a digitiser's
             # own sampling) was never measured (SapiMouse is mice only), so it is not judged
             # on them: they read as the people's median.
-            rows = _run(model, features, pen=telemetry.pointer == "pen")
+            rows = _run(model, features, pen=_blank_pixels(model, features, telemetry))
             scores = _combined(rows, model)
             xp, fp = model.by_group.get(calibration_group(features), (model.xp, model.fp))
             risk = float(np.interp(scores[0], xp, fp))
@@ -158,7 +170,7 @@ class BehaviourModel:
         features = extract(telemetry, last_ms=WINDOW_MS, max_events=WINDOW_EVENTS)
         if features.empty or features.flags & BAD_FLAGS:
             return None
-        rows = _run(model, features, occlusion=False)
+        rows = _run(model, features, occlusion=False, pen=_blank_pixels(model, features, telemetry))
         return Scores(
             combined=float(_combined(rows, model)[0]),
             autoencoder=float(rows[1][0]),
@@ -175,9 +187,8 @@ def _read(path: Path) -> _Loaded:
     import onnxruntime as ort  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
     meta = json.loads(path.with_suffix(".json").read_text())
-    if list(meta["features"]) != list(FEATURE_NAMES) or list(meta["window_features"]) != list(
-        WINDOW_NAMES
-    ):
+    window = [str(n) for n in meta["window_features"]]
+    if list(meta["features"]) != list(FEATURE_NAMES) or not set(window) <= set(WINDOW_NAMES):
         raise ValueError(f"{path}: trained on other features than haechi.risk.features")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -211,7 +222,18 @@ def _read(path: Path) -> _Loaded:
         ae_fp=ae_anchors[:, 1],
         groups=groups,
         name=str(meta["model"]),
+        window_cols=np.asarray([WINDOW_NAMES.index(n) for n in window], np.intp),
+        blank_unknown_pixels=meta.get("pixels_unknown") == "median",
+        axis_col=WINDOW_NAMES.index("axis_steps"),
     )
+
+
+def _blank_pixels(model: _Loaded, features: SegmentFeatures, telemetry: Telemetry) -> bool:
+    """Whether the pixel-step inputs are blanked to the people's median: always for a pen,
+    and (models since v6) for a window whose pixels are not a mouse's counts."""
+    if telemetry.pointer == "pen":
+        return True
+    return model.blank_unknown_pixels and bool(features.window[model.axis_col] == AXIS_UNKNOWN)
 
 
 def _run(
@@ -220,7 +242,7 @@ def _run(
     mask = model.pen_mask if pen else model.mask
     feeds = {
         "segments": features.matrix,
-        "window": features.window.reshape(1, -1),
+        "window": features.window[model.window_cols].reshape(1, -1),
         "mask": mask if occlusion else mask[:1],
     }
     out: list[Any] = model.session.run(model.outputs, feeds)
