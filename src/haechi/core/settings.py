@@ -316,6 +316,9 @@ class SmtpSettings(BaseModel):
     username: str = ""
     password: str = ""
     timeout_seconds: float = Field(default=10.0, gt=0)
+    # PEM file of the CAs to trust for the server's certificate instead of the system's (a
+    # private relay's own CA); the certificate and its hostname are always checked.
+    ca_file: Path | None = None
 
 
 class EmailSettings(BaseModel):
