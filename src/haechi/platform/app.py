@@ -118,6 +118,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
     from haechi.platform.orgs.router import invitations, members
     from haechi.platform.orgs.router import me as me_delete
     from haechi.platform.orgs.router import router as orgs
+    from haechi.platform.plans.router import admin_router as plans_admin
     from haechi.platform.plans.router import router as plans
     from haechi.platform.sites.router import router as sites
     from haechi.platform.usage.router import router as usage
@@ -150,7 +151,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
         members,
         invitations,
     )
-    routers = (*routers, plans, me_links)
+    routers = (*routers, plans, plans_admin, me_links)
     for router in (*routers, two_factor, sites, ip_rules, usage, billing, api_keys, audit, admin):
         v1.include_router(router)
     app.include_router(v1)

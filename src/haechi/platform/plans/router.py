@@ -24,6 +24,8 @@ from haechi.platform.plans import quota, schemas, service
 from haechi.platform.plans.models import OrgPlan
 
 router = APIRouter(tags=["plans"])
+# The operator's routes: tagged "admin" (operation ids admin_*, like the other /admin routes).
+admin_router = APIRouter(tags=["admin"])
 OrgReader = Annotated[OrgAccess, require("org:read")]
 PlanKey = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 
@@ -73,7 +75,7 @@ async def org_plan(access: OrgReader, db: DbSession, runtime: RuntimeDep) -> sch
 # ---------------------------------------------------------------------------- operators
 
 
-@router.put("/admin/plans/{key}", operation_id="admin_save_plan")
+@admin_router.put("/admin/plans/{key}", operation_id="admin_save_plan")
 async def save_plan(
     key: PlanKey,
     body: schemas.CustomPlan,
@@ -88,7 +90,7 @@ async def save_plan(
     return _public(plan)
 
 
-@router.delete("/admin/plans/{key}", status_code=204, operation_id="admin_delete_plan")
+@admin_router.delete("/admin/plans/{key}", status_code=204, operation_id="admin_delete_plan")
 async def delete_plan(
     key: PlanKey, operator: CurrentOperator, db: DbSession, who: CurrentActor
 ) -> Response:
@@ -97,7 +99,7 @@ async def delete_plan(
     return Response(status_code=204)
 
 
-@router.put("/admin/orgs/{org_id}/plan", operation_id="admin_assign_plan")
+@admin_router.put("/admin/orgs/{org_id}/plan", operation_id="admin_assign_plan")
 async def assign_plan(
     org_id: uuid.UUID,
     body: schemas.PlanAssign,
