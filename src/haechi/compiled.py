@@ -47,6 +47,7 @@ HOT_MODULES: tuple[str, ...] = (
     "haechi.core.randomness",
     "haechi.core.store.memory",
     "haechi.protocol.dialects",
+    "haechi.protocol.iprules",
     "haechi.protocol.messages",
     "haechi.protocol.pow",
     "haechi.protocol.router",
