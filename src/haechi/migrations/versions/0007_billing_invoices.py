@@ -33,7 +33,9 @@ def upgrade() -> None:
     with op.batch_alter_table("billing_subscriptions") as batch:
         batch.add_column(sa.Column("pending_plan", sa.String(32), nullable=True))
         batch.add_column(
-            sa.Column("cancel_at_period_end", sa.Boolean(), nullable=False, server_default=sa.false())
+            sa.Column(
+                "cancel_at_period_end", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
         )
         batch.add_column(sa.Column("period_start", TIMESTAMP, nullable=True))
     with op.batch_alter_table("billing_charges") as batch:
@@ -41,9 +43,7 @@ def upgrade() -> None:
         batch.alter_column(
             "period", existing_type=sa.String(7), type_=sa.String(24), existing_nullable=False
         )
-        batch.add_column(
-            sa.Column("kind", sa.String(16), nullable=False, server_default="renewal")
-        )
+        batch.add_column(sa.Column("kind", sa.String(16), nullable=False, server_default="renewal"))
         batch.add_column(sa.Column("plan", sa.String(32), nullable=True))
         batch.add_column(
             sa.Column("credit_applied", sa.Integer(), nullable=False, server_default="0")
