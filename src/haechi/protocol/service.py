@@ -10,6 +10,7 @@ proof-of-work, spend, answer.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import logging
@@ -37,6 +38,7 @@ from haechi.protocol.iprules import ALLOW, DENY
 from haechi.protocol.messages import PROTOCOL_VERSION, ChallengeRequest, SolveRequest
 from haechi.protocol.sites import SiteCache, SiteInfo
 from haechi.protocol.usage import TopNames, risk_label, time_label, usage_key
+from haechi.risk import repeat
 from haechi.risk.attack import AttackMonitor
 from haechi.risk.policy import TEST_LEVEL, Plan, Policy, allows_test_level
 from haechi.risk.scoring import (
@@ -52,6 +54,9 @@ log = logging.getLogger("haechi.protocol")
 # Solve-time telemetry seen before (``ProtocolService._replayed``): how long a digest is kept,
 # and the risk a replay gets at least (a visual task in the default ladder, never a block).
 REPLAY_TTL = 3600
+# The near-duplicate sketches of a path (haechi.risk.repeat): a day, so a stock of recordings is
+# spent once a day; 0 collisions between 4,034 SapiMouse windows (bench/repeat_collisions.py).
+REPLAY_SKETCH_TTL = 86400
 REPLAY_RISK = 60
 REPLAYED = "replayed-telemetry"
 
@@ -192,11 +197,14 @@ class ProtocolService:
             log.exception("risk scorer failed; treating as high risk")
             return RiskResult(risk=90, reasons=("scorer-error",), model="fallback")
 
-    async def _replayed(self, telemetry: Any) -> bool:
-        """Whether these solve-time movements were sent before (``REPLAY_TTL``): a person
-        never moves the same way twice, a bot replaying a recorded session does. Only a short
-        digest of the events is kept, for an hour, under no visitor id: it recognises a
-        recording, not a person. A store failure is no evidence either way."""
+    async def _replayed(self, telemetry: Any, *, check: bool = True) -> bool:
+        """Whether these solve-time movements were sent before: a person never moves the same
+        way twice, a bot replaying a recorded session does. Two kinds of key, under no visitor
+        id: an exact digest of the events (``REPLAY_TTL``) and the path's near-duplicate
+        sketches (``haechi.risk.repeat``, ``REPLAY_SKETCH_TTL``), which a copy with every event
+        moved by a few pixels and milliseconds still matches. They recognise a recording, not
+        a person. ``check=False`` only records (a task's solve: its telemetry can be copied into
+        another visit's first solve). A store failure is no evidence either way."""
         if not isinstance(telemetry, dict):
             return False
         events = telemetry.get("events")
@@ -204,9 +212,20 @@ class ProtocolService:
             return False
         try:
             digest = hashlib.blake2b(orjson.dumps(events), digest_size=16).hexdigest()
-            return await self.store.spend(f"tseen:{digest}", REPLAY_TTL) is not None
+            parsed = parse_telemetry(
+                telemetry, max_bytes=self.settings.protocol.max_telemetry_bytes
+            )
+            keys = [f"tseen:{digest}"] + [f"tsk:{d.hex()}" for d in repeat.sketches(parsed)]
+            seen = await asyncio.gather(
+                *(
+                    self.store.spend(k, REPLAY_TTL if i == 0 else REPLAY_SKETCH_TTL)
+                    for i, k in enumerate(keys)
+                ),
+                return_exceptions=True,
+            )
         except Exception:
             return False
+        return check and any(v is not None and not isinstance(v, BaseException) for v in seen)
 
     def _input_matters(self, site: SiteInfo, plan: Plan) -> bool:
         """Whether waiting for the visitor's input can spare them more friction: the plan that
@@ -532,8 +551,10 @@ class ProtocolService:
             risk = await self._score(
                 request.telemetry, "solve", telemetry_size, ip_rate, task_signals
             )
-            # A step-up's own solve may resend the first one's telemetry: only the visit's first.
-            if data["ty"] is None and data["st"] == 0 and await self._replayed(request.telemetry):
+            # A step-up's own solve may resend the first one's telemetry: only the visit's first
+            # is checked; a task's solve is recorded (its telemetry is a person's, and copyable).
+            opening = data["ty"] is None and data["st"] == 0
+            if await self._replayed(request.telemetry, check=opening) and opening:
                 risk = RiskResult(
                     max(risk.risk, REPLAY_RISK), (*risk.reasons, REPLAYED), risk.model
                 )
