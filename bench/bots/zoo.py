@@ -445,7 +445,7 @@ class PlaywrightBots:
             )
             if not layout:
                 return session
-            box = session.layout()["box"]  # type: ignore[index]
+            box = layout  # the checkbox as the page laid it out (a later layout may lack it)
             await asyncio.sleep(self.rng.uniform(0.3, 1.2))
             await self.act(page, family, (box[0], box[1]))
             await asyncio.to_thread(session.wait, session.outcome, outcome_timeout(family))
