@@ -32,8 +32,8 @@ GRIDS: Final = 6
 SECTORS: Final = 8
 # Time and length share classes: log2(share / mean share) in steps of this many octaves.
 SHARE_STEP: Final = 1.0
-MIN_PATH_PX: Final = 300.0
-MIN_MOVES: Final = 20  # pointer events
+MIN_PATH_PX: Final = 200.0
+MIN_MOVES: Final = 12  # pointer events
 STILL_PX: Final = 8.0
 _POINTER: Final = np.frombuffer(b"mdu", np.uint8)
 _TAU: Final = 2 * math.pi
