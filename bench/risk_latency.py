@@ -27,7 +27,9 @@ request signals and features walk the event tuples (``--no-baseline`` leaves the
 version, say ``src/haechi/models/risk-behaviour-v5.onnx``, with its JSON beside it),
 interleaved with the rest.
 
-On a shared machine p99 is the machine's, not the code's. ``--loop N`` counts instead of
+On a shared machine p99 is the machine's, not the code's. ``--cpu-clock`` times each call by
+the thread's CPU clock instead (what the call computed, without the time it waited for a core;
+a busy machine's cache misses still count). ``--loop N`` counts instead of
 timing: it builds the payloads, then runs parse + score of one payload (``--payload``, a row
 name) N times and exits, for ``valgrind --tool=callgrind`` (instructions are the same however
 busy the machine is): run it with N and with 0 and divide the difference of the ``Collected``
@@ -60,14 +62,18 @@ FIXTURE = ROOT / "tests" / "fixtures" / "human_windows.jsonl"
 F64 = npt.NDArray[np.float64]
 
 
-def measure(cells: dict[str, Callable[[], object]], runs: int, batch: int = 50) -> dict[str, F64]:
+def measure(
+    cells: dict[str, Callable[[], object]],
+    runs: int,
+    batch: int = 50,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, F64]:
     """Times in ms of each callable, ``runs`` each, interleaved in batches so that every cell
     sees the same share of a shared machine's slow and fast moments."""
     for fn in cells.values():
         for _ in range(min(200, runs)):
             fn()
     times = {name: np.empty(runs) for name in cells}
-    clock = time.perf_counter
     for start in range(0, runs, batch):
         for name, fn in cells.items():
             out = times[name]
@@ -138,6 +144,12 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, help="another model file: its assess, beside")
     parser.add_argument("--model", type=Path, help="the model file (default: the shipped one)")
     parser.add_argument("--loop", type=int, help="run parse + score N times, no timing")
+    parser.add_argument(
+        "--cpu-clock",
+        action="store_true",
+        help="time each call by the thread's CPU clock (time.thread_time), not the wall clock: "
+        "on a loaded machine this leaves out the time the thread waited for a core",
+    )
     parser.add_argument("--payload", default="human, at the cap, v2", help="the row --loop runs")
     args = parser.parse_args()
     model = BehaviourModel(args.model).get()
@@ -172,8 +184,10 @@ def main() -> None:
             cells[f"{name}/compare_whole"] = partial(whole_path, CombinedScorer(other), obj)
     gc.collect()
     gc.freeze()  # as haechi.app.serve_app does once the server has started
-    times = measure(cells, args.runs)
-    print(f"model {model.name}; {args.runs} runs each, interleaved; p50 / p99 in ms\n")
+    clock = time.thread_time if args.cpu_clock else time.perf_counter
+    times = measure(cells, args.runs, clock=clock)
+    what = "thread CPU time" if args.cpu_clock else "wall time"
+    print(f"model {model.name}; {args.runs} runs each, interleaved; {what}, p50 / p99 in ms\n")
     head = ["parse", "features", "assess", "**parse + score**"]
     head += [] if args.no_baseline else ["baseline parse + score"]
     head += [f"assess, {other.name}", f"parse + score, {other.name}"] if other else []
