@@ -52,6 +52,7 @@ PAGES = {
     "/docs": "docs",
     "/docs/widget": "docs-widget",
     "/signin": "signin",
+    "/signin/google": "signin-google",
     "/signup": "signup",
     "/verify-email": "verify-email",
     "/forgot-password": "forgot-password",
@@ -190,7 +191,7 @@ def test_language_switch_is_kept(server: Haechi, browser: Any) -> None:
 
     page = new_page(browser, "en", "light")
     open_page(page, server.url + "/pricing")
-    page.get_by_label("Language").select_option("ko")
+    page.get_by_label("Language", exact=True).select_option("ko")
     expect(page.locator("main h1")).to_have_text("요금")
     assert page.locator("html").get_attribute("lang") == "ko"
     page.reload()
@@ -227,7 +228,7 @@ def test_keyboard_only_journey(server: Haechi, browser: Any) -> None:
     expect(page).to_have_url(re.compile(r"/docs/[\w/-]+(#[\w-]+)?$"))
     expect(page.locator("article.doc")).to_contain_text("siteverify")
 
-    language = page.get_by_label("Language")
+    language = page.get_by_label("Language", exact=True)
     language.focus()
     page.keyboard.press("ArrowUp")  # English -> 한국어 (the first option)
     expect(page.locator("html")).to_have_attribute("lang", "ko")
@@ -383,7 +384,7 @@ def test_sign_up_to_a_verified_token_on_a_protected_page(
     shot("8-account")
 
     # The same pages in Korean and dark.
-    page.get_by_label("Language").select_option("ko")
+    page.get_by_label("Language", exact=True).select_option("ko")
     page.emulate_media(color_scheme="dark")
     expect(page.locator("main h1")).to_have_text("계정과 보안")
     page.get_by_role("link", name="대시보드").click()
@@ -393,7 +394,7 @@ def test_sign_up_to_a_verified_token_on_a_protected_page(
         expect(page.locator("main h1")).to_have_text(re.compile(HANGUL.pattern))
         shot(f"9-{link.replace(' ', '-')}-ko-dark")
     page.emulate_media(color_scheme="light")
-    page.get_by_label("언어").select_option("en")
+    page.get_by_label("언어", exact=True).select_option("en")
 
     # The owner's own page, another origin, with the snippet pasted in as it is.
     url = site.add("/signup.html", f"<!doctype html><title>Shop</title>{snippet}")
@@ -410,7 +411,7 @@ def test_sign_up_to_a_verified_token_on_a_protected_page(
     # The verification arrives in the live view (polled every 5 s) and the analytics page.
     page.get_by_role("link", name="Analytics").click()
     expect(page.get_by_test_id(f"live-verifies-{sitekey}")).not_to_have_text("0", timeout=30_000)
-    expect(page.locator(".totals")).to_be_visible()
+    expect(page.get_by_test_id("total-challenges")).to_be_visible()
     shot("10-analytics")
     page.context.close()
     assert problems == []
@@ -601,3 +602,111 @@ def test_two_factor_set_up_and_sign_in_with_a_recovery_code(platform: Haechi, br
     )
     assert login.status_code == 401
     page.context.close()
+
+
+# ------------------------------------------------------------ plans, billing, IP rules
+
+
+@pytest.fixture(scope="module")
+def fake_toss() -> Iterator[str]:
+    """The loopback Toss server (haechi.dev.fake_toss) under uvicorn in a thread."""
+    import threading
+
+    import uvicorn
+
+    from haechi.dev.fake_toss import create_app
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def saas(tmp_path_factory: pytest.TempPathFactory, fake_toss: str) -> Iterator[Haechi]:
+    """A server selling plans, with card billing through the fake Toss."""
+    if not (DIST / "index.html").is_file():
+        missing("the built dashboard (make dashboard)")
+    from haechi.dev.fake_toss import TEST_SECRET_KEY
+
+    port = free_port()
+    env = {
+        "HAECHI_POLICY__BANDS": LIGHT_BANDS,
+        "HAECHI_PLATFORM__PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "HAECHI_PLANS__ENABLED": "true",
+        "HAECHI_BILLING__TOSS_API_URL": fake_toss,
+        "HAECHI_BILLING__TOSS_SECRET_KEY": TEST_SECRET_KEY,
+        "HAECHI_BILLING__TOSS_CLIENT_KEY": "test_ck_haechi_fake",
+    }
+    server = Haechi(tmp_path_factory.mktemp("saas") / "data", env, port=port)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def test_billing_through_the_fake_toss_and_ip_rules(saas: Haechi, browser: Any) -> None:
+    """Plans on: pricing from the API, the quota meter, a card registered on the fake Toss
+    page, the first invoice (PDF), cancellation; IP rules checked in the browser and saved."""
+    from playwright.sync_api import expect
+
+    account = api_account(saas, "payer@example.com")
+    page = new_page(browser, "en", "light", bypass_csp=True)
+    page.on("dialog", lambda dialog: dialog.accept())
+    violations: dict[str, list[str]] = {}
+
+    def shot(name: str) -> None:
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        found = serious_violations(page)
+        if found:
+            violations[name] = found
+
+    open_page(page, f"{saas.url}/orgs/{account['org']}/billing")
+    page.get_by_label("E-mail").fill("payer@example.com")
+    page.get_by_label("Password").fill(account["password"])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.locator("main h1")).to_have_text("Plan and billing")
+    page.get_by_role("link", name="Pricing").click()
+    expect(page.get_by_role("heading", name="Pro")).to_be_visible()
+    shot("pricing-plans")
+    page.go_back()
+    expect(page.locator("main h1")).to_have_text("Plan and billing")
+    expect(page.get_by_text(re.compile(r"0 of 10,000 verified tokens"))).to_be_visible()
+    page.get_by_role("button", name="Register a card and subscribe to Pro").click()
+
+    # The fake Toss's card-registration window, then back to the dashboard's return page.
+    expect(page.get_by_role("heading", name="카드 등록")).to_be_visible()
+    page.get_by_role("button", name="등록").click()
+    expect(page.get_by_role("status")).to_contain_text("you are on the pro plan", timeout=30_000)
+    page.get_by_role("link", name="Back to billing").click()
+    expect(page.get_by_test_id("subscription-status")).to_have_text("active")
+    invoice = page.get_by_role("button", name=re.compile(r"HAE-\d{4}-\d+ PDF"))
+    with page.expect_download() as download:
+        invoice.click()
+    assert download.value.suggested_filename.endswith(".pdf")
+    shot("billing")
+    page.get_by_role("button", name="Cancel subscription").click()
+    expect(page.get_by_role("status").filter(has_text="Cancelled")).to_be_visible()
+    expect(page.get_by_role("button", name="Keep the subscription")).to_be_visible()
+
+    # IP rules: checked in the browser first, then saved and listed.
+    page.get_by_role("link", name="IP rules").click()
+    page.get_by_label("Address or network").fill("203.0.113.300")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.get_by_text("Enter an IP address or a network")).to_be_visible()
+    page.get_by_label("Address or network").fill("203.0.113.0/24")
+    page.get_by_label("Note").fill("scrapers")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.get_by_role("cell", name="203.0.113.0/24", exact=True)).to_be_visible()
+    shot("ip-rules")
+    page.context.close()
+    assert violations == {}

@@ -2,6 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { createFileRoute, Link } from "@tanstack/react-router";
 
 import { plansListOptions } from "../client/@tanstack/react-query.gen";
+import { useSignedIn } from "../features/auth/session";
 import { planFacts, won } from "../features/billing/format";
 import { useI18n } from "../i18n";
 
@@ -10,7 +11,9 @@ export const Route = createFileRoute("/pricing")({ component: Pricing });
 /** The plans this server sells (GET /plans); a server with plans off is the self-hosted case. */
 function Pricing() {
   const { t, language } = useI18n();
-  const plans = useQuery(plansListOptions());
+  // GET /plans answers signed-in users only (for now): visitors see the self-hosted card.
+  const signedIn = useSignedIn();
+  const plans = useQuery({ ...plansListOptions(), enabled: signedIn });
   return (
     <section>
       <h1>{t("pricing.title")}</h1>

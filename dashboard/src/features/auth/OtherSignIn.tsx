@@ -51,9 +51,11 @@ export function OtherSignIn({ next, email }: { next: string | undefined; email: 
           {t("auth.passkey")}
         </button>
       )}
-      <p className="form-error" role="alert">
-        {error ? t("auth.passkey.failed", { detail: error }) : ""}
-      </p>
+      {error && (
+        <p className="form-error" role="alert">
+          {t("auth.passkey.failed", { detail: error })}
+        </p>
+      )}
     </div>
   );
 }

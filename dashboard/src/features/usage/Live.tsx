@@ -24,33 +24,30 @@ export function Live({ org, all = false }: { org?: string; all?: boolean }) {
           {t("common.error", { detail: String((live.error as { detail?: string }).detail ?? "") })}
         </p>
       )}
-      {live.data && (
-        <>
-          <dl className="totals">
-            <div>
-              <dt>{t("usage.challenges")}</dt>
-              <dd data-testid="live-total-challenges">{number(sum("challenges"))}</dd>
-            </div>
-            <div>
-              <dt>{t("usage.solves")}</dt>
-              <dd>{number(sum("solves"))}</dd>
-            </div>
-            <div>
-              <dt>{t("usage.verifies")}</dt>
-              <dd>{number(sum("verifies"))}</dd>
-            </div>
-            <div>
-              <dt>{t("usage.attack.highest")}</dt>
-              <dd data-testid="live-attack-highest">{highest}</dd>
-            </div>
-            <div>
-              <dt>{t("usage.attack.sites")}</dt>
-              <dd>{number(attacked)}</dd>
-            </div>
-          </dl>
-          <p className="hint">{t("usage.live.at", { time: new Date(live.data.at).toLocaleTimeString(language) })}</p>
-        </>
-      )}
+      {/* Always laid out (dashes until the first answer): the table below does not jump. */}
+      <dl className="totals">
+        <div>
+          <dt>{t("usage.challenges")}</dt>
+          <dd data-testid="live-total-challenges">{live.data ? number(sum("challenges")) : "–"}</dd>
+        </div>
+        <div>
+          <dt>{t("usage.solves")}</dt>
+          <dd>{live.data ? number(sum("solves")) : "–"}</dd>
+        </div>
+        <div>
+          <dt>{t("usage.verifies")}</dt>
+          <dd>{live.data ? number(sum("verifies")) : "–"}</dd>
+        </div>
+        <div>
+          <dt>{t("usage.attack.highest")}</dt>
+          <dd data-testid="live-attack-highest">{live.data ? highest : "–"}</dd>
+        </div>
+        <div>
+          <dt>{t("usage.attack.sites")}</dt>
+          <dd>{live.data ? number(attacked) : "–"}</dd>
+        </div>
+      </dl>
+      <p className="hint">{live.data ? t("usage.live.at", { time: new Date(live.data.at).toLocaleTimeString(language) }) : "\u00a0"}</p>
       <table className="table" aria-live="off">
         <thead>
           <tr>

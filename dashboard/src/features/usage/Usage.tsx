@@ -93,24 +93,26 @@ export function Usage({ org, site, all = false }: { org?: string; site?: string;
           {t("common.error", { detail: String((query.error as { detail?: string }).detail ?? "") })}
         </p>
       )}
+      <dl className="totals">
+        {KEYS.map((k) => (
+          <div key={k.key}>
+            <dt>{t(k.label)}</dt>
+            <dd data-testid={totals ? `total-${k.key}` : undefined}>{totals ? number(totals[k.key]) : "–"}</dd>
+          </div>
+        ))}
+        <div>
+          <dt>{t("usage.solveRate")}</dt>
+          <dd data-testid="total-solve-rate">{totals ? percent(totals.solve_rate) : "–"}</dd>
+        </div>
+        <div>
+          <dt>{t("usage.unsolved")}</dt>
+          <dd>{totals ? number(Math.max(0, (totals.challenges ?? 0) - (totals.solves ?? 0))) : "–"}</dd>
+        </div>
+      </dl>
+      {/* The chart's place is kept while the numbers load (no layout shift). */}
+      {!usage && <div className="chart" aria-hidden="true" />}
       {usage && totals && (
         <>
-          <dl className="totals">
-            {KEYS.map((k) => (
-              <div key={k.key}>
-                <dt>{t(k.label)}</dt>
-                <dd data-testid={`total-${k.key}`}>{number(totals[k.key])}</dd>
-              </div>
-            ))}
-            <div>
-              <dt>{t("usage.solveRate")}</dt>
-              <dd data-testid="total-solve-rate">{percent(totals.solve_rate)}</dd>
-            </div>
-            <div>
-              <dt>{t("usage.unsolved")}</dt>
-              <dd>{number(Math.max(0, (totals.challenges ?? 0) - (totals.solves ?? 0)))}</dd>
-            </div>
-          </dl>
           {usage.points.length === 0 ? (
             <p>{t("usage.none")}</p>
           ) : (

@@ -103,7 +103,7 @@ function IpRules() {
               <th scope="col">{t("iprules.note")}</th>
               <th scope="col">{t("iprules.expires")}</th>
               <th scope="col">
-                <span className="visually-hidden">{t("team.remove")}</span>
+                <span className="visually-hidden">{t("iprules.remove")}</span>
               </th>
             </tr>
           </thead>
@@ -128,7 +128,7 @@ function IpRules() {
                       await refresh();
                     }}
                   >
-                    {t("team.remove")}
+                    {t("iprules.remove")}
                   </button>
                 </td>
               </tr>

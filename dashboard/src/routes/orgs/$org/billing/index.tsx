@@ -186,8 +186,8 @@ function Billing() {
                 ) : (
                   plan.price_krw > 0 &&
                   billing.data?.enabled && (
-                    <button type="button" aria-label={t("billing.choose.label", { plan: plan.name })} onClick={() => void choose(plan.key)} disabled={register.isPending || change.isPending}>
-                      {live ? t("billing.switch") : t("billing.subscribe")}
+                    <button type="button" onClick={() => void choose(plan.key)} disabled={register.isPending || change.isPending}>
+                      {live ? t("billing.switch", { plan: plan.name }) : t("billing.subscribe", { plan: plan.name })}
                     </button>
                   )
                 )}

@@ -6,6 +6,7 @@ import { sitesListOptions } from "../../../../client/@tanstack/react-query.gen";
 import type { SiteCreated } from "../../../../client";
 import { SecretOnce } from "../../../../features/sites/SecretOnce";
 import { SiteCreateForm } from "../../../../features/sites/SiteCreateForm";
+import { Sparkline } from "../../../../features/sites/Sparkline";
 import { useI18n, type MessageKey } from "../../../../i18n";
 
 export const Route = createFileRoute("/orgs/$org/sites/")({ component: Sites });
@@ -28,6 +29,7 @@ function Sites() {
               <th scope="col">{t("sites.sitekey")}</th>
               <th scope="col">{t("sites.level")}</th>
               <th scope="col">{t("sites.status")}</th>
+              <th scope="col">{t("sites.last24h")}</th>
             </tr>
           </thead>
           <tbody>
@@ -43,6 +45,9 @@ function Sites() {
                 </td>
                 <td>{t(`level.${site.security_level}` as MessageKey)}</td>
                 <td>{site.active ? t("sites.active") : t("sites.paused")}</td>
+                <td>
+                  <Sparkline org={org} site={site.id} />
+                </td>
               </tr>
             ))}
           </tbody>
