@@ -260,7 +260,11 @@ def table(bots: list[dict[str, Any]], people: list[dict[str, Any]]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|",
     ]
     for r in people:
-        ok = r["rate"] >= 0.97 if r["family"] in ("people/pointer", "people/firefox") else None
+        ok = (
+            r["rate"] >= 0.97
+            if r["family"].split()[0] in ("people/pointer", "people/firefox")
+            else None
+        )
         target = ">= 97% no task" if ok is not None else "token within two tasks"
         verdict = (
             ("pass" if ok else "FAIL")
