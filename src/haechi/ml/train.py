@@ -126,8 +126,9 @@ def input_scale(v: F32) -> tuple[F32, F32]:
 def standardise(v: F32, center: F32, scale: F32) -> F32:
     """What the served graph feeds the heads: clipped robust z-scores, with unmeasured pixel
     steps blanked to 0 (the people's median)."""
-    z = np.clip((v - center) / scale, -net.CLIP, net.CLIP).astype(np.float32)
-    z[np.ix_(pixels_unknown(v), list(PIXEL_INPUTS))] = 0.0
+    z: F32 = np.clip((v - center) / scale, -net.CLIP, net.CLIP).astype(np.float32)
+    rows = np.flatnonzero(pixels_unknown(v))
+    z[np.ix_(rows, np.asarray(PIXEL_INPUTS, dtype=np.intp))] = 0.0
     return z
 
 
