@@ -29,6 +29,9 @@ BODIES: dict[str, Any] = {
     "ip_rules_create_for_site": {"action": "allow", "cidr": "2001:db8::/48"},
     "ip_rules_update": {"note": "changed"},
     "ip_rules_set_policy": {"allow_skips_friction": True},
+    "billing_start_card_registration": {"plan": "pro"},
+    "billing_subscribe": {"auth_key": "auth-key", "customer_key": "customer-key", "plan": "pro"},
+    "billing_change_plan": {"plan": "business"},
 }
 
 
@@ -92,6 +95,7 @@ async def _world(api: Api) -> dict[str, Any]:
             data=IpRuleCreate(action="deny", cidr="203.0.113.0/24"),
             now=utcnow(),
         )
+        invoice = await _invoice(db, org)
         invitation = await orgs.invite(
             db,
             org=org,
@@ -108,11 +112,50 @@ async def _world(api: Api) -> dict[str, Any]:
         "key_id": str(key.row.id),
         "invitation_id": str(invitation.id),
         "rule_id": str(rule.id),
+        "invoice_id": str(invoice.id),
         "user_id": str(vic.id),
         "session_id": "",
         "tokens": tokens,
         "b_key": b_key.key,
     }
+
+
+async def _invoice(db: Any, org: Organisation) -> Any:
+    """A paid charge and its invoice in ``org`` (the invoice routes' sub-resource id)."""
+    import uuid
+
+    from haechi.platform.billing.models import Charge, Invoice
+
+    now = utcnow()
+    tag = uuid.uuid4().hex[:12]
+    charge = Charge(
+        org_id=org.id,
+        period="2026-12",
+        order_id=f"order-{tag}",
+        idempotency_key=tag,
+        amount=49_000,
+        status="done",
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(charge)
+    await db.flush()
+    invoice = Invoice(
+        org_id=org.id,
+        charge_id=charge.id,
+        number=f"TEST-{tag}",
+        org_name=org.name,
+        currency="KRW",
+        total=49_000,
+        supply=44_545,
+        vat=4_455,
+        lines=[],
+        status="paid",
+        issued_at=now,
+    )
+    db.add(invoice)
+    await db.flush()
+    return invoice
 
 
 def _fill(path: str, org_id: str, w: dict[str, Any]) -> str:
@@ -122,6 +165,7 @@ def _fill(path: str, org_id: str, w: dict[str, Any]) -> str:
         key_id=w["key_id"],
         invitation_id=w["invitation_id"],
         rule_id=w["rule_id"],
+        invoice_id=w["invoice_id"],
         user_id=w["user_id"],
     )
 
