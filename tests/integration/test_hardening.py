@@ -42,7 +42,11 @@ async def test_sealed_lengths_reveal_nothing(quick_edge: Edge) -> None:
                 plan=plan, risk=risk, step=0, now=time.time(),
             )  # fmt: skip
             challenges.add(len(body["challenge"]))
-        data = {"sk": site.sitekey, "h": host, "a": "login", "cd": None}
+        # What a sealed challenge carries into its token (the issue time, the task, the step).
+        data = {
+            "sk": site.sitekey, "h": host, "a": "login", "cd": None,
+            "iat": time.time() - 3, "ty": None, "st": 0,
+        }  # fmt: skip
         tokens.add(len(protocol._issue_token(data, risk=risk, now=time.time())))
     assert len(challenges) == 1 and len(tokens) == 1
     await quick_edge.set_security_level(site.sitekey, "medium")
