@@ -44,6 +44,13 @@ PERMISSIVE = re.compile(
 )
 # Distributions whose metadata names no licence: what their own repositories say.
 KNOWN_LICENCES = {"dumb-init": "MIT"}
+# Weak-copyleft distributions allowed by name, each with the reason (never a whole licence).
+# LGPL-3.0 lets an Apache-2.0 program use an unmodified library that stays a separate,
+# replaceable package; a Python distribution ships its source, which the LGPL asks for.
+ALLOWED_BY_NAME = {
+    "fpdf2": "LGPL-3.0-only: invoices as PDF; unmodified, imported as its own package, "
+    "source and licence text in its dist-info",
+}
 
 
 def _normalise(name: str) -> str:
@@ -152,7 +159,7 @@ def check_image(rootfs: Path) -> list[str]:
     return [
         f"the image ships {name} {version} under {licence}, not a licence on the allow-list"
         for key, (name, version, licence) in sorted(dists.items())
-        if key != "haechi" and not PERMISSIVE.search(licence)
+        if key != "haechi" and not PERMISSIVE.search(licence) and key not in ALLOWED_BY_NAME
     ]
 
 
