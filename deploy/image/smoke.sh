@@ -61,7 +61,10 @@ export DATA="$work/data"
 mkdir -p "$DATA" && chown 10001:10001 "$DATA" && chmod 0700 "$DATA"
 
 in_image haechi migrate 2>"$work/migrate.log" || { cat "$work/migrate.log" >&2; fail "haechi migrate"; }
-site=$(in_image haechi sites create --name smoke --hostname smoke.example.com --json 2>>"$work/migrate.log") \
+# The friction-free test level: a script has no pointer, and on a quiet machine a starter pool is
+# ready within seconds, after which a medium site asks a telemetry-free client for a visual task.
+site=$(in_image haechi sites create --name smoke --hostname smoke.example.com --security-level test \
+  --json 2>>"$work/migrate.log") \
   || fail "haechi sites create"
 sitekey=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["sitekey"])' "$site")
 secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["secret"])' "$site")
