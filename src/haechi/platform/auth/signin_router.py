@@ -59,6 +59,37 @@ def _answer(issued: service.Issued, expires_in: int) -> AccessToken:
     )
 
 
+async def _signed_in(
+    db: Any,
+    runtime: Any,
+    info: Any,
+    response: Response,
+    user: User,
+    *,
+    action: str,
+    passkey_id: Any = None,
+) -> AccessToken:
+    """A session for ``user`` as password sign-in starts one: the access token in the answer,
+    the refresh token in its cookie, the store's epoch in both, and an audit record (of the
+    passkey used, else of the session)."""
+    settings = runtime.settings.platform
+    issued = await service.start(
+        db,
+        user=user,
+        keyring=runtime.keyring,
+        settings=settings,
+        ip=info.ip,
+        user_agent=info.user_agent,
+        store=runtime.store,
+    )
+    assert issued.refresh_token is not None
+    set_refresh_cookie(response, issued.refresh_token, settings)
+    who = actor("user", str(user.id), info.ip, info.user_agent, info.request_id)
+    target = ("passkey", passkey_id) if passkey_id is not None else ("session", issued.session.id)
+    await audit.record(db, actor=who, action=action, target_type=target[0], target_id=target[1])
+    return _answer(issued, settings.access_token_seconds)
+
+
 @methods.get("/auth/methods", operation_id="auth_methods")
 async def sign_in_methods(runtime: RuntimeDep) -> schemas.Methods:
     """The ways to sign in this server offers."""
@@ -180,7 +211,7 @@ async def google_complete(
     """Trade the callback's ticket for an access token and the refresh cookie, as password
     sign-in answers. With two-factor sign-in on, 401 ``otp-required`` until ``otp`` is sent
     (the ticket stays usable); a wrong code spends the ticket."""
-    store, settings = runtime.store, runtime.settings.platform
+    store = runtime.store
     user_id = await google.peek_ticket(store, body.ticket)
     user = await db.get(User, user_id)
     if user is None:
@@ -189,26 +220,7 @@ async def google_complete(
         await totp.second_factor(user, runtime.keyring, store, None)  # raises otp-required
     await google.spend_ticket(store, body.ticket)
     await totp.second_factor(user, runtime.keyring, store, body.otp)
-    issued = await service.start(
-        db,
-        user=user,
-        keyring=runtime.keyring,
-        settings=settings,
-        ip=info.ip,
-        user_agent=info.user_agent,
-        store=runtime.store,
-    )
-    assert issued.refresh_token is not None
-    set_refresh_cookie(response, issued.refresh_token, settings)
-    who = actor("user", str(user.id), info.ip, info.user_agent, info.request_id)
-    await audit.record(
-        db,
-        actor=who,
-        action="auth.google-login",
-        target_type="session",
-        target_id=issued.session.id,
-    )
-    return _answer(issued, settings.access_token_seconds)
+    return await _signed_in(db, runtime, info, response, user, action="auth.google-login")
 
 
 @google_router.get("/me/google", operation_id="google_list")
@@ -383,19 +395,6 @@ async def passkey_login(
     user, passkey = await passkeys.authenticate(
         db, store=runtime.store, settings=settings, credential=body.credential
     )
-    issued = await service.start(
-        db,
-        user=user,
-        keyring=runtime.keyring,
-        settings=settings,
-        ip=info.ip,
-        user_agent=info.user_agent,
-        store=runtime.store,
+    return await _signed_in(
+        db, runtime, info, response, user, action="auth.passkey-login", passkey_id=passkey.id
     )
-    assert issued.refresh_token is not None
-    set_refresh_cookie(response, issued.refresh_token, settings)
-    who = actor("user", str(user.id), info.ip, info.user_agent, info.request_id)
-    await audit.record(
-        db, actor=who, action="auth.passkey-login", target_type="passkey", target_id=passkey.id
-    )
-    return _answer(issued, settings.access_token_seconds)
